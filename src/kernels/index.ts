@@ -1,0 +1,3 @@
+// Every kernel family; importing this registers all kernels.
+export * from './grid.ts';
+export * from './adam.ts';
