@@ -339,9 +339,10 @@ export class GpuContext {
     this.checkAlive();
     const spec = getKernel(name);
     const { pipeline, layout, id } = this.pipeline(name, args.overrides);
-    const uniform = this.uniformFor(spec, args.params);
+    let uniform: GPUBuffer | null = null;
     const buffers: GPUBuffer[] = spec.bindings.map((b) => {
       if (b.kind === 'uniform' && b.name === 'params') {
+        uniform = this.uniformFor(spec, args.params);
         if (!uniform) throw new Error(`kernel ${spec.name}: binding params has no fields in the spec`);
         return uniform;
       }
