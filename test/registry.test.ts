@@ -30,7 +30,8 @@ test('every spec matches its WGSL bindings, entry point and params struct', () =
     const { code } = kernelSource(k.file);
     const entry = k.entry ?? k.name;
     if (!new RegExp(`@compute[^]*?fn\\s+${entry}\\s*\\(`).test(code)) throw new Error(`${k.name}: entry point ${entry} not found in ${k.file}`);
-    k.bindings.forEach((b, i) => {
+    k.bindings.forEach((b, pos) => {
+      const i = b.index ?? pos;
       const m = new RegExp(`@group\\(0\\)\\s*@binding\\(${i}\\)\\s*var<([^>]+)>\\s*(\\w+)`).exec(code);
       if (!m) throw new Error(`${k.name}: ${k.file} has no @group(0) @binding(${i}) (spec says ${b.name})`);
       const kind = KIND_OF[m[1].replace(/\s+/g, ' ').trim()];
@@ -42,7 +43,7 @@ test('every spec matches its WGSL bindings, entry point and params struct', () =
       if (!u) throw new Error(`${k.name}: no var<uniform> params in ${k.file}`);
       const s = new RegExp(`struct\\s+${u[1]}\\s*\\{([^}]*)\\}`).exec(code);
       if (!s) throw new Error(`${k.name}: struct ${u[1]} not found in ${k.file}`);
-      const fields = s[1].split(',').map((f) => f.replace(/\/\/.*$/gm, '').trim()).filter(Boolean).map((f) => f.split(':').map((x) => x.trim()));
+      const fields = s[1].replace(/\/\/.*$/gm, '').split(',').map((f) => f.trim()).filter(Boolean).map((f) => f.split(':').map((x) => x.trim()));
       const want = k.params.map(([n, t]) => `${n}:${t}`).join(' ');
       const got = fields.map(([n, t]) => `${n}:${t}`).join(' ');
       if (want !== got) throw new Error(`${k.name}: params struct is {${got}} in ${k.file}, spec says {${want}}`);

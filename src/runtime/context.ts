@@ -232,7 +232,7 @@ export class GpuContext {
       layout = this.device.createBindGroupLayout({
         label: `${spec.name} layout`,
         entries: spec.bindings.map((b, i) => ({
-          binding: i,
+          binding: b.index ?? i,
           visibility: SHADER_STAGE_COMPUTE,
           buffer: { type: b.kind },
         })),
@@ -361,7 +361,7 @@ export class GpuContext {
       group = this.device.createBindGroup({
         label: `${spec.name} bind group`,
         layout,
-        entries: buffers.map((buffer, i) => ({ binding: i, resource: { buffer } })),
+        entries: buffers.map((buffer, i) => ({ binding: spec.bindings[i].index ?? i, resource: { buffer } })),
       });
       this.bindGroups.set(key, group);
     }

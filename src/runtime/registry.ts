@@ -14,6 +14,9 @@ export interface BindingSpec {
   /** The WGSL variable name at this binding index. */
   readonly name: string;
   readonly kind: BindingKind;
+  /** @binding index; defaults to the position in the spec's list. Lets kernels of one file use
+   *  non-contiguous subsets of the file's bindings. */
+  readonly index?: number;
 }
 
 export interface KernelSpec {
@@ -22,7 +25,8 @@ export interface KernelSpec {
   /** File under shaders/, e.g. `lstm.wgsl`. `common.wgsl` is prepended to every file. */
   readonly file: string;
   readonly entry?: string;
-  /** Bindings of @group(0), index i at position i. The uniform (if any) is named `params`. */
+  /** Bindings of @group(0), index i at position i unless `index` says otherwise. The uniform
+   *  (if any) is named `params`. */
   readonly bindings: readonly BindingSpec[];
   /** Fields of the `params` uniform struct, in order; each is 4 bytes. */
   readonly params?: readonly (readonly [string, ParamType])[];

@@ -1,0 +1,137 @@
+// seq.wgsl — sequence plumbing around the recurrent cells; one thread per output element.
+//
+// seq_shift_prev:   hprev[b,t,:] = t == 0 ? h0[b,:] : hs[b,t-1,:]       (input of dW_hh = dGᵀ·Hprev)
+// seq_reverse:      y[b,t,:] = t < len[b] ? x[b, len[b]-1-t, :] : 0     (reverse direction; self-inverse)
+// seq_gather_last:  y[b,:] = x[b, len[b]-1, :]                          (many-to-one heads)
+// seq_scatter_last: y[b,t,:] = t == len[b]-1 ? x[b,:] : 0               (its backward)
+// seq_dropout:      y = x * (u < keep ? 1/keep : 0), u = rand_uniform(seed, i); forward and backward
+//                   use the same (seed, i), so the mask is never stored (TF DropoutWrapper semantics)
+// seq_copy_cols:    y[n, off + j] = x[n, j] (+ y[n, off + j] if ACCUMULATE), j < W   (concat)
+// seq_take_cols:    y[n, j] = x[n, off + j] (+ y[n, j] if ACCUMULATE), j < W        (split)
+// seq_axpy:         y = y + alpha * x
+//
+// Bindings: x (read), y (read_write), aux (read: h0 (B,H) or lengths (B) as i32 bits), params.
+// Layouts are row-major: sequences (B, T, D); matrices for the column copies (N, Dx) / (N, Dy).
+
+override WG: u32 = 256u;
+override ACCUMULATE: bool = false;
+
+struct Params {
+  B: u32,
+  T: u32,
+  D: u32,      // feature size of one timestep (H), or W for the column copies
+  n: u32,      // total threads needed
+  off: u32,    // column offset (copy/take cols)
+  Dx: u32,     // row length of x (copy/take cols)
+  Dy: u32,     // row length of y (copy/take cols)
+  seed: u32,
+  keep: f32,   // dropout keep probability
+  alpha: f32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> aux: array<f32>;
+@group(0) @binding(4) var<storage, read> lengths: array<i32>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+@compute @workgroup_size(WG)
+fn seq_shift_prev(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let D = params.D;
+  let j = i % D;
+  let t = (i / D) % params.T;
+  let b = i / (D * params.T);
+  if (t == 0u) {
+    y[i] = aux[b * D + j];
+  } else {
+    y[i] = x[i - D];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn seq_reverse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let D = params.D;
+  let T = params.T;
+  let j = i % D;
+  let t = (i / D) % T;
+  let b = i / (D * T);
+  let len = u32(lengths[b]);
+  if (t < len) {
+    y[i] = x[(b * T + (len - 1u - t)) * D + j];
+  } else {
+    y[i] = 0.0;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn seq_gather_last(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let D = params.D;
+  let j = i % D;
+  let b = i / D;
+  let t = u32(lengths[b]) - 1u;
+  y[i] = x[(b * params.T + t) * D + j];
+}
+
+@compute @workgroup_size(WG)
+fn seq_scatter_last(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let D = params.D;
+  let T = params.T;
+  let j = i % D;
+  let t = (i / D) % T;
+  let b = i / (D * T);
+  var v = 0.0;
+  if (t == u32(lengths[b]) - 1u) { v = x[b * D + j]; }
+  if (ACCUMULATE) { y[i] = y[i] + v; } else { y[i] = v; }
+}
+
+@compute @workgroup_size(WG)
+fn seq_dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let keep = params.keep;
+  let m = select(0.0, 1.0 / keep, rand_uniform(params.seed, i) < keep);
+  if (ACCUMULATE) { y[i] = y[i] + x[i] * m; } else { y[i] = x[i] * m; }
+}
+
+@compute @workgroup_size(WG)
+fn seq_copy_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let W = params.D;
+  let j = i % W;
+  let r = i / W;
+  let dst = r * params.Dy + params.off + j;
+  let v = x[r * params.Dx + j];
+  if (ACCUMULATE) { y[dst] = y[dst] + v; } else { y[dst] = v; }
+}
+
+@compute @workgroup_size(WG)
+fn seq_take_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  let W = params.D;
+  let j = i % W;
+  let r = i / W;
+  let v = x[r * params.Dx + params.off + j];
+  let dst = r * params.Dy + j;
+  if (ACCUMULATE) { y[dst] = y[dst] + v; } else { y[dst] = v; }
+}
+
+@compute @workgroup_size(WG)
+fn seq_axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flat_index(gid, nwg);
+  if (i >= params.n) { return; }
+  y[i] = y[i] + params.alpha * x[i];
+}

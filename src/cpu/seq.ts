@@ -1,0 +1,48 @@
+// CPU reference for shaders/seq.wgsl (float64 / exact copies).
+
+export function seqShiftPrev(hs: ArrayLike<number>, h0: ArrayLike<number>, B: number, T: number, H: number): Float64Array {
+  const y = new Float64Array(B * T * H);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < H; j++) {
+    y[(b * T + t) * H + j] = t === 0 ? h0[b * H + j] : hs[(b * T + t - 1) * H + j];
+  }
+  return y;
+}
+
+export function seqReverse(x: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number, D: number): Float64Array {
+  const y = new Float64Array(B * T * D);
+  for (let b = 0; b < B; b++) for (let t = 0; t < lengths[b]; t++) for (let j = 0; j < D; j++) {
+    y[(b * T + t) * D + j] = x[(b * T + lengths[b] - 1 - t) * D + j];
+  }
+  return y;
+}
+
+export function seqGatherLast(x: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number, D: number): Float64Array {
+  const y = new Float64Array(B * D);
+  for (let b = 0; b < B; b++) for (let j = 0; j < D; j++) y[b * D + j] = x[(b * T + lengths[b] - 1) * D + j];
+  return y;
+}
+
+export function seqScatterLast(x: ArrayLike<number>, lengths: ArrayLike<number>, B: number, T: number, D: number): Float64Array {
+  const y = new Float64Array(B * T * D);
+  for (let b = 0; b < B; b++) for (let j = 0; j < D; j++) y[(b * T + lengths[b] - 1) * D + j] = x[b * D + j];
+  return y;
+}
+
+/** The PCG hash of common.wgsl, bit for bit, so CPU and GPU draw the same dropout masks. */
+export function hashU32(v: number): number {
+  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** rand_uniform(seed, i) of common.wgsl. */
+export function randUniform(seed: number, i: number): number {
+  const h = hashU32((i ^ hashU32(seed)) >>> 0);
+  return (h >>> 8) * (1 / 16777216);
+}
+
+export function seqDropout(x: ArrayLike<number>, keep: number, seed: number): Float64Array {
+  const y = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) y[i] = randUniform(seed, i) < keep ? x[i] / keep : 0;
+  return y;
+}
