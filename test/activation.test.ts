@@ -43,6 +43,7 @@ test('bad arguments are refused before dispatch', async () => {
   const before = ctx.dispatchCount;
   expectThrows(() => activationForward(ctx, 'relu', x, y), 'activationForward', 'y', '(5)', 'expected (4)');
   expectThrows(() => activationForward(ctx, 'gelu' as Activation, x, x), "unknown activation 'gelu'");
+  expectThrows(() => activationForward(ctx, 'relu', x, x), 'must not alias');
   expectThrows(() => activationBackward(ctx, 'tanh', x, x, x), 'must not alias');
   if (ctx.dispatchCount !== before) throw new Error('dispatch recorded');
   x.release(); y.release();

@@ -8,6 +8,16 @@ export class Rng {
     this.state = (seed >>> 0) || 0x9e3779b9;
   }
 
+  /** The generator's state, to save and restore (exact resume). */
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0;
+    this.spare = null;
+  }
+
   /** Uniform float in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);

@@ -24,12 +24,13 @@ function actCode(op: string, a: Activation): number {
   return code;
 }
 
-/** y = f(x). x and y may be the same tensor. */
+/** y = f(x). x and y must be different tensors (WebGPU forbids a read and a write binding of one buffer). */
 export function activationForward(ctx: GpuContext, activation: Activation, x: Tensor, y: Tensor): void {
   const op = 'activationForward';
   const code = actCode(op, activation);
   checkTensor(op, 'x', x, x.shape);
   checkTensor(op, 'y', y, x.shape);
+  if (x.buffer === y.buffer) throw new Error(`${op}: y must not alias x`);
   ctx.dispatch('activation_forward', { bindings: { src: x, dst: y }, params: { n: x.size }, overrides: { ACT: code }, workgroups: grid1d(x.size, WG) });
 }
 

@@ -356,6 +356,14 @@ export class GpuContext {
     });
     let key = `${id}`;
     for (const buf of buffers) key += `#${this.bufferId(buf)}#`;
+    // WebGPU refuses a buffer bound twice in one dispatch when one binding is writable; say which.
+    for (let i = 0; i < buffers.length; i++) {
+      for (let j = i + 1; j < buffers.length; j++) {
+        if (buffers[i] === buffers[j] && (spec.bindings[i].kind === 'storage' || spec.bindings[j].kind === 'storage')) {
+          throw new Error(`kernel ${spec.name}: ${spec.bindings[i].name} and ${spec.bindings[j].name} are the same buffer, and one is written`);
+        }
+      }
+    }
     let group = this.bindGroups.get(key);
     if (!group) {
       group = this.device.createBindGroup({

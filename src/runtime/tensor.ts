@@ -1,7 +1,10 @@
 // Tensors: a GPU buffer with a shape and a dtype. Row-major, 4 bytes per element.
 
 export type DType = 'f32' | 'i32' | 'u32';
-export type TypedArrayFor<D extends DType> = D extends 'f32' ? Float32Array : D extends 'i32' ? Int32Array : Uint32Array;
+/** The typed array a read of a Tensor<D> returns. Not distributive: a tensor typed only as
+ *  `Tensor` (any dtype) reads as Float32Array, the common case; i32/u32 tensors made with an
+ *  explicit dtype read as Int32Array/Uint32Array. */
+export type TypedArrayFor<D extends DType> = [D] extends ['i32'] ? Int32Array : [D] extends ['u32'] ? Uint32Array : Float32Array;
 export type AnyTypedArray = Float32Array | Int32Array | Uint32Array;
 
 export const BYTES_PER_ELEMENT = 4;
