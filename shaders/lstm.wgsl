@@ -1,0 +1,214 @@
+// lstm.wgsl — LSTM step kernels (PyTorch nn.LSTM), one dispatch per timestep, one thread per (b, j), j < H.
+//
+// Gate order i, f, g, o (G = 4H). The caller precomputes gx = x·W_ihᵀ + b_ih for all timesteps.
+// lstm_step_forward, step t (h_prev, c_prev = h0[b], c0[b] when t == 0, else hs, cs at [b, t-1]):
+//   pre_q = gx[b,t,qH+j] + bhh[qH+j] + Σ_k whh[qH+j, k]·h_prev[k]       q = 0..3 (i, f, g, o)
+//   i = σ(pre_i)   f = σ(pre_f)   g = tanh(pre_g)   o = σ(pre_o)
+//   c = f·c_prev + i·g            h = o·tanh(c)
+//   For t >= len[b] (len = lengths[b]) it writes 0 to hs, cs and gates at [b, t].
+// lstm_final_state, after step T-1: hn[b] = hs[b, len[b]-1], cn[b] = cs[b, len[b]-1] (the state at
+//   each row's last valid step). The step kernel does not write hn, cn itself: that would bind 11
+//   storage buffers.
+// lstm_step_backward, step t (dispatched for t = T-1 down to 0):
+//   dh = dhs[b,t,j] + (t == len-1 ? dhn[b,j] : 0) + (t+1 < len ? Σ_r dgates[b,t+1,r]·whh[r,j] : 0)
+//   dc = (t == len-1 ? dcn[b,j] : dc_carry[b,j]) + dh·o·(1 − tanh(c)²)
+//   dgates[b,t] = [dc·g·i(1−i),  dc·c_prev·f(1−f),  dc·i·(1−g²),  dh·tanh(c)·o(1−o)]
+//   dc_carry[b,j] = dc·f          (the gradient w.r.t. c_prev)
+//   For t >= len: dgates[b,t] = 0 and dc_carry is left alone. The caller clears dc_carry before
+//   t = T-1. dgates is the gradient w.r.t. the gate pre-activations on both sides (the input GEMM
+//   and W_hh·h_prev + b_hh): dW_ih = dgatesᵀ·X, dW_hh = dgatesᵀ·H_prev, db_ih = db_hh = Σ dgates.
+// lstm_backward_initial, after the backward step at t = 0 (always valid, lengths >= 1):
+//   dh0[b,j] = Σ_r dgates[b,0,r]·whh[r,j]      dc0[b,j] = dc_carry[b,j]
+//
+// Bindings (row-major; index: name (layout) access — kernels using it):
+//   0  gx       (B, T, G)  read        — forward
+//   1  whh      (G, H)     read        — forward, backward, initial
+//   2  bhh      (G)        read        — forward
+//   3  h0       (B, H)     read        — forward
+//   4  c0       (B, H)     read        — forward, backward
+//   5  lengths  (B) i32    read, each in [1, T] — forward, final, backward
+//   6  hs       (B, T, H)  read_write  — forward writes (reads row t-1), final reads
+//   7  cs       (B, T, H)  read_write  — forward writes (reads row t-1), final and backward read
+//   8  gates    (B, T, G)  read_write  — post-activation i, f, g, o; forward writes, backward reads
+//   9  params   uniform {B, T, H, t} — all (t unused by final and initial)
+//  10  hn       (B, H)     read_write  — final
+//  11  cn       (B, H)     read_write  — final
+//  12  dhs      (B, T, H)  read        — backward: gradient w.r.t. hs
+//  13  dhn      (B, H)     read        — backward: gradient w.r.t. hn (zeros when unused)
+//  14  dcn      (B, H)     read        — backward: gradient w.r.t. cn (zeros when unused)
+//  15  dgates   (B, T, G)  read_write  — backward writes step t, reads step t+1; initial reads
+//  16  dc_carry (B, H)     read_write  — backward (in place, same thread), initial reads
+//  17  dh0      (B, H)     read_write  — initial
+//  18  dc0      (B, H)     read_write  — initial
+// Threads: flat index idx = b*H + j over B*H, folded into y (gid.x + gid.y * num_workgroups.x * WG).
+
+override WG: u32 = 64u;
+
+struct Params {
+  B: u32,
+  T: u32,
+  H: u32,
+  t: u32,
+}
+
+@group(0) @binding(0) var<storage, read> gx: array<f32>;
+@group(0) @binding(1) var<storage, read> whh: array<f32>;
+@group(0) @binding(2) var<storage, read> bhh: array<f32>;
+@group(0) @binding(3) var<storage, read> h0: array<f32>;
+@group(0) @binding(4) var<storage, read> c0: array<f32>;
+@group(0) @binding(5) var<storage, read> lengths: array<i32>;
+@group(0) @binding(6) var<storage, read_write> hs: array<f32>;
+@group(0) @binding(7) var<storage, read_write> cs: array<f32>;
+@group(0) @binding(8) var<storage, read_write> gates: array<f32>;
+@group(0) @binding(9) var<uniform> params: Params;
+@group(0) @binding(10) var<storage, read_write> hn: array<f32>;
+@group(0) @binding(11) var<storage, read_write> cn: array<f32>;
+@group(0) @binding(12) var<storage, read> dhs: array<f32>;
+@group(0) @binding(13) var<storage, read> dhn: array<f32>;
+@group(0) @binding(14) var<storage, read> dcn: array<f32>;
+@group(0) @binding(15) var<storage, read_write> dgates: array<f32>;
+@group(0) @binding(16) var<storage, read_write> dc_carry: array<f32>;
+@group(0) @binding(17) var<storage, read_write> dh0: array<f32>;
+@group(0) @binding(18) var<storage, read_write> dc0: array<f32>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+// h_prev[b, k] and c_prev[b, k] of the current step t.
+fn h_prev(b: u32, k: u32) -> f32 {
+  if (params.t == 0u) { return h0[b * params.H + k]; }
+  return hs[(b * params.T + params.t - 1u) * params.H + k];
+}
+
+fn c_prev(b: u32, k: u32) -> f32 {
+  if (params.t == 0u) { return c0[b * params.H + k]; }
+  return cs[(b * params.T + params.t - 1u) * params.H + k];
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  let t = params.t;
+  let G = 4u * H;
+  let row = b * params.T + t;      // (b, t)
+  let out = row * H + j;           // hs / cs element (b, t, j)
+  let gbase = row * G;             // start of the gx / gates row (b, t)
+
+  if (i32(t) >= lengths[b]) {
+    hs[out] = 0.0;
+    cs[out] = 0.0;
+    for (var q = 0u; q < 4u; q++) { gates[gbase + q * H + j] = 0.0; }
+    return;
+  }
+
+  // Pre-activations: input projection + recurrent bias + rows qH + j of W_hh times h_prev.
+  var pre_i = gx[gbase + j] + bhh[j];
+  var pre_f = gx[gbase + H + j] + bhh[H + j];
+  var pre_g = gx[gbase + 2u * H + j] + bhh[2u * H + j];
+  var pre_o = gx[gbase + 3u * H + j] + bhh[3u * H + j];
+  let wi = j * H;                  // start of W_hh row j (gate i)
+  let wf = (H + j) * H;
+  let wg = (2u * H + j) * H;
+  let wo = (3u * H + j) * H;
+  for (var k = 0u; k < H; k++) {
+    let hk = h_prev(b, k);
+    pre_i += whh[wi + k] * hk;
+    pre_f += whh[wf + k] * hk;
+    pre_g += whh[wg + k] * hk;
+    pre_o += whh[wo + k] * hk;
+  }
+
+  let i = sigmoid(pre_i);
+  let f = sigmoid(pre_f);
+  let g = tanh_safe(pre_g);
+  let o = sigmoid(pre_o);
+  let c = f * c_prev(b, j) + i * g;
+  hs[out] = o * tanh_safe(c);
+  cs[out] = c;
+  gates[gbase + j] = i;
+  gates[gbase + H + j] = f;
+  gates[gbase + 2u * H + j] = g;
+  gates[gbase + 3u * H + j] = o;
+}
+
+@compute @workgroup_size(WG)
+fn lstm_final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  // A length outside [1, T] is clamped into it so that the reads stay inside row b.
+  let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
+  let src = (b * params.T + last) * H + j;
+  hn[idx] = hs[src];
+  cn[idx] = cs[src];
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  let t = params.t;
+  let G = 4u * H;
+  let len = lengths[b];
+  let row = b * params.T + t;      // (b, t)
+  let gbase = row * G;             // start of the gates / dgates row (b, t)
+
+  if (i32(t) >= len) {
+    for (var q = 0u; q < 4u; q++) { dgates[gbase + q * H + j] = 0.0; }
+    return;
+  }
+  let is_last = i32(t) == len - 1;
+
+  // Gradient w.r.t. h at (b, t): from the output, from hn, and through W_hh from step t+1.
+  var dh = dhs[row * H + j];
+  if (is_last) {
+    dh += dhn[idx];
+  } else {
+    let next = gbase + G;          // dgates row (b, t+1), written by the previous dispatch
+    for (var r = 0u; r < G; r++) { // r: a row of W_hh, i.e. one gate pre-activation
+      dh += dgates[next + r] * whh[r * H + j];
+    }
+  }
+
+  let i = gates[gbase + j];
+  let f = gates[gbase + H + j];
+  let g = gates[gbase + 2u * H + j];
+  let o = gates[gbase + 3u * H + j];
+  let tc = tanh_safe(cs[row * H + j]);
+  var dc_in: f32;
+  if (is_last) { dc_in = dcn[idx]; } else { dc_in = dc_carry[idx]; }
+  let dc = dc_in + dh * o * (1.0 - tc * tc);
+
+  dgates[gbase + j] = dc * g * i * (1.0 - i);
+  dgates[gbase + H + j] = dc * c_prev(b, j) * f * (1.0 - f);
+  dgates[gbase + 2u * H + j] = dc * i * (1.0 - g * g);
+  dgates[gbase + 3u * H + j] = dh * tc * o * (1.0 - o);
+  dc_carry[idx] = dc * f;
+}
+
+@compute @workgroup_size(WG)
+fn lstm_backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  let G = 4u * H;
+  let base = b * params.T * G;     // dgates row (b, 0)
+  var dh = 0.0;
+  for (var r = 0u; r < G; r++) {   // r: a row of W_hh, i.e. one gate pre-activation
+    dh += dgates[base + r] * whh[r * H + j];
+  }
+  dh0[idx] = dh;
+  dc0[idx] = dc_carry[idx];
+}
