@@ -4,13 +4,15 @@
 // seq_reverse:      y[b,t,:] = t < len[b] ? x[b, len[b]-1-t, :] : 0     (reverse direction; self-inverse)
 // seq_gather_last:  y[b,:] = x[b, len[b]-1, :]                          (many-to-one heads)
 // seq_scatter_last: y[b,t,:] = t == len[b]-1 ? x[b,:] : 0               (its backward)
-// seq_dropout:      y = x * (u < keep ? 1/keep : 0), u = rand_uniform(seed, i); forward and backward
-//                   use the same (seed, i), so the mask is never stored (TF DropoutWrapper semantics)
+// seq_dropout:      y = x * (u < keep ? 1/keep : 0), u = rand_uniform(hash_u32(seed ^ step_seed[0]), i):
+//                   `seed` (uniform) is the layer's fixed salt, step_seed (storage) the per-step seed the
+//                   model writes once per step, so the uniform stays cached. Forward and backward use the
+//                   same seeds, so the mask is never stored (TF DropoutWrapper semantics)
 // seq_copy_cols:    y[n, off + j] = x[n, j] (+ y[n, off + j] if ACCUMULATE), j < W   (concat)
 // seq_take_cols:    y[n, j] = x[n, off + j] (+ y[n, j] if ACCUMULATE), j < W        (split)
 // seq_axpy:         y = y + alpha * x
 //
-// Bindings: x (read), y (read_write), aux (read: h0 (B,H) or lengths (B) as i32 bits), params.
+// Bindings: x (read), y (read_write), params, aux (read: h0 (B,H)), lengths (B) i32, step_seed (1) u32.
 // Layouts are row-major: sequences (B, T, D); matrices for the column copies (N, Dx) / (N, Dy).
 
 override WG: u32 = 256u;
@@ -34,6 +36,7 @@ struct Params {
 @group(0) @binding(2) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read> aux: array<f32>;
 @group(0) @binding(4) var<storage, read> lengths: array<i32>;
+@group(0) @binding(5) var<storage, read> step_seed: array<u32>;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -101,7 +104,7 @@ fn seq_dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let i = flat_index(gid, nwg);
   if (i >= params.n) { return; }
   let keep = params.keep;
-  let m = select(0.0, 1.0 / keep, rand_uniform(params.seed, i) < keep);
+  let m = select(0.0, 1.0 / keep, rand_uniform(hash_u32(params.seed ^ step_seed[0]), i) < keep);
   if (ACCUMULATE) { y[i] = y[i] + x[i] * m; } else { y[i] = x[i] * m; }
 }
 

@@ -41,16 +41,21 @@ test('dropout matches the CPU mask bit for bit, keeps about keep of the units, a
   const n = 70_003, keep = 0.6, seed = 1234;
   const xs = new Rng(3).uniformArray(n, 0.5, 1.5);
   const x = ctx.tensor(xs, [n], 'x'), y = ctx.empty([n], 'f32', 'y');
-  seqDropout(ctx, x, y, keep, seed);
+  const stepSeed = ctx.tensor(Uint32Array.of(987654321), [1], 'step seed');
+  seqDropout(ctx, x, y, keep, seed, stepSeed);
   const got = await ctx.read(y);
-  expectClose('dropout', got, cpu.seqDropout(xs, keep, seed), { atol: 0, rtol: 1e-6 });
+  expectClose('dropout', got, cpu.seqDropout(xs, keep, seed, 987654321), { atol: 0, rtol: 1e-6 });
   const kept = got.filter((v) => v !== 0).length / n;
   if (Math.abs(kept - keep) > 0.01) throw new Error(`kept fraction ${kept}, expected ~${keep}`);
   const other = ctx.empty([n], 'f32', 'y2');
-  seqDropout(ctx, x, other, keep, seed + 1);
+  seqDropout(ctx, x, other, keep, seed + 1, stepSeed);
   const g2 = await ctx.read(other);
   if (g2.every((v, i) => (v === 0) === (got[i] === 0))) throw new Error('a different seed gave the same mask');
-  for (const t of [x, y, other]) t.release();
+  ctx.write(stepSeed, Uint32Array.of(1));
+  seqDropout(ctx, x, other, keep, seed, stepSeed);
+  const g3 = await ctx.read(other);
+  if (g3.every((v, i) => (v === 0) === (got[i] === 0))) throw new Error('a different step seed gave the same mask');
+  for (const t of [x, y, other, stepSeed]) t.release();
 });
 
 test('copy/take columns (concat and split of bidirectional outputs) and axpy', async () => {
@@ -82,7 +87,8 @@ test('bad arguments are refused before dispatch', async () => {
   expectThrows(() => seqShiftPrev(ctx, x, h0, y), 'seqShiftPrev', 'h0', '(2, 5)', 'expected (2, 4)');
   expectThrows(() => seqReverse(ctx, x, lf, y), 'seqReverse', 'lengths', 'dtype f32', 'expected i32');
   expectThrows(() => seqReverse(ctx, x, ctx.zeros([2], 'i32'), x), 'different tensors');
-  expectThrows(() => seqDropout(ctx, x, y, 0, 1), 'keep probability');
+  expectThrows(() => seqDropout(ctx, x, y, 0, 1, ctx.zeros([1], 'u32')), 'keep probability');
+  expectThrows(() => seqDropout(ctx, x, y, 0.5, 1, ctx.zeros([1], 'i32')), 'stepSeed', 'i32', 'expected u32');
   expectThrows(() => seqCopyCols(ctx, x, y, 2), 'do not fit');
   expectThrows(() => seqGatherLast(ctx, ctx.zeros([2, 3]), ctx.zeros([2], 'i32'), h0), '(B, T, D)');
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');

@@ -41,8 +41,17 @@ export function randUniform(seed: number, i: number): number {
   return (h >>> 8) * (1 / 16777216);
 }
 
-export function seqDropout(x: ArrayLike<number>, keep: number, seed: number): Float64Array {
+/** Inverted dropout with the mask of shaders/seq.wgsl: salt (per layer) and stepSeed (per step). */
+export function seqDropout(x: ArrayLike<number>, keep: number, salt: number, stepSeed: number): Float64Array {
+  const seed = hashU32((salt ^ stepSeed) >>> 0);
   const y = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) y[i] = randUniform(seed, i) < keep ? x[i] / keep : 0;
   return y;
+}
+
+/** A 32-bit salt from a name (FNV-1a), for per-layer dropout streams independent of init seeds. */
+export function saltOf(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return h >>> 0;
 }

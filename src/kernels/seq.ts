@@ -11,6 +11,7 @@ const y: BindingSpec = { name: 'y', kind: 'storage' };
 const params: BindingSpec = { name: 'params', kind: 'uniform' };
 const aux: BindingSpec = { name: 'aux', kind: 'read-only-storage', index: 3 };
 const lengths: BindingSpec = { name: 'lengths', kind: 'read-only-storage', index: 4 };
+const stepSeed: BindingSpec = { name: 'step_seed', kind: 'read-only-storage', index: 5 };
 const fields = [
   ['B', 'u32'], ['T', 'u32'], ['D', 'u32'], ['n', 'u32'], ['off', 'u32'], ['Dx', 'u32'], ['Dy', 'u32'],
   ['seed', 'u32'], ['keep', 'f32'], ['alpha', 'f32'],
@@ -22,7 +23,7 @@ export const SEQ_KERNELS: KernelSpec[] = [
   spec('seq_reverse', [x, y, params, lengths]),
   spec('seq_gather_last', [x, y, params, lengths]),
   spec('seq_scatter_last', [x, y, params, lengths]),
-  spec('seq_dropout', [x, y, params]),
+  spec('seq_dropout', [x, y, params, stepSeed]),
   spec('seq_copy_cols', [x, y, params]),
   spec('seq_take_cols', [x, y, params]),
   spec('seq_axpy', [x, y, params]),
@@ -78,15 +79,20 @@ export function seqScatterLast(ctx: GpuContext, x: Tensor, lengths: Tensor, y: T
 }
 
 /**
- * Inverted dropout: y = x·mask/keep with mask_i = [rand_uniform(seed, i) < keep]. Forward and
- * backward call this with the same seed (the backward of y = x·m/keep is dx = dy·m/keep).
+ * Inverted dropout: y = x·mask/keep with mask_i = [rand_uniform(hash_u32(salt ^ stepSeed[0]), i) < keep].
+ * `salt` is fixed per layer (it goes in the cached uniform); `stepSeed` is a (1) u32 tensor the
+ * model rewrites each step. Forward and backward call this with the same seeds (the backward of
+ * y = x·m/keep is dx = dy·m/keep).
  */
-export function seqDropout(ctx: GpuContext, x: Tensor, y: Tensor, keep: number, seed: number, opts: { accumulate?: boolean } = {}): void {
+export function seqDropout(
+  ctx: GpuContext, x: Tensor, y: Tensor, keep: number, salt: number, stepSeed: Tensor, opts: { accumulate?: boolean } = {},
+): void {
   const op = 'seqDropout';
   checkTensor(op, 'y', y, x.shape);
+  checkTensor(op, 'stepSeed', stepSeed, [1], 'u32');
   if (!(keep > 0 && keep <= 1)) throw new Error(`${op}: keep probability must be in (0, 1], got ${keep}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`${op}: seed must be a 32-bit unsigned integer, got ${seed}`);
-  run(ctx, 'seq_dropout', { x, y }, { n: x.size, seed, keep }, opts.accumulate);
+  if (!Number.isInteger(salt) || salt < 0 || salt > 0xffffffff) throw new Error(`${op}: salt must be a 32-bit unsigned integer, got ${salt}`);
+  run(ctx, 'seq_dropout', { x, y, step_seed: stepSeed }, { n: x.size, seed: salt, keep }, opts.accumulate);
 }
 
 function cols(t: Tensor): [number, number] {
