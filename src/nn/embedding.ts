@@ -1,0 +1,102 @@
+// Input layers for token ids: Embedding (a trainable table, PyTorch nn.Embedding: weight (V, E),
+// init N(0, 1)) and OneHot (the tutorials' one-hot characters, as a gather — never a dense
+// one-hot matmul; it has no parameters).
+import type { GpuContext } from '../runtime/context.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import type { Rng } from '../cpu/random.ts';
+import { buildTokenIndex, embeddingBackward, embeddingForward, oneHotForward } from '../kernels/embedding.ts';
+import { Layer, checkAct, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
+
+export interface EmbeddingOptions {
+  numEmbeddings: number;
+  embeddingDim: number;
+  name?: string;
+}
+
+export class Embedding extends Layer {
+  readonly numEmbeddings: number;
+  readonly embeddingDim: number;
+  private weight!: Parameter;
+
+  constructor(o: EmbeddingOptions) {
+    super(o.name ?? 'embedding');
+    for (const [k, v] of [['numEmbeddings', o.numEmbeddings], ['embeddingDim', o.embeddingDim]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`Embedding: ${k} must be a positive integer, got ${v}`);
+    }
+    this.numEmbeddings = o.numEmbeddings;
+    this.embeddingDim = o.embeddingDim;
+  }
+
+  inputDesc(): ActDesc {
+    return { kind: 'tokens', size: this.numEmbeddings };
+  }
+
+  configure(input: ActDesc, rng: Rng): ActDesc {
+    if (input.kind !== 'tokens') throw new Error(`${this.name}: Embedding takes token ids, got ${input.kind}`);
+    if (input.size !== this.numEmbeddings) throw new Error(`${this.name}: vocabulary ${input.size} given, numEmbeddings is ${this.numEmbeddings}`);
+    this.params = [];
+    const n = this.numEmbeddings * this.embeddingDim;
+    const init = new Float32Array(n);
+    for (let i = 0; i < n; i++) init[i] = rng.normal();
+    this.weight = this.addParam('weight', [this.numEmbeddings, this.embeddingDim], init);
+    return { kind: 'seq', size: this.embeddingDim };
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    checkAct(this.name, x, 'tokens');
+    const y = this.buffer('y', [run.B, run.T, this.embeddingDim]);
+    embeddingForward(ctx, this.weight.value!, x.t, y);
+    return { kind: 'seq', t: y };
+  }
+
+  backward(ctx: GpuContext, dy: Tensor, run: RunInfo): Tensor | null {
+    if (!run.hostTokens) throw new Error(`${this.name}: backward needs the batch's token ids`);
+    // Deterministic scatter-add through a token index built on the host (counting sort).
+    const idx = buildTokenIndex(run.hostTokens, this.numEmbeddings, [run.B, run.T]);
+    const offsets = this.buffer('offsets', [this.numEmbeddings + 1], 'i32');
+    const positions = this.buffer('positions', [run.B * run.T], 'i32');
+    ctx.write(offsets, idx.offsets);
+    ctx.write(positions, idx.positions);
+    embeddingBackward(ctx, dy, offsets, positions, this.weight.grad!, { accumulate: true });
+    return null;
+  }
+
+  config(): Record<string, unknown> {
+    return { type: 'Embedding', name: this.name, numEmbeddings: this.numEmbeddings, embeddingDim: this.embeddingDim };
+  }
+}
+
+export class OneHot extends Layer {
+  readonly numClasses: number;
+
+  constructor(numClasses: number, name = 'one_hot') {
+    super(name);
+    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`OneHot: numClasses must be a positive integer, got ${numClasses}`);
+    this.numClasses = numClasses;
+  }
+
+  inputDesc(): ActDesc {
+    return { kind: 'tokens', size: this.numClasses };
+  }
+
+  configure(input: ActDesc): ActDesc {
+    if (input.kind !== 'tokens') throw new Error(`${this.name}: OneHot takes token ids, got ${input.kind}`);
+    if (input.size !== this.numClasses) throw new Error(`${this.name}: vocabulary ${input.size} given, numClasses is ${this.numClasses}`);
+    return { kind: 'seq', size: this.numClasses };
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    checkAct(this.name, x, 'tokens');
+    const y = this.buffer('y', [run.B, run.T, this.numClasses]);
+    oneHotForward(ctx, x.t, y);
+    return { kind: 'seq', t: y };
+  }
+
+  backward(): Tensor | null {
+    return null;
+  }
+
+  config(): Record<string, unknown> {
+    return { type: 'OneHot', name: this.name, numClasses: this.numClasses };
+  }
+}

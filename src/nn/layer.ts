@@ -1,0 +1,126 @@
+// The layer protocol shared by every layer of a Sequential model.
+//
+// A layer is built once (shapes inferred from the layer before it, parameters initialised on the
+// CPU from a seeded Rng and uploaded), then records GPU work: `forward` for one batch and, in
+// training, `backward` in reverse order. Activations flow as (B, T, D) sequences, (B, D) vectors
+// or (B, T) token ids. Buffers that depend on the batch shape are cached per layer and only
+// reallocated when (B, T) changes, so a steady training loop allocates nothing.
+
+import type { GpuContext } from '../runtime/context.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import type { Rng } from '../cpu/random.ts';
+
+/** What flows between layers. */
+export type ActKind = 'tokens' | 'seq' | 'vec';
+export interface ActDesc {
+  kind: ActKind;
+  /** Feature size (D) for seq/vec; vocabulary size for tokens. */
+  size: number;
+}
+export interface Act {
+  kind: ActKind;
+  /** tokens: i32 (B, T); seq: (B, T, D); vec: (B, D). */
+  t: Tensor;
+}
+
+/** Everything a layer needs to know about the batch being run. */
+export interface RunInfo {
+  B: number;
+  T: number;
+  /** (B) i32, each in [1, T]. */
+  lengths: Tensor;
+  /** Host copy of lengths. */
+  hostLengths: Int32Array;
+  /** Host copy of the token ids when the input is tokens (for the embedding's gradient index). */
+  hostTokens?: Int32Array;
+  training: boolean;
+  /** A fresh 32-bit seed per training step (dropout masks). */
+  seed: number;
+  /** The same seed on the GPU: (1) u32, written once per step. */
+  seedTensor: Tensor;
+}
+
+/** A trainable tensor with its gradient, named as in PyTorch (`weight_ih_l0`, `weight`, …). */
+export interface Parameter {
+  name: string;
+  shape: number[];
+  /** Initial (or loaded) values on the CPU; uploaded by `build`. */
+  init: Float32Array;
+  value?: Tensor;
+  grad?: Tensor;
+}
+
+export abstract class Layer {
+  /** Prefix of this layer's parameter names in a state dict (`lstm` → `lstm.weight_ih_l0`). */
+  name: string;
+  protected params: Parameter[] = [];
+  protected ctx: GpuContext | null = null;
+  private buffers = new Map<string, Tensor>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Infers shapes from the input, creates parameters on the CPU, returns the output description. */
+  abstract configure(input: ActDesc, rng: Rng): ActDesc;
+  abstract forward(ctx: GpuContext, x: Act, run: RunInfo): Act;
+  /**
+   * Records the backward pass given the gradient of this layer's output. Accumulates into the
+   * parameters' grads (which the model clears first). Returns the gradient w.r.t. the input, or
+   * null when `needInputGrad` is false or the input is token ids.
+   */
+  abstract backward(ctx: GpuContext, dy: Tensor, run: RunInfo, needInputGrad: boolean): Tensor | null;
+  /** A JSON-able description used to rebuild the layer from a checkpoint. */
+  abstract config(): Record<string, unknown>;
+
+  parameters(): Parameter[] {
+    return this.params;
+  }
+
+  /** Uploads the parameters and allocates their gradients. */
+  build(ctx: GpuContext): void {
+    this.ctx = ctx;
+    for (const p of this.params) {
+      p.value?.release();
+      p.grad?.release();
+      p.value = ctx.tensor(p.init, p.shape, `${this.name}.${p.name}`);
+      p.grad = ctx.zeros(p.shape, 'f32', `d${this.name}.${p.name}`);
+    }
+  }
+
+  /** A cached buffer for this layer, reallocated only when its shape changes. */
+  protected buffer(key: string, shape: readonly number[], dtype: 'f32' | 'i32' = 'f32'): Tensor {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error(`${this.name}: layer used before build()`);
+    const have = this.buffers.get(key);
+    if (have && have.dtype === dtype && have.shape.length === shape.length && have.shape.every((d, i) => d === shape[i])) return have;
+    have?.release();
+    const t = ctx.empty(shape, dtype, `${this.name}.${key}`);
+    this.buffers.set(key, t);
+    return t;
+  }
+
+  /** Releases every GPU buffer the layer holds (parameters included). */
+  dispose(): void {
+    for (const t of this.buffers.values()) t.release();
+    this.buffers.clear();
+    for (const p of this.params) { p.value?.release(); p.grad?.release(); p.value = undefined; p.grad = undefined; }
+  }
+
+  protected addParam(name: string, shape: number[], init: Float32Array): Parameter {
+    const p: Parameter = { name, shape, init };
+    this.params.push(p);
+    return p;
+  }
+}
+
+/** PyTorch's default for nn.Linear, nn.LSTM, …: U(−1/√fan, 1/√fan). */
+export function uniformInit(rng: Rng, n: number, bound: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform(-bound, bound);
+  return a;
+}
+
+export function checkAct(layer: string, x: Act, kind: ActKind): void {
+  if (x.kind !== kind) throw new Error(`${layer}: expects ${kind} input, got ${x.kind} ${x.t.toString()}`);
+}

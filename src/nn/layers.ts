@@ -1,0 +1,161 @@
+// Dense, Dropout and LastStep layers.
+import type { GpuContext } from '../runtime/context.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import type { Rng } from '../cpu/random.ts';
+import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
+import { activationBackward, activationForward, type Activation } from '../kernels/activation.ts';
+import { seqDropout, seqGatherLast, seqScatterLast } from '../kernels/seq.ts';
+import { Layer, checkAct, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
+import { saltOf } from '../cpu/seq.ts';
+
+export interface DenseOptions {
+  /** Output features. */
+  units: number;
+  /** Input features; inferred from the previous layer when omitted. */
+  inputSize?: number;
+  /** Applied after the affine map; none by default. */
+  activation?: Activation;
+  /** Default true. */
+  bias?: boolean;
+  name?: string;
+}
+
+/**
+ * A fully connected layer, PyTorch nn.Linear layout: weight (units, in), bias (units). On a
+ * sequence it applies to every timestep (TF's output projection); put a LastStep before it for a
+ * many-to-one head.
+ */
+export class Dense extends Layer {
+  readonly units: number;
+  readonly activation?: Activation;
+  readonly useBias: boolean;
+  inputSize: number;
+  private weight!: Parameter;
+  private bias?: Parameter;
+  private x: Tensor | null = null;
+  private y: Tensor | null = null;
+
+  constructor(o: DenseOptions) {
+    super(o.name ?? 'dense');
+    if (!Number.isInteger(o.units) || o.units < 1) throw new Error(`Dense: units must be a positive integer, got ${o.units}`);
+    this.units = o.units;
+    this.activation = o.activation;
+    this.useBias = o.bias ?? true;
+    this.inputSize = o.inputSize ?? 0;
+  }
+
+  configure(input: ActDesc, rng: Rng): ActDesc {
+    if (input.kind === 'tokens') throw new Error(`${this.name}: Dense cannot take token ids; put an Embedding or OneHot first`);
+    if (this.inputSize && this.inputSize !== input.size) throw new Error(`${this.name}: inputSize ${this.inputSize} but the previous layer gives ${input.size}`);
+    this.inputSize = input.size;
+    this.params = [];
+    const bound = 1 / Math.sqrt(this.inputSize);
+    this.weight = this.addParam('weight', [this.units, this.inputSize], uniformInit(rng, this.units * this.inputSize, bound));
+    if (this.useBias) this.bias = this.addParam('bias', [this.units], uniformInit(rng, this.units, bound));
+    return { kind: input.kind, size: this.units };
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    const shape = x.kind === 'seq' ? [run.B, run.T, this.units] : [run.B, this.units];
+    let y = this.buffer('z', shape);
+    matmul(ctx, x.t, this.weight.value!, y, { transB: true, bias: this.bias?.value });
+    if (this.activation) {
+      const z = y;
+      y = this.buffer('y', shape);
+      activationForward(ctx, this.activation, z, y); // separate buffers: WebGPU forbids aliased writes
+    }
+    this.x = x.t;
+    this.y = y;
+    return { kind: x.kind, t: y };
+  }
+
+  backward(ctx: GpuContext, dy: Tensor, run: RunInfo, needInputGrad: boolean): Tensor | null {
+    if (!this.x || !this.y) throw new Error(`${this.name}: backward before forward`);
+    let dz = dy;
+    if (this.activation) {
+      dz = this.buffer('dz', this.y.shape);
+      activationBackward(ctx, this.activation, this.y, dy, dz);
+    }
+    matmul(ctx, dz, this.x, this.weight.grad!, { transA: true, accumulate: true });
+    if (this.bias) matmulColumnSum(ctx, dz, this.bias.grad!, { accumulate: true });
+    if (!needInputGrad) return null;
+    const dx = this.buffer('dx', this.x.shape);
+    matmul(ctx, dz, this.weight.value!, dx);
+    return dx;
+  }
+
+  config(): Record<string, unknown> {
+    return { type: 'Dense', name: this.name, units: this.units, inputSize: this.inputSize, activation: this.activation, bias: this.useBias };
+  }
+}
+
+/**
+ * Inverted dropout on outputs, training only (TF DropoutWrapper's output_keep_prob = 1 − rate).
+ * The mask comes from a hash of (step seed, layer-name salt, element), so it is reproducible and the
+ * backward pass recomputes it instead of storing it.
+ */
+export class Dropout extends Layer {
+  readonly rate: number;
+  private salt = 0;
+
+  constructor(rate: number, name = 'dropout') {
+    super(name);
+    if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout: rate must be in [0, 1), got ${rate}`);
+    this.rate = rate;
+  }
+
+  configure(input: ActDesc): ActDesc {
+    if (input.kind === 'tokens') throw new Error(`${this.name}: Dropout cannot take token ids`);
+    this.salt = saltOf(this.name);
+    return input;
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    if (!run.training || this.rate === 0) return x;
+    const y = this.buffer('y', x.t.shape);
+    seqDropout(ctx, x.t, y, 1 - this.rate, this.salt, run.seedTensor);
+    return { kind: x.kind, t: y };
+  }
+
+  backward(ctx: GpuContext, dy: Tensor, run: RunInfo, needInputGrad: boolean): Tensor | null {
+    if (!needInputGrad) return null;
+    if (!run.training || this.rate === 0) return dy;
+    const dx = this.buffer('dx', dy.shape);
+    seqDropout(ctx, dy, dx, 1 - this.rate, this.salt, run.seedTensor);
+    return dx;
+  }
+
+  config(): Record<string, unknown> {
+    return { type: 'Dropout', name: this.name, rate: this.rate };
+  }
+}
+
+/** Takes each row's output at its last valid step (many-to-one): (B, T, D) → (B, D). */
+export class LastStep extends Layer {
+  constructor(name = 'last_step') {
+    super(name);
+  }
+
+  configure(input: ActDesc): ActDesc {
+    if (input.kind !== 'seq') throw new Error(`${this.name}: LastStep needs a sequence input, got ${input.kind}`);
+    return { kind: 'vec', size: input.size };
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    checkAct(this.name, x, 'seq');
+    const y = this.buffer('y', [run.B, x.t.shape[2]]);
+    seqGatherLast(ctx, x.t, run.lengths, y);
+    return { kind: 'vec', t: y };
+  }
+
+  backward(ctx: GpuContext, dy: Tensor, run: RunInfo, needInputGrad: boolean): Tensor | null {
+    if (!needInputGrad) return null;
+    const dx = this.buffer('dx', [run.B, run.T, dy.shape[1]]);
+    seqScatterLast(ctx, dy, run.lengths, dx);
+    return dx;
+  }
+
+  config(): Record<string, unknown> {
+    return { type: 'LastStep', name: this.name };
+  }
+}

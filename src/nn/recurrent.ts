@@ -1,0 +1,368 @@
+// LSTM, GRU and RNN layers: stacked (numLayers), optionally bidirectional, with variable lengths,
+// initial states, stateful carry (truncated BPTT) and dropout between layers.
+//
+// One direction of one layer, forward:  gx = X·W_ihᵀ + b_ih (one GEMM for all t), then the cell's
+// step kernels over t (they add b_hh and h·W_hhᵀ). Backward: the cell's backward steps give dgates
+// (input side) and dghh (hidden side; = dgates for LSTM/RNN), then GEMMs over all timesteps:
+// dW_ih += dgatesᵀ·X, db_ih += Σ dgates, dW_hh += dghhᵀ·Hprev, db_hh += Σ dghh, dX = dgates·W_ih.
+// The reverse direction runs the same cell on each row reversed within its length.
+
+import type { GpuContext } from '../runtime/context.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import type { Rng } from '../cpu/random.ts';
+import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
+import { seqAxpy, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
+import { saltOf } from '../cpu/seq.ts';
+import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
+import { CELL_DRIVERS, type CellKind, type CellDriver } from './cells.ts';
+
+export interface RecurrentOptions {
+  hiddenSize: number;
+  /** Input features; inferred from the previous layer when omitted. */
+  inputSize?: number;
+  /** Stacked layers (TF MultiRNNCell). Default 1. */
+  numLayers?: number;
+  /** PyTorch's `bidirectional`: outputs are [forward, reverse] concatenated (2H). */
+  bidirectional?: boolean;
+  /** Dropout on the outputs of every layer but the last, in training (PyTorch's `dropout`). */
+  dropout?: number;
+  /** Carry the final states into the next batch without backpropagating into them (char-RNN). */
+  stateful?: boolean;
+  /** LSTM only: initial forget-gate bias (TF BasicLSTMCell uses 1.0, split as 1.0 in bias_ih). */
+  forgetBias?: number;
+  /** RNN only: 'tanh' (default) or 'relu'. */
+  nonlinearity?: 'tanh' | 'relu';
+  name?: string;
+}
+
+interface DirState {
+  l: number;
+  dir: 0 | 1;
+  suffix: string;
+  wih: Parameter;
+  whh: Parameter;
+  bih: Parameter;
+  bhh: Parameter;
+}
+
+/** Initial / final states of a recurrent layer: (numLayers·dirs, B, H) like PyTorch's h_n. */
+export interface RecurrentState {
+  h: Tensor;
+  c?: Tensor;
+}
+
+export class Recurrent extends Layer {
+  readonly cell: CellKind;
+  readonly hiddenSize: number;
+  readonly numLayers: number;
+  readonly bidirectional: boolean;
+  readonly dropout: number;
+  readonly stateful: boolean;
+  readonly forgetBias: number;
+  readonly nonlinearity: 'tanh' | 'relu';
+  inputSize: number;
+  private driver: CellDriver;
+  private dirs: DirState[] = [];
+  /** States given for the next forward (or carried from the last one when stateful). */
+  private initial: RecurrentState | null = null;
+  private carryValid = false;
+  /** Gradients w.r.t. the initial states, after backward (when asked for). */
+  initialStateGrad: RecurrentState | null = null;
+  private lastB = 0;
+
+  constructor(cell: CellKind, o: RecurrentOptions) {
+    super(o.name ?? cell);
+    if (!Number.isInteger(o.hiddenSize) || o.hiddenSize < 1) throw new Error(`${cell.toUpperCase()}: hiddenSize must be a positive integer, got ${o.hiddenSize}`);
+    const numLayers = o.numLayers ?? 1;
+    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`${cell.toUpperCase()}: numLayers must be a positive integer, got ${numLayers}`);
+    const dropout = o.dropout ?? 0;
+    if (!(dropout >= 0 && dropout < 1)) throw new Error(`${cell.toUpperCase()}: dropout must be in [0, 1), got ${dropout}`);
+    if (o.nonlinearity && cell !== 'rnn') throw new Error(`${cell.toUpperCase()}: nonlinearity applies to RNN only`);
+    if (o.forgetBias !== undefined && cell !== 'lstm') throw new Error(`${cell.toUpperCase()}: forgetBias applies to LSTM only`);
+    if (o.nonlinearity && o.nonlinearity !== 'tanh' && o.nonlinearity !== 'relu') throw new Error(`RNN: nonlinearity must be 'tanh' or 'relu', got ${o.nonlinearity}`);
+    this.cell = cell;
+    this.driver = CELL_DRIVERS[cell];
+    this.hiddenSize = o.hiddenSize;
+    this.numLayers = numLayers;
+    this.bidirectional = o.bidirectional ?? false;
+    this.dropout = dropout;
+    this.stateful = o.stateful ?? false;
+    this.forgetBias = o.forgetBias ?? 0;
+    this.nonlinearity = o.nonlinearity ?? 'tanh';
+    this.inputSize = o.inputSize ?? 0;
+  }
+
+  get numDirections(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+
+  configure(input: ActDesc, rng: Rng): ActDesc {
+    if (input.kind !== 'seq') throw new Error(`${this.name}: needs a (B, T, features) sequence input, got ${input.kind}; put an Embedding or OneHot first for token ids`);
+    if (this.inputSize && this.inputSize !== input.size) throw new Error(`${this.name}: inputSize ${this.inputSize} but the previous layer gives ${input.size}`);
+    this.inputSize = input.size;
+    const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
+    const bound = 1 / Math.sqrt(H);
+    this.params = [];
+    this.dirs = [];
+    for (let l = 0; l < this.numLayers; l++) {
+      const I = l === 0 ? this.inputSize : H * D;
+      for (let dir = 0; dir < D; dir++) {
+        const suffix = `_l${l}${dir === 1 ? '_reverse' : ''}`;
+        const wih = this.addParam(`weight_ih${suffix}`, [G, I], uniformInit(rng, G * I, bound));
+        const whh = this.addParam(`weight_hh${suffix}`, [G, H], uniformInit(rng, G * H, bound));
+        const bih = this.addParam(`bias_ih${suffix}`, [G], uniformInit(rng, G, bound));
+        const bhh = this.addParam(`bias_hh${suffix}`, [G], uniformInit(rng, G, bound));
+        if (this.cell === 'lstm' && this.forgetBias) {
+          // TF BasicLSTMCell adds forget_bias to f's pre-activation and starts biases at 0.
+          bih.init.fill(0, 0, G); bhh.init.fill(0, 0, G);
+          bih.init.fill(this.forgetBias, H, 2 * H);
+        }
+        this.dirs.push({ l, dir: dir as 0 | 1, suffix, wih, whh, bih, bhh });
+      }
+    }
+    return { kind: 'seq', size: H * D };
+  }
+
+  /** Sets the initial states for the next forward: h (and c) of shape (numLayers·dirs, B, H). */
+  setInitialState(state: RecurrentState | null): void {
+    this.initial = state;
+    this.carryValid = false;
+  }
+
+  /** Forgets carried states (stateful layers start the next batch from zeros). */
+  resetState(): void {
+    this.carryValid = false;
+    this.initial = null;
+  }
+
+  /** The states a stateful layer will carry into its next batch, or null. */
+  carriedState(): RecurrentState | null {
+    if (!this.stateful || !this.carryValid) return null;
+    return this.finalState();
+  }
+
+  /** Restores carried states saved with carriedState() (exact resume of stateful training). */
+  restoreCarriedState(shape: number[], h: Float32Array, c?: Float32Array): void {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error(`${this.name}: build the layer before restoring its state`);
+    const want = [this.numLayers * this.numDirections, shape[1], this.hiddenSize];
+    if (shape.length !== 3 || shape.some((d, i) => d !== want[i])) throw new Error(`${this.name}: saved state has shape (${shape.join(', ')}), expected (${want.join(', ')})`);
+    if (this.driver.hasCell && !c) throw new Error(`${this.name}: saved LSTM state lacks c`);
+    this.lastB = shape[1];
+    ctx.write(this.buffer('hn_all', want), h);
+    if (this.driver.hasCell && c) ctx.write(this.buffer('cn_all', want), c);
+    this.carryValid = true;
+  }
+
+  /** Final states of the last forward: (numLayers·dirs, B, H). */
+  finalState(): RecurrentState {
+    const LD = this.numLayers * this.numDirections;
+    const h = this.buffer('hn_all', [LD, this.lastB, this.hiddenSize]);
+    return this.driver.hasCell ? { h, c: this.buffer('cn_all', [LD, this.lastB, this.hiddenSize]) } : { h };
+  }
+
+  private stateShape(B: number): number[] {
+    return [this.numLayers * this.numDirections, B, this.hiddenSize];
+  }
+
+  forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
+    if (x.kind !== 'seq') throw new Error(`${this.name}: expects a sequence input, got ${x.kind}`);
+    const { B, T } = run;
+    const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
+    if (x.t.shape[2] !== this.inputSize) throw new Error(`${this.name}: input has ${x.t.shape[2]} features, expected ${this.inputSize}`);
+    if (this.stateful && this.carryValid && this.lastB !== B) {
+      throw new Error(`${this.name}: stateful layer got batch size ${B} after ${this.lastB}; call resetState() between batches of different sizes`);
+    }
+
+    // Initial states (LD, B, H): given, carried, or zeros.
+    const h0All = this.buffer('h0_all', this.stateShape(B));
+    const c0All = this.driver.hasCell ? this.buffer('c0_all', this.stateShape(B)) : null;
+    const hnAll = this.buffer('hn_all', this.stateShape(B));
+    const cnAll = this.driver.hasCell ? this.buffer('cn_all', this.stateShape(B)) : null;
+    if (this.stateful && this.carryValid) {
+      ctx.copy(hnAll, h0All);
+      if (c0All && cnAll) ctx.copy(cnAll, c0All);
+    } else if (this.initial) {
+      checkState(this.name, 'h0', this.initial.h, this.stateShape(B));
+      ctx.copy(this.initial.h, h0All);
+      if (c0All) {
+        if (!this.initial.c) throw new Error(`${this.name}: an LSTM initial state needs c as well as h`);
+        checkState(this.name, 'c0', this.initial.c, this.stateShape(B));
+        ctx.copy(this.initial.c, c0All);
+      }
+    } else {
+      ctx.clear(h0All);
+      if (c0All) ctx.clear(c0All);
+    }
+    this.lastB = B;
+
+    this.lastInput = x.t;
+    let input = x.t;
+    for (let l = 0; l < this.numLayers; l++) {
+      const out = this.buffer(`out_l${l}`, [B, T, H * D]);
+      for (let dir = 0; dir < D; dir++) {
+        const d = this.dirs[l * D + dir];
+        const k = `l${l}d${dir}`;
+        let xin = input;
+        if (dir === 1) {
+          xin = this.buffer(`xrev_${k}`, input.shape);
+          seqReverse(ctx, input, run.lengths, xin);
+        }
+        const gx = this.buffer(`gx_${k}`, [B, T, G]);
+        matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
+        const hs = this.buffer(`hs_${k}`, [B, T, H]);
+        const h0 = this.buffer(`h0_${k}`, [B, H]);
+        ctx.copy(h0All, h0, B * H * 4, (l * D + dir) * B * H * 4, 0);
+        const c0 = c0All ? this.buffer(`c0_${k}`, [B, H]) : undefined;
+        if (c0 && c0All) ctx.copy(c0All, c0, B * H * 4, (l * D + dir) * B * H * 4, 0);
+        const hn = this.buffer(`hn_${k}`, [B, H]);
+        const cn = this.driver.hasCell ? this.buffer(`cn_${k}`, [B, H]) : undefined;
+        const saved: Record<string, Tensor> = {};
+        for (const [name, width] of Object.entries(this.driver.saved)) saved[name] = this.buffer(`${name}_${k}`, [B, T, width * H]);
+        this.driver.forward(ctx, { gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved }, this.nonlinearity);
+        ctx.copy(hn, hnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
+        if (cn && cnAll) ctx.copy(cn, cnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
+        if (dir === 1) {
+          const hsFwdOrder = this.buffer(`hsrev_${k}`, [B, T, H]);
+          seqReverse(ctx, hs, run.lengths, hsFwdOrder);
+          seqCopyCols(ctx, hsFwdOrder, out, H);
+        } else if (D === 2) {
+          seqCopyCols(ctx, hs, out, 0);
+        } else {
+          ctx.copy(hs, out);
+        }
+      }
+      if (run.training && this.dropout > 0 && l < this.numLayers - 1) {
+        const dropped = this.buffer(`drop_l${l}`, [B, T, H * D]);
+        seqDropout(ctx, out, dropped, 1 - this.dropout, this.dropSalt(l), run.seedTensor);
+        input = dropped;
+      } else {
+        input = out;
+      }
+    }
+    this.carryValid = this.stateful;
+    return { kind: 'seq', t: this.buffer(`out_l${this.numLayers - 1}`, [B, T, H * D]) };
+  }
+
+  /** Per-layer dropout salt from the layer's name, so the masks do not depend on the init seed. */
+  private dropSalt(l: number): number {
+    return saltOf(`${this.name}/l${l}`);
+  }
+
+  backward(ctx: GpuContext, dy: Tensor, run: RunInfo, needInputGrad: boolean): Tensor | null {
+    const { B, T } = run;
+    const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
+    const dh0All = this.buffer('dh0_all', this.stateShape(B));
+    const dc0All = this.driver.hasCell ? this.buffer('dc0_all', this.stateShape(B)) : null;
+    const zerosBH = this.buffer('zeros_bh', [B, H]);
+    ctx.clear(zerosBH);
+    const zerosBH2 = this.driver.hasCell ? this.buffer('zeros_bh2', [B, H]) : undefined; // dcn: kernels want distinct buffers
+    if (zerosBH2) ctx.clear(zerosBH2);
+    let dOut = dy;
+    let dInput: Tensor | null = null;
+    for (let l = this.numLayers - 1; l >= 0; l--) {
+      const layerInput = l === 0 ? null : (run.training && this.dropout > 0 ? this.buffer(`drop_l${l - 1}`, [B, T, H * D]) : this.buffer(`out_l${l - 1}`, [B, T, H * D]));
+      const wantDx = l > 0 || needInputGrad;
+      const I = l === 0 ? this.inputSize : H * D;
+      const dx = wantDx ? this.buffer(`dx_l${l}`, [B, T, I]) : null;
+      for (let dir = 0; dir < D; dir++) {
+        const d = this.dirs[l * D + dir];
+        const k = `l${l}d${dir}`;
+        // Gradient w.r.t. this direction's outputs, in the order the cell ran.
+        let dhs: Tensor;
+        if (D === 1) {
+          dhs = dOut;
+        } else {
+          const part = this.buffer(`dpart_${k}`, [B, T, H]);
+          seqTakeCols(ctx, dOut, part, dir * H);
+          if (dir === 1) {
+            dhs = this.buffer(`dhsrev_${k}`, [B, T, H]);
+            seqReverse(ctx, part, run.lengths, dhs);
+          } else {
+            dhs = part;
+          }
+        }
+        const hs = this.buffer(`hs_${k}`, [B, T, H]);
+        const h0 = this.buffer(`h0_${k}`, [B, H]);
+        const c0 = this.driver.hasCell ? this.buffer(`c0_${k}`, [B, H]) : undefined;
+        const saved: Record<string, Tensor> = {};
+        for (const [name, width] of Object.entries(this.driver.saved)) saved[name] = this.buffer(`${name}_${k}`, [B, T, width * H]);
+        const dgates = this.buffer(`dgates_${k}`, [B, T, G]);
+        const dghh = this.driver.separateDghh ? this.buffer(`dghh_${k}`, [B, T, G]) : dgates;
+        const dh0 = this.buffer(`dh0_${k}`, [B, H]);
+        const dc0 = this.driver.hasCell ? this.buffer(`dc0_${k}`, [B, H]) : undefined;
+        this.driver.backward(ctx, {
+          dhs, dhn: zerosBH, dcn: zerosBH2, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
+          saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape),
+        }, this.nonlinearity);
+        ctx.copy(dh0, dh0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
+        if (dc0 && dc0All) ctx.copy(dc0, dc0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
+
+        // Weight gradients as GEMMs over all timesteps.
+        const xin = l === 0 ? (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : this.inputOf(run, B, T, I)) :
+          (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : layerInput!);
+        matmul(ctx, dgates, xin, d.wih.grad!, { transA: true, accumulate: true });
+        matmulColumnSum(ctx, dgates, d.bih.grad!, { accumulate: true });
+        const hprev = this.buffer(`hprev_${k}`, [B, T, H]);
+        seqShiftPrev(ctx, hs, h0, hprev);
+        matmul(ctx, dghh, hprev, d.whh.grad!, { transA: true, accumulate: true });
+        matmulColumnSum(ctx, dghh, d.bhh.grad!, { accumulate: true });
+
+        if (dx) {
+          if (dir === 0) {
+            matmul(ctx, dgates, d.wih.value!, dx);
+          } else {
+            const dxr = this.buffer(`dxrev_${k}`, [B, T, I]);
+            matmul(ctx, dgates, d.wih.value!, dxr);
+            const dxf = this.buffer(`dxfwd_${k}`, [B, T, I]);
+            seqReverse(ctx, dxr, run.lengths, dxf);
+            seqAxpy(ctx, 1, dxf, dx);
+          }
+        }
+      }
+      if (dx && l > 0 && run.training && this.dropout > 0) {
+        const dd = this.buffer(`ddrop_l${l - 1}`, [B, T, H * D]);
+        seqDropout(ctx, dx, dd, 1 - this.dropout, this.dropSalt(l - 1), run.seedTensor);
+        dOut = dd;
+      } else if (dx) {
+        dOut = dx;
+      }
+      if (l === 0) dInput = dx;
+    }
+    this.initialStateGrad = this.driver.hasCell ? { h: dh0All, c: dc0All! } : { h: dh0All };
+    return needInputGrad ? dInput : null;
+  }
+
+  /** The layer-0 input of the last forward (needed for dW_ih of layer 0). */
+  private lastInput: Tensor | null = null;
+  private inputOf(run: RunInfo, B: number, T: number, I: number): Tensor {
+    const t = this.lastInput;
+    if (!t || t.released || t.shape[0] !== B || t.shape[1] !== T || t.shape[2] !== I) throw new Error(`${this.name}: backward without a matching forward`);
+    void run;
+    return t;
+  }
+
+  config(): Record<string, unknown> {
+    return {
+      type: this.cell.toUpperCase(), name: this.name, hiddenSize: this.hiddenSize, inputSize: this.inputSize, numLayers: this.numLayers,
+      bidirectional: this.bidirectional, dropout: this.dropout, stateful: this.stateful,
+      ...(this.cell === 'lstm' ? { forgetBias: this.forgetBias } : {}), ...(this.cell === 'rnn' ? { nonlinearity: this.nonlinearity } : {}),
+    };
+  }
+}
+
+function checkState(layer: string, what: string, t: Tensor, shape: number[]): void {
+  if (t.dtype !== 'f32' || t.shape.length !== 3 || t.shape.some((d, i) => d !== shape[i])) {
+    throw new Error(`${layer}: initial state ${what} has shape (${t.shape.join(', ')}) ${t.dtype}, expected (${shape.join(', ')}) f32 = (numLayers·directions, B, H)`);
+  }
+}
+
+export class LSTM extends Recurrent {
+  constructor(o: RecurrentOptions) { super('lstm', o); }
+}
+export class GRU extends Recurrent {
+  constructor(o: RecurrentOptions) { super('gru', o); }
+}
+export class RNN extends Recurrent {
+  constructor(o: RecurrentOptions) { super('rnn', o); }
+}
