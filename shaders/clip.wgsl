@@ -1,0 +1,155 @@
+// clip.wgsl — global-norm gradient clipping (PyTorch torch.nn.utils.clip_grad_norm_, norm_type 2):
+//   total_norm = sqrt(sum over every gradient buffer g of sum_i g_i^2)
+//   coef       = min(1, max_norm / (total_norm + 1e-6))
+//   g_i       *= coef       (clip_scale; or fused into adam_update / sgd_update, which read scale[0])
+//
+// Overflow-safe sums: squares are taken of values scaled by an exact power of two, so gradients up
+// to the largest f32 give a finite norm as long as the norm itself is below 3.4e38.
+// clip_sumsq (one dispatch per gradient buffer): workgroup p owns CHUNK = WG * EPT consecutive
+//   elements of the buffer and writes one partial, the pair
+//     e = exponent of the chunk's max |g_i| (max |g| = f * 2^e, f in [0.5, 1); e clamped to
+//         [-120, 126] so every 2^-e used is a normal f32), -120 for an all-zero chunk
+//     q = sum_i (g_i * 2^-e)^2        (so sum_i g_i^2 = q * 4^e; q <= 16 * CHUNK)
+//   at partials[2 (offset + p)], partials[2 (offset + p) + 1] (e stored as an exact f32).
+//   A chunk holding an inf writes q = inf; a NaN propagates through q; a non-finite q gets e = 126
+//   so that it is never skipped.
+// clip_finalize (one workgroup, after every clip_sumsq of the step): over the `count` partials,
+//   E = max e_p, Q = sum_p q_p * 4^(e_p - E) (terms with e_p - E < -50 are below f32 resolution
+//   and skipped), total_norm = sqrt(Q) * 2^E; writes norm[0] = total_norm, scale[0] = coef.
+//   An inf or NaN gradient gives total_norm inf/NaN and coef 0/NaN, as PyTorch does.
+//
+// Determinism: no atomics; every sum runs in a fixed order (within a chunk: thread k's EPT values in
+// order, then a fixed tree; across partials: thread k takes partials k, k+WG, ... in order with
+// Kahan compensation, then a fixed tree).
+// Dispatch: clip_sumsq: ceil(N / CHUNK) workgroups, folded over (x, y) past 65535
+// (p = wid.x + wid.y * nwg.x); clip_finalize: one workgroup; clip_scale: one thread per element,
+// folded (i = gid.x + gid.y * nwg.x * WG).
+//
+// Bindings:
+//   grad     (N)         one gradient buffer (any shape, flat): read by clip_sumsq, scaled by clip_scale
+//   partials (2 * count) pairs [q, e] from clip_sumsq
+//   norm     (1)         total_norm
+//   scale    (1)         coef (1 when no clipping is needed)
+//   params   {N, offset, count, max_norm}: N elements of grad, the first partial this dispatch
+//            writes (clip_sumsq), the number of partials (clip_finalize), max_norm (clip_finalize)
+
+override WG: u32 = 256u;   // power of two, at most 256
+const EPT: u32 = 8u;       // elements per thread in clip_sumsq: CHUNK = WG * EPT
+const F32_MAX: f32 = 0x1.fffffep+127f;
+const E_MIN: i32 = -120;
+const E_MAX: i32 = 126;
+
+struct Params {
+  N: u32,
+  offset: u32,
+  count: u32,
+  max_norm: f32,
+}
+
+@group(0) @binding(0) var<storage, read_write> grad: array<f32>;
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(2) var<storage, read_write> norm: array<f32>;
+@group(0) @binding(3) var<storage, read_write> scale: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+var<workgroup> red: array<f32, 256>;
+
+fn block_max(tid: u32, v: f32) -> f32 {
+  red[tid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (tid < k) { red[tid] = max(red[tid], red[tid + k]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn block_sum(tid: u32, v: f32) -> f32 {
+  red[tid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (tid < k) { red[tid] = red[tid] + red[tid + k]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+@compute @workgroup_size(WG)
+fn clip_sumsq(
+  @builtin(local_invocation_index) tid: u32,
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+  let p = wid.x + wid.y * nwg.x;
+  let chunk = WG * EPT;
+  let nparts = (params.N + chunk - 1u) / chunk;
+  if (p >= nparts) { return; }
+  let base = p * chunk;
+  var vals: array<f32, EPT>;
+  var mx = 0.0;
+  for (var k = 0u; k < EPT; k++) {
+    let i = base + k * WG + tid;
+    var g = 0.0;
+    if (i < params.N) { g = grad[i]; }
+    vals[k] = g;
+    mx = max(mx, abs(g));
+  }
+  let gmax = block_max(tid, mx);
+  var e = E_MIN;
+  var inf_chunk = false;
+  if (gmax > F32_MAX) {
+    inf_chunk = true;
+  } else if (gmax > 0.0) {
+    e = clamp(frexp(gmax).exp, E_MIN, E_MAX);
+  }
+  var q = 0.0;
+  for (var k = 0u; k < EPT; k++) {
+    let v = ldexp(vals[k], -e);
+    q += v * v;
+  }
+  let total = select(block_sum(tid, q), gmax, inf_chunk);   // gmax is inf there
+  if (tid == 0u) {
+    let j = 2u * (params.offset + p);
+    // A non-finite partial gets the largest exponent so that clip_finalize never skips it.
+    let finite = total <= F32_MAX;
+    partials[j] = total;
+    partials[j + 1u] = f32(select(E_MAX, e, finite));
+  }
+}
+
+@compute @workgroup_size(WG)
+fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
+  let count = params.count;
+  var emax = f32(E_MIN);
+  for (var p = tid; p < count; p += WG) { emax = max(emax, partials[2u * p + 1u]); }
+  let E = i32(block_max(tid, emax));
+  var s = 0.0;
+  var c = 0.0;   // Kahan compensation
+  for (var p = tid; p < count; p += WG) {
+    let d = i32(partials[2u * p + 1u]) - E;
+    if (d >= -50) {
+      let y = ldexp(partials[2u * p], 2 * d) - c;
+      let t = s + y;
+      c = (t - s) - y;
+      s = t;
+    }
+  }
+  let Q = block_sum(tid, s);
+  if (tid == 0u) {
+    let total_norm = sqrt(Q) * ldexp(1.0, E);
+    norm[0] = total_norm;
+    let coef = params.max_norm / (total_norm + 1e-6);
+    scale[0] = select(coef, 1.0, coef > 1.0);   // min(1, coef), but a NaN stays NaN (WGSL's min may drop it)
+  }
+}
+
+@compute @workgroup_size(WG)
+fn clip_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= params.N) { return; }
+  grad[i] = grad[i] * scale[0];
+}

@@ -1,0 +1,116 @@
+// Global-norm gradient clipping (shaders/clip.wgsl), PyTorch clip_grad_norm_ semantics:
+// total_norm = sqrt(Σ over all gradients of Σ g²), coef = min(1, maxNorm / (total_norm + 1e-6)).
+// The coefficient lands in a 1-element `scale` buffer that adamUpdate / sgdUpdate read, so clipping
+// fuses into the optimizer step; clipScale applies it in place for users without those kernels.
+import type { GpuContext } from '../runtime/context.ts';
+import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { Tensor, checkTensor } from '../runtime/tensor.ts';
+import { grid1d } from './grid.ts';
+
+const WG = 256;
+/** Elements per thread in clip_sumsq (the WGSL `EPT` constant). */
+const EPT = 8;
+/** Elements summed by one clip_sumsq workgroup into one partial. */
+export const CLIP_CHUNK = WG * EPT;
+
+const b = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
+const grad = b('grad', 'storage', 0);
+const partials = b('partials', 'storage', 1);
+const norm = b('norm', 'storage', 2);
+const scale = b('scale', 'storage', 3);
+const params = b('params', 'uniform', 4);
+const fields = [['N', 'u32'], ['offset', 'u32'], ['count', 'u32'], ['max_norm', 'f32']] as const;
+const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'clip.wgsl', bindings, params: fields, overrides: { WG } });
+
+export const CLIP_KERNELS: KernelSpec[] = [
+  spec('clip_sumsq', [grad, partials, params]),
+  spec('clip_finalize', [partials, norm, scale, params]),
+  spec('clip_scale', [grad, scale, params]),
+];
+registerKernels(CLIP_KERNELS);
+
+/** Number of partials (pairs) one gradient of `size` elements produces. */
+const partialsOf = (size: number): number => Math.ceil(size / CLIP_CHUNK);
+
+/**
+ * Length (in f32 elements) the `partials` tensor of clipGradNorm needs for these gradients
+ * (tensors or element counts): 2 per CLIP_CHUNK elements of each gradient, rounded up.
+ */
+export function clipPartialsLength(grads: readonly (Tensor | number)[]): number {
+  let n = 0;
+  for (const g of grads) n += partialsOf(typeof g === 'number' ? g : g.size);
+  return 2 * n;
+}
+
+export interface ClipGradNormOptions {
+  /** Scratch, f32 (L) with L ≥ clipPartialsLength(grads). Reusable across steps. */
+  partials: Tensor;
+  /** Output: total_norm, f32 (1). */
+  norm: Tensor;
+  /** Output: coef = min(1, maxNorm / (total_norm + 1e-6)), f32 (1): pass it to adamUpdate. */
+  scale: Tensor;
+  /** Also multiply every gradient by coef in place (one more dispatch per gradient). Default false. */
+  applyInPlace?: boolean;
+}
+
+/**
+ * Global-norm clipping over many gradient buffers: records one clip_sumsq per gradient, one
+ * clip_finalize (writing `norm` and `scale`), and with applyInPlace one clip_scale per gradient.
+ * Nothing is read back. Deterministic; finite for any finite gradients whose norm fits in f32.
+ */
+export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm: number, opts: ClipGradNormOptions): void {
+  const op = 'clipGradNorm';
+  if (!Array.isArray(grads) || grads.length === 0) throw new Error(`${op}: grads must be a non-empty array of tensors`);
+  grads.forEach((g, i) => checkTensor(op, `grads[${i}]`, g, g instanceof Tensor ? g.shape : []));
+  if (!(typeof maxNorm === 'number' && maxNorm > 0 && Number.isFinite(maxNorm))) {
+    throw new Error(`${op}: maxNorm must be a positive finite number, got ${maxNorm}`);
+  }
+  if (!opts || typeof opts !== 'object') throw new Error(`${op}: options { partials, norm, scale } are required`);
+  const need = clipPartialsLength(grads);
+  checkTensor(op, 'partials', opts.partials, [-1]);
+  if (opts.partials.size < need) {
+    throw new Error(`${op}: partials (${opts.partials.name}) has shape (${opts.partials.size}), expected at least (${need}) ` +
+      `for these ${grads.length} gradients (see clipPartialsLength)`);
+  }
+  checkTensor(op, 'norm', opts.norm, [1]);
+  checkTensor(op, 'scale', opts.scale, [1]);
+  const outs = new Map<GPUBuffer, string>([[opts.partials.buffer, 'partials']]);
+  for (const [name, t] of [['norm', opts.norm], ['scale', opts.scale]] as const) {
+    const other = outs.get(t.buffer);
+    if (other) throw new Error(`${op}: ${name} and ${other} must be different tensors`);
+    outs.set(t.buffer, name);
+  }
+  grads.forEach((g, i) => {
+    const other = outs.get(g.buffer);
+    if (other) throw new Error(`${op}: grads[${i}] and ${other} must be different tensors`);
+  });
+
+  let offset = 0;
+  for (const g of grads) {
+    ctx.dispatch('clip_sumsq', {
+      bindings: { grad: g, partials: opts.partials },
+      params: { N: g.size, offset, count: 0, max_norm: maxNorm },
+      workgroups: grid1d(g.size, CLIP_CHUNK),
+    });
+    offset += partialsOf(g.size);
+  }
+  ctx.dispatch('clip_finalize', {
+    bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale },
+    params: { N: 0, offset: 0, count: offset, max_norm: maxNorm },
+    workgroups: [1],
+  });
+  if (opts.applyInPlace) for (const g of grads) clipScale(ctx, g, opts.scale);
+}
+
+/** g *= scale[0] in place (scale: f32 (1), e.g. from clipGradNorm). One dispatch. */
+export function clipScale(ctx: GpuContext, g: Tensor, scaleT: Tensor): void {
+  const op = 'clipScale';
+  checkTensor(op, 'grad', g, g instanceof Tensor ? g.shape : []);
+  checkTensor(op, 'scale', scaleT, [1]);
+  if (g.buffer === scaleT.buffer) throw new Error(`${op}: grad and scale must be different tensors`);
+  ctx.dispatch('clip_scale', {
+    bindings: { grad: g, scale: scaleT },
+    params: { N: g.size, offset: 0, count: 0, max_norm: 1 },
+    workgroups: grid1d(g.size, WG),
+  });
+}
