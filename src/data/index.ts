@@ -1,0 +1,3 @@
+export * from './text.ts';
+export * from './csv.ts';
+export * from './idx.ts';
