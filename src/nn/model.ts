@@ -256,9 +256,10 @@ export class Sequential {
     for (const l of this.layers) out = l.forward(ctx, out, run);
     const dOut = loss.forwardBackward(ctx, out, batch, run);
     for (const [, p] of this.namedParameters()) ctx.clear(p.grad!);
+    // A layer's input gradient is needed only if some layer before it has parameters.
     let d: Tensor | null = dOut;
     for (let i = this.layers.length - 1; i >= 0 && d; i--) {
-      const needInput = i > 0;
+      const needInput = this.layers.slice(0, i).some((l) => l.parameters().length > 0);
       d = this.layers[i].backward(ctx, d, run, needInput);
     }
     return run;

@@ -73,3 +73,15 @@ export async function generate(model: Sequential, o: GenerateOptions): Promise<I
   model.resetStates();
   return out;
 }
+
+/** Argmax over the last dimension of row-major (…, V) scores: one class id per row. */
+export function argmaxDecode(data: ArrayLike<number>, V: number): Int32Array {
+  if (!Number.isInteger(V) || V < 1 || data.length % V !== 0) throw new Error(`argmaxDecode: ${data.length} values are not rows of ${V}`);
+  const out = new Int32Array(data.length / V);
+  for (let r = 0; r < out.length; r++) {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (data[r * V + v] > data[r * V + best]) best = v;
+    out[r] = best;
+  }
+  return out;
+}
