@@ -143,7 +143,10 @@ fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
     let total_norm = sqrt(Q) * ldexp(1.0, E);
     norm[0] = total_norm;
     let coef = params.max_norm / (total_norm + 1e-6);
-    scale[0] = select(coef, 1.0, coef > 1.0);   // min(1, coef), but a NaN stays NaN (WGSL's min may drop it)
+    // min(1, coef), but a NaN norm must give a NaN coefficient. Drivers may fold NaN compares
+    // (GL ES does), so test the bits: exponent all ones with a nonzero mantissa.
+    let is_nan = (bitcast<u32>(total_norm) & 0x7fffffffu) > 0x7f800000u;
+    scale[0] = select(select(coef, 1.0, coef > 1.0), total_norm, is_nan);   // total_norm is the NaN
   }
 }
 

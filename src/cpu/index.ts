@@ -12,3 +12,4 @@ export * from './lstm.ts';
 export * from './embedding.ts';
 export * from './losses.ts';
 export * from './clip.ts';
+export * from './model.ts';
