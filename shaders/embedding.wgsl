@@ -13,6 +13,13 @@
 // embedding_backward_scan:  dweight[v, d] (+)= Σ_{n : tokens[n] == v} dout[n, d]
 //                           one thread per (v, d) scanning all N tokens in order: O(V·N·D) work,
 //                           no index needed (for small V or tokens produced on the GPU).
+// embedding_project_one_hot: out[n, d] = weight[d, tokens[n]] + bias[d]     one thread per (n, d)
+//                           one-hot(tokens) · weightᵀ + bias without the one-hot matrix or a GEMM:
+//                           the input projection of a recurrent layer whose input is one-hot
+//                           (weight = W_ih (G, V), D = G). Out-of-range ids give just the bias.
+// embedding_project_one_hot_backward: dweight[d, v] (+)= Σ_{p = offsets[v]}^{offsets[v+1]-1} dout[positions[p], d]
+//                           its weight gradient (dW_ih = dGᵀ · one-hot), one thread per (d, v),
+//                           through the same token index as embedding_backward.
 // Both backward kernels sum in increasing n starting from 0.0 and then, with ACCUMULATE, add the
 // old dweight once (dweight = dweight + s): the same order, so the same bits, run after run.
 //
@@ -30,6 +37,7 @@
 //   offsets   (V + 1) read  i32   positions[offsets[v] .. offsets[v+1]) are id v's positions  [backward]
 //   positions (N)     read  i32   token positions sorted by id, increasing within an id        [backward]
 //   dweight   (V, D)  read_write  gradient w.r.t. weight               [backward, scan]
+//   bias      (D)     read        added by embedding_project_one_hot  (weight, dweight are (D, V) there)
 
 override WG: u32 = 256u;
 override ACCUMULATE: bool = false;
@@ -48,6 +56,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read> offsets: array<i32>;
 @group(0) @binding(6) var<storage, read> positions: array<i32>;
 @group(0) @binding(7) var<storage, read_write> dweight: array<f32>;
+@group(0) @binding(8) var<storage, read> bias: array<f32>;
 
 @compute @workgroup_size(WG)
 fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -104,6 +113,36 @@ fn embedding_backward_scan(@builtin(global_invocation_id) gid: vec3<u32>, @built
   var s = 0.0;
   for (var n = 0u; n < params.N; n++) {
     if (tokens[n] == v) { s += dout[n * D + d]; }
+  }
+  if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
+}
+
+@compute @workgroup_size(WG)
+fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let D = params.D;
+  if (i >= params.N * D) { return; }
+  let n = i / D;
+  let d = i % D;
+  let id = tokens[n];
+  var v = bias[d];
+  if (id >= 0 && u32(id) < params.V) { v = v + weight[d * params.V + u32(id)]; }
+  out[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn embedding_project_one_hot_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let V = params.V;
+  let D = params.D;
+  if (i >= V * D) { return; }
+  let d = i / V;
+  let v = i % V;
+  let N = i32(params.N);
+  var s = 0.0;
+  for (var p = offsets[v]; p < offsets[v + 1u]; p++) {
+    let n = u32(clamp(positions[clamp(p, 0, N - 1)], 0, N - 1));
+    s = s + dout[n * D + d];
   }
   if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
 }

@@ -6,6 +6,8 @@ import {
   embeddingBackward, embeddingBackwardScan, embeddingForward, embeddingTokenIndex, oneHotForward,
 } from '../src/kernels/embedding.ts';
 import * as cpu from '../src/cpu/embedding.ts';
+import { matmulForward } from '../src/cpu/matmul.ts';
+import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../src/kernels/embedding.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
@@ -242,6 +244,35 @@ test('bad shapes and dtypes are refused before anything is recorded', async () =
   expectThrows(() => embeddingTokenIndex(ctx, Int32Array.from([0, 1]), 0), 'embeddingTokenIndex', 'V must be a positive integer');
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');
   for (const t of made) t.release();
+});
+
+test('one-hot input projection (gather of W_ih columns) and its gradient match the one-hot GEMM', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(21);
+  const B = 3, T = 5, V = 13, G = 4 * 37;
+  const ids = rng.intArray(B * T, V);
+  ids[0] = ids[1] = ids[2] = 7; // repeated ids
+  const w = rng.uniformArray(G * V), bias = rng.uniformArray(G), dG = rng.uniformArray(B * T * G);
+  const onehot = cpu.oneHotForward(ids, V);
+  const want = matmulForward(onehot, w, B * T, V, G, { transB: true, bias });
+  const tw = ctx.tensor(w, [G, V], 'W_ih'), tb = ctx.tensor(bias, [G], 'b_ih'), tt = ctx.tensor(ids, [B, T], 'tokens');
+  const out = ctx.empty([B, T, G], 'f32', 'gx');
+  embeddingProjectOneHot(ctx, tw, tb, tt, out);
+  // A gather plus one add in f32 vs the float64 sum: 1 ulp.
+  expectClose('gx', await ctx.read(out), want, { atol: 1e-6, rtol: 1e-6, shape: [B, T, G] });
+  const idx = cpu.buildTokenIndex(ids, V);
+  const off = ctx.tensor(idx.offsets, [V + 1], 'offsets'), pos = ctx.tensor(idx.positions, [B * T], 'positions');
+  const tdG = ctx.tensor(dG, [B, T, G], 'dgates'), dW = ctx.tensor(w, [G, V], 'dW_ih');
+  embeddingProjectOneHotBackward(ctx, tdG, off, pos, dW, { accumulate: true });
+  const dWwant = matmulForward(dG, onehot, G, B * T, V, { transA: true }).map((v, i) => v + w[i]);
+  // Sums of at most B·T terms in f32: a few ulps.
+  expectClose('dW_ih', await ctx.read(dW), dWwant, { atol: 1e-5, rtol: 1e-5, shape: [G, V] });
+  const before = ctx.dispatchCount;
+  expectThrows(() => embeddingProjectOneHot(ctx, tw, ctx.zeros([G + 1]), tt, out), 'embeddingProjectOneHot', 'bias', `expected (${G})`);
+  expectThrows(() => embeddingProjectOneHot(ctx, tw, tb, ctx.zeros([B, T]), out), 'tokens', 'expected i32');
+  expectThrows(() => embeddingProjectOneHotBackward(ctx, tdG, off, ctx.zeros([B * T + 1], 'i32'), dW), 'positions');
+  if (ctx.dispatchCount !== before) throw new Error('dispatch recorded for bad input');
+  for (const t of [tw, tb, tt, out, off, pos, tdG, dW]) t.release();
 });
 
 test.run();

@@ -77,6 +77,12 @@ test('bidirectional LSTM with one-hot input, ragged lengths', async () => {
   await compareGradients(layers, 'softmax_cross_entropy', tokenBatch(rng, 3, 5, 7, [5, 3, 1]), 20);
 });
 
+test('one-hot → 2-layer GRU (fused one-hot projection) → dense matches the CPU model', async () => {
+  const rng = new Rng(9);
+  const layers = [new OneHot(9), new GRU({ hiddenSize: 6, numLayers: 2 }), new Dense({ units: 9 })];
+  await compareGradients(layers, 'softmax_cross_entropy', tokenBatch(rng, 3, 5, 9, [5, 2, 4]), 25);
+});
+
 test('many-to-one GRU on features → last step → dense relu → dense → sigmoid xent', async () => {
   const rng = new Rng(6);
   const B = 4, T = 5, I = 3;

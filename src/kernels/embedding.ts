@@ -7,7 +7,7 @@
 // bounds. Validate ids on the host with checkTokenIds; buildTokenIndex refuses them.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { Tensor, checkTensor, numel, shapeString } from '../runtime/tensor.ts';
+import { Tensor, checkDistinct, checkTensor, numel, shapeString } from '../runtime/tensor.ts';
 import { buildTokenIndex } from '../cpu/embedding.ts';
 import { grid1d } from './grid.ts';
 
@@ -23,6 +23,7 @@ const dout = b('dout', 'read-only-storage', 4);
 const offsets = b('offsets', 'read-only-storage', 5);
 const positions = b('positions', 'read-only-storage', 6);
 const dweight = b('dweight', 'storage', 7);
+const bias = b('bias', 'read-only-storage', 8);
 const fields = [['N', 'u32'], ['V', 'u32'], ['D', 'u32']] as const;
 
 export const EMBEDDING_KERNELS: KernelSpec[] = [
@@ -35,6 +36,11 @@ export const EMBEDDING_KERNELS: KernelSpec[] = [
   {
     name: 'embedding_backward_scan', file: 'embedding.wgsl', params: fields, overrides: { WG, ACCUMULATE: 0 },
     bindings: [tokens, params, dout, dweight],
+  },
+  { name: 'embedding_project_one_hot', file: 'embedding.wgsl', params: fields, overrides: { WG }, bindings: [weight, tokens, out, params, bias] },
+  {
+    name: 'embedding_project_one_hot_backward', file: 'embedding.wgsl', params: fields, overrides: { WG, ACCUMULATE: 0 },
+    bindings: [params, dout, offsets, positions, dweight],
   },
 ];
 registerKernels(EMBEDDING_KERNELS);
@@ -61,10 +67,6 @@ function checkRows(op: string, arg: string, t: Tensor, tokensShape: readonly num
     const alt = sameShape(full, flat) ? '' : ` or ${shapeString(flat)}`;
     throw new Error(`${op}: ${arg} (${t.name}) has shape ${shapeString(t.shape)}, expected ${shapeString(full)}${alt}`);
   }
-}
-
-function checkDistinct(op: string, a: [string, Tensor], b: [string, Tensor]): void {
-  if (a[1].buffer === b[1].buffer) throw new Error(`${op}: ${a[0]} (${a[1].name}) and ${b[0]} (${b[1].name}) must be different tensors`);
 }
 
 function checkSize(op: string, what: string, n: number): void {
@@ -184,4 +186,49 @@ export function embeddingTokenIndex(
     offsets: ctx.tensor(idx.offsets, [V + 1], 'token offsets'),
     positions: ctx.tensor(idx.positions, [tokens.length], 'token positions'),
   };
+}
+
+/**
+ * out (N, D) = one-hot(tokens) · weightᵀ + bias, i.e. out[n, :] = weight[:, tokens[n]] + bias, for
+ * weight (D, V) (a recurrent layer's W_ih (G, V) when its input is one-hot). A gather instead of a
+ * GEMM over a one-hot matrix. Out-of-range ids give the bias alone.
+ */
+export function embeddingProjectOneHot(ctx: GpuContext, weight: Tensor, bias: Tensor, tokens: Tensor, out: Tensor): void {
+  const op = 'embeddingProjectOneHot';
+  checkTensor(op, 'weight', weight, [-1, -1]);
+  const [D, V] = weight.shape;
+  checkTensor(op, 'bias', bias, [D]);
+  checkTensor(op, 'tokens', tokens, anyShape(tokens), 'i32');
+  checkRows(op, 'out', out, tokens.shape, D);
+  checkDistinct(op, ['out', out], ['weight', weight], ['bias', bias]);
+  checkSize(op, 'N*D', tokens.size * D);
+  ctx.dispatch('embedding_project_one_hot', {
+    bindings: { weight, tokens, out, bias }, params: { N: tokens.size, V, D }, workgroups: grid1d(tokens.size * D, WG),
+  });
+}
+
+/**
+ * dweight (D, V) (+)= dout (N, D)ᵀ · one-hot(tokens): the weight gradient of
+ * embeddingProjectOneHot, through the token index (offsets (V+1), positions (N)) of
+ * buildTokenIndex. Deterministic: each (d, v) sums its positions in increasing order.
+ */
+export function embeddingProjectOneHotBackward(
+  ctx: GpuContext, dout: Tensor, offsets: Tensor, positions: Tensor, dweight: Tensor, opts: EmbeddingBackwardOptions = {},
+): void {
+  const op = 'embeddingProjectOneHotBackward';
+  checkTensor(op, 'dweight', dweight, [-1, -1]);
+  const [D, V] = dweight.shape;
+  checkTensor(op, 'dout', dout, anyShape(dout), 'f32');
+  if (dout.shape.length < 2 || dout.shape[dout.shape.length - 1] !== D) {
+    throw new Error(`${op}: dout (${dout.name}) has shape ${shapeString(dout.shape)}, expected (..., ${D}) to match dweight (${D}, ${V})`);
+  }
+  const N = dout.size / D;
+  checkTensor(op, 'offsets', offsets, [V + 1], 'i32');
+  checkTensor(op, 'positions', positions, [N], 'i32');
+  checkDistinct(op, ['dweight', dweight], ['dout', dout]);
+  checkSize(op, 'V*D', V * D);
+  ctx.dispatch('embedding_project_one_hot_backward', {
+    bindings: { dout, offsets, positions, dweight }, params: { N, V, D },
+    overrides: { ACCUMULATE: opts.accumulate ? 1 : 0 }, workgroups: grid1d(V * D, WG),
+  });
 }

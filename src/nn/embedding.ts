@@ -4,7 +4,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
-import { buildTokenIndex, embeddingBackward, embeddingForward, oneHotForward } from '../kernels/embedding.ts';
+import { embeddingBackward, embeddingForward, oneHotForward } from '../kernels/embedding.ts';
 import { Layer, checkAct, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
 
 export interface EmbeddingOptions {
@@ -50,14 +50,10 @@ export class Embedding extends Layer {
   }
 
   backward(ctx: GpuContext, dy: Tensor, run: RunInfo): Tensor | null {
-    if (!run.hostTokens) throw new Error(`${this.name}: backward needs the batch's token ids`);
-    // Deterministic scatter-add through a token index built on the host (counting sort).
-    const idx = buildTokenIndex(run.hostTokens, this.numEmbeddings, [run.B, run.T]);
-    const offsets = this.buffer('offsets', [this.numEmbeddings + 1], 'i32');
-    const positions = this.buffer('positions', [run.B * run.T], 'i32');
-    ctx.write(offsets, idx.offsets);
-    ctx.write(positions, idx.positions);
-    embeddingBackward(ctx, dy, offsets, positions, this.weight.grad!, { accumulate: true });
+    // Deterministic scatter-add through the batch's token index (a counting sort on the host).
+    const index = run.tokenIndex?.();
+    if (!index) throw new Error(`${this.name}: backward needs the batch's token ids`);
+    embeddingBackward(ctx, dy, index.offsets, index.positions, this.weight.grad!, { accumulate: true });
     return null;
   }
 
@@ -85,8 +81,16 @@ export class OneHot extends Layer {
     return { kind: 'seq', size: this.numClasses };
   }
 
+  /**
+   * Set by Sequential when the next layer is a unidirectional recurrent layer: the token ids then
+   * pass straight through and that layer gathers W_ih's columns instead of multiplying a one-hot
+   * matrix (same result, no (B, T, V) buffer, no GEMM).
+   */
+  passTokens = false;
+
   forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
     checkAct(this.name, x, 'tokens');
+    if (this.passTokens) return x;
     const y = this.buffer('y', [run.B, run.T, this.numClasses]);
     oneHotForward(ctx, x.t, y);
     return { kind: 'seq', t: y };

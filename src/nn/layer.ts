@@ -38,6 +38,9 @@ export interface RunInfo {
   seed: number;
   /** The same seed on the GPU: (1) u32, written once per step. */
   seedTensor: Tensor;
+  /** The token ids grouped by id (counting sort), uploaded on first use in a step; for the
+   *  deterministic scatter-add gradients of Embedding and of a one-hot input projection. */
+  tokenIndex?: () => { offsets: Tensor; positions: Tensor };
 }
 
 /** A trainable tensor with its gradient, named as in PyTorch (`weight_ih_l0`, `weight`, …). */

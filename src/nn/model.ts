@@ -8,6 +8,8 @@ import { Rng } from '../cpu/random.ts';
 import { hashU32 } from '../cpu/seq.ts';
 import { Layer, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
 import { Recurrent, type RecurrentState } from './recurrent.ts';
+import { OneHot } from './embedding.ts';
+import { buildTokenIndex } from '../cpu/embedding.ts';
 import { Loss, type LossKind, makeLoss } from '../train/losses.ts';
 import { clipGradNorm, clipPartialsLength } from '../kernels/clip.ts';
 import type { Optimizer } from '../train/optimizers.ts';
@@ -86,6 +88,12 @@ export class Sequential {
     this.inputDesc = desc;
     for (const l of this.layers) desc = l.configure(desc, this.rng);
     this.outputDesc = desc;
+    // A one-hot input feeding a unidirectional recurrent layer becomes a gather of W_ih's columns.
+    const [first0, second] = this.layers;
+    if (first0 instanceof OneHot && second instanceof Recurrent && !second.bidirectional) {
+      first0.passTokens = true;
+      second.oneHotInput = true;
+    }
     return this;
   }
 
@@ -218,6 +226,20 @@ export class Sequential {
       B, T, lengths: lenT, hostLengths: lengths, hostTokens: tokens ? (batch.x as Int32Array) : undefined,
       training, seed, seedTensor: seedT,
     };
+    if (tokens) {
+      let index: { offsets: Tensor; positions: Tensor } | null = null;
+      run.tokenIndex = () => {
+        if (!index) {
+          const idx = buildTokenIndex(batch.x as Int32Array, inDesc.size, [B, T]);
+          index = { offsets: this.inputBuffer('offsets', [inDesc.size + 1], 'i32'), positions: this.inputBuffer('positions', [B * T], 'i32') };
+          ctx.write(index.offsets, idx.offsets);
+          ctx.write(index.positions, idx.positions);
+        }
+        return index;
+      };
+      // Build it now, before anything is recorded, so the step stays one submission.
+      if (training) run.tokenIndex();
+    }
     return { run, x: { kind: tokens ? 'tokens' : 'seq', t: xT } };
   }
 

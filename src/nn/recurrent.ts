@@ -11,6 +11,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
+import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../kernels/embedding.ts';
 import { seqAxpy, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { saltOf } from '../cpu/seq.ts';
 import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
@@ -166,10 +167,16 @@ export class Recurrent extends Layer {
   }
 
   forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
-    if (x.kind !== 'seq') throw new Error(`${this.name}: expects a sequence input, got ${x.kind}`);
     const { B, T } = run;
     const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
-    if (x.t.shape[2] !== this.inputSize) throw new Error(`${this.name}: input has ${x.t.shape[2]} features, expected ${this.inputSize}`);
+    if (x.kind === 'tokens') {
+      // One-hot input fused into the projection (see OneHot): gx = W_ih[:, token] + b_ih.
+      if (!this.oneHotInput || D !== 1) throw new Error(`${this.name}: token input needs a one-hot fused, unidirectional layer`);
+    } else if (x.kind !== 'seq') {
+      throw new Error(`${this.name}: expects a sequence input, got ${x.kind}`);
+    } else if (x.t.shape[2] !== this.inputSize) {
+      throw new Error(`${this.name}: input has ${x.t.shape[2]} features, expected ${this.inputSize}`);
+    }
     if (this.stateful && this.carryValid && this.lastB !== B) {
       throw new Error(`${this.name}: stateful layer got batch size ${B} after ${this.lastB}; call resetState() between batches of different sizes`);
     }
@@ -197,6 +204,7 @@ export class Recurrent extends Layer {
     this.lastB = B;
 
     this.lastInput = x.t;
+    this.lastInputWasTokens = x.kind === 'tokens';
     let input = x.t;
     for (let l = 0; l < this.numLayers; l++) {
       const out = this.buffer(`out_l${l}`, [B, T, H * D]);
@@ -209,7 +217,8 @@ export class Recurrent extends Layer {
           seqReverse(ctx, input, run.lengths, xin);
         }
         const gx = this.buffer(`gx_${k}`, [B, T, G]);
-        matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
+        if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx);
+        else matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
         const hs = this.buffer(`hs_${k}`, [B, T, H]);
         const h0 = this.buffer(`h0_${k}`, [B, H]);
         ctx.copy(h0All, h0, B * H * 4, (l * D + dir) * B * H * 4, 0);
@@ -299,9 +308,16 @@ export class Recurrent extends Layer {
         if (dc0 && dc0All) ctx.copy(dc0, dc0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
 
         // Weight gradients as GEMMs over all timesteps.
-        const xin = l === 0 ? (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : this.inputOf(run, B, T, I)) :
-          (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : layerInput!);
-        matmul(ctx, dgates, xin, d.wih.grad!, { transA: true, accumulate: true });
+        if (l === 0 && this.lastInputWasTokens) {
+          // dW_ih = dGᵀ·one-hot as a deterministic scatter-add through the batch's token index.
+          const index = run.tokenIndex?.();
+          if (!index) throw new Error(`${this.name}: backward of a one-hot input needs the batch's token ids`);
+          embeddingProjectOneHotBackward(ctx, dgates, index.offsets, index.positions, d.wih.grad!, { accumulate: true });
+        } else {
+          const xin = l === 0 ? (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : this.inputOf(run, B, T, I)) :
+            (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : layerInput!);
+          matmul(ctx, dgates, xin, d.wih.grad!, { transA: true, accumulate: true });
+        }
         matmulColumnSum(ctx, dgates, d.bih.grad!, { accumulate: true });
         const hprev = this.buffer(`hprev_${k}`, [B, T, H]);
         seqShiftPrev(ctx, hs, h0, hprev);
@@ -335,6 +351,9 @@ export class Recurrent extends Layer {
 
   /** The layer-0 input of the last forward (needed for dW_ih of layer 0). */
   private lastInput: Tensor | null = null;
+  private lastInputWasTokens = false;
+  /** Set by Sequential when a OneHot layer before this one passes token ids straight through. */
+  oneHotInput = false;
   private inputOf(run: RunInfo, B: number, T: number, I: number): Tensor {
     const t = this.lastInput;
     if (!t || t.released || t.shape[0] !== B || t.shape[1] !== T || t.shape[2] !== I) throw new Error(`${this.name}: backward without a matching forward`);

@@ -111,3 +111,18 @@ export function checkTensor(
 export function checkDim(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${op}: ${name} must be a positive integer, got ${v}`);
 }
+
+/**
+ * Throws unless the named tensors are all different buffers (WebGPU refuses a buffer bound twice
+ * in one dispatch when one binding is written; checking in the wrapper names the arguments).
+ * Undefined entries are skipped.
+ */
+export function checkDistinct(op: string, ...named: [string, Tensor | undefined][]): void {
+  const seen = new Map<GPUBuffer, string>();
+  for (const [name, t] of named) {
+    if (!t) continue;
+    const other = seen.get(t.buffer);
+    if (other !== undefined) throw new Error(`${op}: ${other} and ${name} (${t.name}) must be different tensors`);
+    seen.set(t.buffer, name);
+  }
+}
