@@ -220,6 +220,9 @@ export class GpuContext {
     let m = this.modules.get(file);
     if (!m) {
       const { code } = kernelSource(file);
+      // WEBGPU_RNN_DUMP_WGSL=lstm.wgsl (or =all) prints the final WGSL (common.wgsl prepended).
+      const dump = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEBGPU_RNN_DUMP_WGSL;
+      if (dump && (dump === 'all' || dump.split(',').includes(file))) console.log(`// ===== final WGSL of shaders/${file} =====\n${code}`);
       m = this.device.createShaderModule({ code, label: `shaders/${file}` });
       this.modules.set(file, m);
     }
