@@ -111,7 +111,11 @@ if (process.platform === 'linux') {
 
 // 3. Browser tests
 if (process.argv.includes('--browser') && process.platform === 'linux' && !existsSync('/usr/bin/chromium')) {
-  if (isRoot) run('apt-get', ['install', '-y', '-q', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (isRoot) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-q'], { env });
+    run('apt-get', ['install', '-y', '-q', 'chromium'], { env });
+  }
   else log('browser tests need Debian\'s chromium: sudo apt-get install -y chromium');
 }
 log('done');

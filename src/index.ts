@@ -1,6 +1,11 @@
-// webgpu-rnn: browser-safe entry (never imports `webgpu` or Node built-ins).
-// Node users import the same names from the package root and get `createContext` (Dawn) as well;
-// see src/node.ts.
+/**
+ * webgpu-rnn's browser-safe entry (`import … from 'webgpu-rnn'` in a bundler, or
+ * `'webgpu-rnn/browser'`): the runtime (`createBrowserContext`, tensors, kernels), layers
+ * (`Sequential`, `Embedding`, `LSTM`, `GRU`, `RNN`, `Dense`, …), training (`Adam`, `SGD`, `fit`),
+ * checkpoints as bytes (`encodeModel`, `decodeModelInto`), generation and the float64 CPU
+ * reference (`cpu`). It never imports `webgpu` or Node built-ins.
+ * @packageDocumentation
+ */
 export * from './runtime/index.ts';
 export * from './kernels/index.ts';
 export * from './nn/index.ts';

@@ -1,5 +1,10 @@
-// webgpu-rnn: Node entry. Everything from the browser entry, plus a Dawn-backed createContext and
-// checkpoint files on disk (atomic writes).
+/**
+ * webgpu-rnn's Node entry (what `import … from 'webgpu-rnn'` resolves to in Node, or
+ * `'webgpu-rnn/node'`): everything from the browser entry, plus `createContext()` backed by Dawn
+ * (the `webgpu` package) and checkpoint files on disk (`saveCheckpoint` / `loadCheckpoint`, written
+ * atomically).
+ * @packageDocumentation
+ */
 export * from './index.ts';
 export { createNodeContext, createNodeContext as createContext, type NodeContextOptions } from './runtime/node-device.ts';
 export { saveCheckpoint, loadCheckpoint, trainingStatePath } from './train/checkpoint-node.ts';

@@ -11,6 +11,7 @@
 import { create, globals } from 'webgpu';
 import { contextFromGpu, type GpuContext } from './context.ts';
 
+/** Options of the Node `createContext()` (Dawn); each also has an environment variable (see the README). */
 export interface NodeContextOptions {
   /** Force a backend ('vulkan', 'opengles', …); default: env WEBGPU_RNN_BACKEND, else automatic. */
   backend?: string;

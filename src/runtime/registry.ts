@@ -14,7 +14,7 @@ export interface BindingSpec {
   /** The WGSL variable name at this binding index. */
   readonly name: string;
   readonly kind: BindingKind;
-  /** @binding index; defaults to the position in the spec's list. Lets kernels of one file use
+  /** `@binding` index; defaults to the position in the spec's list. Lets kernels of one file use
    *  non-contiguous subsets of the file's bindings. */
   readonly index?: number;
 }

@@ -3,6 +3,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
+/** Writes `data` to `path` atomically: a temp file in the same folder, fsync, then rename (Node only). */
 export function writeFileAtomic(path: string, data: Uint8Array): void {
   mkdirSync(dirname(path) || '.', { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
@@ -20,6 +21,7 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
   renameSync(tmp, path);
 }
 
+/** Reads a whole file as bytes; a missing or unreadable file throws an error naming the path (Node only). */
 export function readFileBytes(path: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));

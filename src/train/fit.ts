@@ -36,6 +36,11 @@ export interface FitOptions {
   shouldStop?: () => boolean;
 }
 
+/**
+ * Trains `model` for `o.epochs` epochs over `o.trainBatches(epoch)`, reading the loss back every
+ * `logEvery` steps, with optional evaluation, callbacks and periodic checkpoints. Returns one
+ * {@link EpochLog} per epoch.
+ */
 export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]> {
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`fit: epochs must be a positive integer, got ${o.epochs}`);
   const logEvery = o.logEvery ?? 10;

@@ -153,6 +153,7 @@ class ElementwiseLoss extends Loss {
   }
 }
 
+/** The loss module for a model output: checks that `kind` fits the output (tokens, sequence or vector). */
 export function makeLoss(kind: LossKind, output: ActDesc): Loss {
   switch (kind) {
     case 'softmax_cross_entropy':

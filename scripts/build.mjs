@@ -1,0 +1,70 @@
+// npm run build: the package in dist/ (ESM JavaScript + .d.ts).
+//  1. checks that src/shaders.generated.ts matches shaders/*.wgsl (the shaders ship inside the JS;
+//     a stale module fails the build: run `npm run gen:shaders`);
+//  2. tsc -p tsconfig.build.json (relative `.ts` imports become `.js` in the JavaScript);
+//  3. the same rewrite in the .d.ts files, so that consumers on any moduleResolution read them;
+//  4. bundles the browser entry (dist/index.js) with esbuild --platform=browser and fails if it
+//     reaches `webgpu`, a `node:` module or any Node built-in.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const log = (m) => console.log(`[build] ${m}`);
+
+try {
+  execFileSync(process.execPath, [join(root, 'scripts', 'gen-shaders.mjs'), '--check'], { stdio: 'inherit' });
+} catch {
+  process.exit(1);
+}
+
+rmSync(dist, { recursive: true, force: true });
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? walk(join(dir, n)) : [join(dir, n)]));
+}
+let rewritten = 0;
+for (const f of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
+  const text = readFileSync(f, 'utf8');
+  const out = text.replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1$2.js$3');
+  if (out !== text) { writeFileSync(f, out); rewritten++; }
+}
+log(`tsc → dist/ (${rewritten} declaration files with .ts imports rewritten to .js)`);
+
+// The browser entry must stay free of Dawn and Node.
+const nodeOnly = new Set([...builtinModules, 'webgpu']);
+const offenders = [];
+const result = await build({
+  entryPoints: [join(dist, 'index.js')],
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  write: false,
+  metafile: true,
+  logLevel: 'silent',
+  plugins: [{
+    name: 'no-node',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        const bare = args.path.replace(/^node:/, '').split('/')[0];
+        if (args.path.startsWith('node:') || nodeOnly.has(args.path) || nodeOnly.has(bare)) {
+          offenders.push(`${args.path} (imported by ${relative(root, args.importer)})`);
+          return { path: args.path, external: true };
+        }
+        return undefined;
+      });
+    },
+  }],
+});
+if (offenders.length) {
+  console.error(`[build] the browser entry dist/index.js reaches Node-only modules:\n  ${offenders.join('\n  ')}`);
+  process.exit(1);
+}
+const bytes = result.outputFiles[0].contents.length;
+log(`browser entry bundles for the browser with no Node modules (${(bytes / 1024).toFixed(0)} KiB unminified, ${Object.keys(result.metafile.inputs).length} modules)`);
