@@ -67,7 +67,8 @@ run(async () => {
     trainBatches: () => charBatches(ids, B, T),
     stepsPerEpoch: batches,
     logEvery: 5,
-    checkpoint: (m) => saveCheckpoint(ckpt, m, { trainingState: true }),
+    // The vocabulary travels in the checkpoint's metadata, so the web demo can generate from it.
+    checkpoint: (m) => saveCheckpoint(ckpt, m, { trainingState: true, metadata: { vocab: JSON.stringify(vocab.chars) } }),
     onStepEnd: (_step, loss) => { if (loss !== undefined) losses.push(loss); },
     onEpochEnd: (log) => console.log(`epoch ${log.epoch}: loss ${log.loss.toFixed(4)}  (${log.seconds.toFixed(1)} s, ${log.tokensPerSecond.toFixed(0)} chars/s)`),
   });

@@ -11,11 +11,14 @@ export function trainingStatePath(path: string): string {
 
 /**
  * Saves the parameters to `path` (PyTorch-loadable safetensors) and, with `trainingState`, the
- * optimizer/RNG/carried states to `<path minus .safetensors>.train.safetensors`. Both files are
+ * optimizer/RNG/carried states to `<path minus .safetensors>.train.safetensors`; `metadata` adds
+ * string entries to the model file's header (e.g. a vocabulary). Both files are
  * written atomically, the training state first, so a crash leaves the previous pair usable.
  */
-export async function saveCheckpoint(path: string, model: Sequential, opts: { trainingState?: boolean } = {}): Promise<void> {
-  const modelBytes = await encodeModel(model);
+export async function saveCheckpoint(
+  path: string, model: Sequential, opts: { trainingState?: boolean; metadata?: Record<string, string> } = {},
+): Promise<void> {
+  const modelBytes = await encodeModel(model, opts.metadata);
   const stateBytes = opts.trainingState ? await encodeTrainingState(model) : null;
   if (stateBytes) writeFileAtomic(trainingStatePath(path), stateBytes);
   writeFileAtomic(path, modelBytes);
