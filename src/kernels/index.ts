@@ -11,3 +11,4 @@ export * from './lstm.ts';
 export * from './embedding.ts';
 export * from './losses.ts';
 export * from './clip.ts';
+export * from './lstm_seq.ts';

@@ -1,11 +1,43 @@
 // Cell drivers: one adapter per recurrent cell that records its forward and backward sequences
-// with the step kernels (src/kernels/lstm.ts, gru.ts, rnn.ts), so the Recurrent layer drives all
-// three the same way.
+// with the step kernels (src/kernels/lstm.ts, gru.ts, rnn.ts: one dispatch per timestep) or the
+// sequence kernels (src/kernels/*_seq.ts: all timesteps in one dispatch), so the Recurrent layer
+// drives all three the same way. Both schedules take the same tensors and give the same results.
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { gruBackwardSequence, gruForwardSequence } from '../kernels/gru.ts';
 import { rnnBackwardSequence, rnnForwardSequence } from '../kernels/rnn.ts';
 import { lstmBackwardSequence, lstmForwardSequence } from '../kernels/lstm.ts';
+import { isCpuAdapter, lstmSeqBackward, lstmSeqForward, lstmSeqSupported } from '../kernels/lstm_seq.ts';
+
+/**
+ * How the recurrence is recorded: 'step' (one dispatch per timestep), 'sequence' (one dispatch for
+ * all timesteps; throws where the cell or size has no sequence kernel on this adapter) or 'auto':
+ * sequence where supported on a real GPU (where dispatch latency dominates), step on CPU drivers
+ * (lavapipe/llvmpipe), where bench/ measured the step schedule faster (see bench/RESULTS.md).
+ */
+export type RecurrentSchedule = 'step' | 'sequence' | 'auto';
+const SCHEDULES: readonly RecurrentSchedule[] = ['step', 'sequence', 'auto'];
+let scheduleSetting: RecurrentSchedule = 'auto';
+
+/** Sets the schedule used by every recurrent layer that does not name its own (default 'auto'). */
+export function setRecurrentSchedule(s: RecurrentSchedule): void {
+  if (!SCHEDULES.includes(s)) throw new Error(`setRecurrentSchedule: expected one of ${SCHEDULES.join(', ')}, got ${String(s)}`);
+  scheduleSetting = s;
+}
+
+export function getRecurrentSchedule(): RecurrentSchedule {
+  return scheduleSetting;
+}
+
+/** The schedule a layer runs: its own setting or the module's, resolved against what the adapter supports. */
+export function resolveSchedule(ctx: GpuContext, driver: CellDriver, H: number, s: RecurrentSchedule | undefined): 'step' | 'sequence' {
+  const want = s ?? scheduleSetting;
+  if (want === 'step') return 'step';
+  const ok = driver.sequenceSupported?.(ctx, H) ?? false;
+  if (ok && (want === 'sequence' || !isCpuAdapter(ctx))) return 'sequence';
+  if (want === 'sequence') throw new Error(`recurrent schedule 'sequence': no sequence kernel for this cell at H = ${H} on this adapter (${ctx.describe()}); use 'auto' or 'step'`);
+  return 'step';
+}
 
 export type CellKind = 'lstm' | 'gru' | 'rnn';
 
@@ -14,6 +46,8 @@ export interface CellForward {
   hs: Tensor; hn: Tensor; cn?: Tensor;
   /** The cell's saved activations, named as in `CellDriver.saved`. */
   saved: Record<string, Tensor>;
+  /** The layer's schedule (undefined: the module setting). */
+  schedule?: RecurrentSchedule;
 }
 
 export interface CellBackward {
@@ -22,6 +56,8 @@ export interface CellBackward {
   dgates: Tensor; dghh: Tensor; dh0: Tensor; dc0?: Tensor;
   /** Scratch buffers owned by the layer (cached across steps). */
   scratch: (name: string, shape: number[]) => Tensor;
+  /** The layer's schedule (undefined: the module setting). */
+  schedule?: RecurrentSchedule;
 }
 
 export interface CellDriver {
@@ -34,28 +70,36 @@ export interface CellDriver {
   saved: Record<string, number>;
   forward(ctx: GpuContext, a: CellForward, nonlinearity: 'tanh' | 'relu'): void;
   backward(ctx: GpuContext, a: CellBackward, nonlinearity: 'tanh' | 'relu'): void;
+  /** Whether the cell's sequence kernels can run at hidden size H on this adapter (absent: never). */
+  sequenceSupported?(ctx: GpuContext, H: number): boolean;
 }
 
 const lstm: CellDriver = {
   gates: 4, hasCell: true, separateDghh: false, saved: { cs: 1, gates: 4 },
+  sequenceSupported: lstmSeqSupported,
   forward(ctx, a) {
-    lstmForwardSequence(ctx, {
+    const t = {
       gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, c0: a.c0!, lengths: a.lengths,
       hs: a.hs, cs: a.saved.cs, gates: a.saved.gates, hn: a.hn, cn: a.cn!,
-    });
+    };
+    if (resolveSchedule(ctx, lstm, a.h0.shape[1], a.schedule) === 'sequence') lstmSeqForward(ctx, t);
+    else lstmForwardSequence(ctx, t);
   },
   backward(ctx, a) {
     const [B, H] = a.h0.shape;
-    lstmBackwardSequence(ctx, {
+    const t = {
       dhs: a.dhs, dhn: a.dhn, dcn: a.dcn!, gates: a.saved.gates, cs: a.saved.cs, c0: a.c0!,
       whh: a.whh, lengths: a.lengths, dgates: a.dgates, dcCarry: a.scratch('dc_carry', [B, H]), dh0: a.dh0, dc0: a.dc0!,
-    });
+    };
+    if (resolveSchedule(ctx, lstm, H, a.schedule) === 'sequence') lstmSeqBackward(ctx, t);
+    else lstmBackwardSequence(ctx, t);
   },
 };
 
 const gru: CellDriver = {
   gates: 3, hasCell: false, separateDghh: true, saved: { gates: 3, hnLin: 1 },
   forward(ctx, a) {
+    resolveSchedule(ctx, gru, a.h0.shape[1], a.schedule); // no GRU sequence kernel yet: 'sequence' throws
     gruForwardSequence(ctx, {
       gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs,
       gates: a.saved.gates, hnLin: a.saved.hnLin, hn: a.hn,
@@ -73,6 +117,7 @@ const gru: CellDriver = {
 const rnn: CellDriver = {
   gates: 1, hasCell: false, separateDghh: false, saved: {},
   forward(ctx, a, nonlinearity) {
+    resolveSchedule(ctx, rnn, a.h0.shape[1], a.schedule); // no RNN sequence kernel yet: 'sequence' throws
     rnnForwardSequence(ctx, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn }, { nonlinearity });
   },
   backward(ctx, a, nonlinearity) {

@@ -15,7 +15,7 @@ import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../kerne
 import { seqAxpy, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { saltOf } from '../cpu/seq.ts';
 import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
-import { CELL_DRIVERS, type CellKind, type CellDriver } from './cells.ts';
+import { CELL_DRIVERS, type CellKind, type CellDriver, type RecurrentSchedule } from './cells.ts';
 
 export interface RecurrentOptions {
   hiddenSize: number;
@@ -33,6 +33,8 @@ export interface RecurrentOptions {
   forgetBias?: number;
   /** RNN only: 'tanh' (default) or 'relu'. */
   nonlinearity?: 'tanh' | 'relu';
+  /** Step or sequence kernels for the recurrence (default: the module setting, see setRecurrentSchedule). */
+  schedule?: RecurrentSchedule;
   name?: string;
 }
 
@@ -61,6 +63,8 @@ export class Recurrent extends Layer {
   readonly stateful: boolean;
   readonly forgetBias: number;
   readonly nonlinearity: 'tanh' | 'relu';
+  /** Step or sequence kernels; undefined follows setRecurrentSchedule. */
+  schedule: RecurrentSchedule | undefined;
   inputSize: number;
   private driver: CellDriver;
   private dirs: DirState[] = [];
@@ -90,6 +94,8 @@ export class Recurrent extends Layer {
     this.stateful = o.stateful ?? false;
     this.forgetBias = o.forgetBias ?? 0;
     this.nonlinearity = o.nonlinearity ?? 'tanh';
+    if (o.schedule !== undefined && !['step', 'sequence', 'auto'].includes(o.schedule)) throw new Error(`${cell.toUpperCase()}: schedule must be 'step', 'sequence' or 'auto', got ${String(o.schedule)}`);
+    this.schedule = o.schedule;
     this.inputSize = o.inputSize ?? 0;
   }
 
@@ -228,7 +234,7 @@ export class Recurrent extends Layer {
         const cn = this.driver.hasCell ? this.buffer(`cn_${k}`, [B, H]) : undefined;
         const saved: Record<string, Tensor> = {};
         for (const [name, width] of Object.entries(this.driver.saved)) saved[name] = this.buffer(`${name}_${k}`, [B, T, width * H]);
-        this.driver.forward(ctx, { gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved }, this.nonlinearity);
+        this.driver.forward(ctx, { gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved, schedule: this.schedule }, this.nonlinearity);
         ctx.copy(hn, hnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (cn && cnAll) ctx.copy(cn, cnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (dir === 1) {
@@ -302,7 +308,7 @@ export class Recurrent extends Layer {
         const dc0 = this.driver.hasCell ? this.buffer(`dc0_${k}`, [B, H]) : undefined;
         this.driver.backward(ctx, {
           dhs, dhn: zerosBH, dcn: zerosBH2, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
-          saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape),
+          saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape), schedule: this.schedule,
         }, this.nonlinearity);
         ctx.copy(dh0, dh0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (dc0 && dc0All) ctx.copy(dc0, dc0All, B * H * 4, 0, (l * D + dir) * B * H * 4);

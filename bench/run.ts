@@ -1,0 +1,245 @@
+// Benchmarks: ours vs tfjs (webgpu on the same Dawn adapter, cpu, wasm), in one run.
+//   npm run bench                     default sizes (a few minutes on lavapipe)
+//   npm run bench -- --full           the issue's sizes (Hamlet B64 T100, IMDb B64 T200 E256)
+//   npm run bench -- --json           one JSON object per line and configuration
+//   npm run bench -- --peers webgpu,cpu,wasm   which tfjs backends to run (default all three; 'none' for none)
+//   npm run bench -- --only lstm      configurations whose name contains this
+//   npm run bench -- --kernels        also the step-vs-sequence kernel timings (bench/kernels.ts)
+//
+// Per configuration: our Sequential training step (forward, loss, backward, clip 5, Adam; one
+// command buffer, synced, loss not read back) with each recurrent schedule ('step': one dispatch
+// per timestep, 'sequence': one dispatch for all timesteps), and the same model in tfjs
+// (tf.sequential with tf.layers.embedding/lstm/gru/dense; one optimizer.minimize step with Adam;
+// tfjs has no global-norm clip, so it is left out there), warmed up before timing.
+// gflops = matmul FLOPs of our step / our time, where the FLOPs are 2·B·T·(I·G + H·G + H·V)
+// forward (input projection, recurrence, head) and 3× that for a training step (forward, dX, dW);
+// ceiling_gflops = best GFLOP/s of our own matmul kernels measured in this run.
+import { createContext } from '../src/node.ts';
+import type { GpuContext } from '../src/runtime/context.ts';
+import { Dense, Embedding, GRU, LastStep, LSTM, Sequential, setRecurrentSchedule, type Layer, type RecurrentSchedule } from '../src/nn/index.ts';
+import { Adam } from '../src/train/optimizers.ts';
+import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
+import { Rng } from '../src/cpu/random.ts';
+import type { Batch } from '../src/nn/model.ts';
+import { wallMs } from './timing.ts';
+import { benchLstmKernels, defaultRowsList } from './kernels.ts';
+
+const argv = process.argv.slice(2);
+const flag = (k: string) => argv.includes(k);
+const opt = (k: string, d: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
+const FULL = flag('--full');
+const JSON_OUT = flag('--json');
+const PEERS = opt('--peers', 'webgpu,cpu,wasm').split(',').filter((p) => p && p !== 'none');
+const ONLY = opt('--only', '');
+/** A tfjs configuration gets one timed step only when that step takes longer than this. */
+const TFJS_STEP_LIMIT_MS = Number(opt('--tfjs-limit-ms', '20000'));
+
+interface Config {
+  name: string;
+  cell: 'lstm' | 'gru';
+  kind: 'charrnn' | 'imdb';
+  train: boolean;
+  B: number; T: number; V: number; E: number; H: number;
+}
+
+const hamlet = FULL ? { B: 64, T: 100 } : { B: 16, T: 50 };
+const imdb = FULL ? { B: 64, T: 200, E: 256 } : { B: 16, T: 50, E: 64 };
+const CONFIGS: Config[] = ([
+  { name: 'hamlet-lstm-train', cell: 'lstm', kind: 'charrnn', train: true, ...hamlet, V: 65, E: 65, H: 128 },
+  { name: 'hamlet-gru-train', cell: 'gru', kind: 'charrnn', train: true, ...hamlet, V: 65, E: 65, H: 128 },
+  { name: 'imdb-lstm-train', cell: 'lstm', kind: 'imdb', train: true, B: imdb.B, T: imdb.T, V: 20000, E: imdb.E, H: 128 },
+  { name: 'hamlet-lstm-infer', cell: 'lstm', kind: 'charrnn', train: false, ...hamlet, V: 65, E: 65, H: 128 },
+] as Config[]).filter((c) => !ONLY || c.name.includes(ONLY));
+
+function log(s: string): void {
+  if (!JSON_OUT) console.log(s);
+  else console.error(s);
+}
+
+function makeBatch(c: Config, seed: number): Batch {
+  const rng = new Rng(seed);
+  const x = rng.intArray(c.B * c.T, c.V);
+  if (c.kind === 'charrnn') return { x, shape: [c.B, c.T], y: rng.intArray(c.B * c.T, c.V) };
+  return { x, shape: [c.B, c.T], y: Float32Array.from({ length: c.B }, () => (rng.next() < 0.5 ? 0 : 1)) };
+}
+
+function flopsOf(c: Config): number {
+  const G = (c.cell === 'lstm' ? 4 : 3) * c.H;
+  const head = c.kind === 'charrnn' ? c.T * c.H * c.V : c.H; // many-to-one: one head row per sequence
+  const fwd = 2 * c.B * (c.T * (c.E * G + c.H * G) + head);
+  return c.train ? 3 * fwd : fwd;
+}
+
+// ---------------------------------------------------------------- ours
+
+async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): Promise<{ ms: number; peakBytes: number }> {
+  setRecurrentSchedule(schedule);
+  const Cell = c.cell === 'lstm' ? LSTM : GRU;
+  const layers: Layer[] = c.kind === 'charrnn'
+    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H }), new Dense({ units: c.V })]
+    : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H }), new LastStep(), new Dense({ units: 1 })];
+  const model = new Sequential(layers, { seed: 1 }).build(ctx);
+  model.compile({ loss: c.kind === 'charrnn' ? 'softmax_cross_entropy' : 'sigmoid_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
+  const batch = makeBatch(c, 2);
+  const step = c.train
+    ? async () => { await model.trainStep(batch); await ctx.sync(); }
+    : async () => { await model.predict(batch); };
+  let ms: number;
+  try {
+    ms = await wallMs(step, { warmup: 2, budgetMs: 4000, trials: 2 });
+  } finally {
+    setRecurrentSchedule('auto');
+  }
+  const peakBytes = ctx.memoryStats().liveBytes + ctx.memoryStats().pooledBytes;
+  model.dispose();
+  setRecurrentSchedule('auto');
+  return { ms, peakBytes };
+}
+
+// ---------------------------------------------------------------- ceiling
+
+async function gemmCeiling(ctx: GpuContext): Promise<{ gflops: number; variant: string; shape: string }> {
+  const rng = new Rng(3);
+  const shapes = [[512, 512, 512], [hamlet.B * hamlet.T, 128, 512]];
+  let best = { gflops: 0, variant: '', shape: '' };
+  for (const [M, K, N] of shapes) {
+    const a = ctx.tensor(rng.uniformArray(M * K), [M, K], 'a'), b = ctx.tensor(rng.uniformArray(K * N), [K, N], 'b'), out = ctx.empty([M, N], 'f32', 'out');
+    for (const variant of MATMUL_VARIANTS) {
+      const ms = await wallMs(async () => { for (let r = 0; r < 4; r++) matmul(ctx, a, b, out, { variant }); await ctx.sync(); }, { warmup: 1, budgetMs: 1500, trials: 2 }) / 4;
+      const gflops = (2 * M * N * K) / (ms * 1e6);
+      if (gflops > best.gflops) best = { gflops, variant, shape: `${M}x${K}x${N}` };
+    }
+    for (const t of [a, b, out]) t.release();
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- tfjs
+
+type Tf = typeof import('@tensorflow/tfjs');
+let tfPromise: Promise<Tf> | null = null;
+
+async function loadTf(): Promise<Tf> {
+  if (!tfPromise) {
+    tfPromise = (async () => {
+      // tfjs-backend-webgpu looks for navigator.gpu: give it Dawn's GPU object (the same adapter ours uses).
+      const { create } = await import('webgpu');
+      const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
+      if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+      if (!g.navigator!.gpu) Object.defineProperty(g.navigator, 'gpu', { value: create([]), configurable: true });
+      const tf = await import('@tensorflow/tfjs');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      await import('@tensorflow/tfjs-backend-wasm');
+      return tf;
+    })();
+  }
+  return tfPromise;
+}
+
+async function tfjsMs(backend: string, c: Config): Promise<{ ms: number | null; note?: string }> {
+  const tf = await loadTf();
+  const ok = await tf.setBackend(backend).catch((e: Error) => { log(`tfjs ${backend}: ${e.message}`); return false; });
+  if (!ok) return { ms: null, note: `backend ${backend} unavailable` };
+  await tf.ready();
+  const m = tf.sequential();
+  m.add(tf.layers.embedding({ inputDim: c.V, outputDim: c.E, inputLength: c.T }));
+  const rnn = { units: c.H, returnSequences: c.kind === 'charrnn' };
+  // tfjs's GRU has no reset_after (PyTorch's form): its reset-before GRU does the same matmul work.
+  m.add(c.cell === 'lstm' ? tf.layers.lstm(rnn) : tf.layers.gru(rnn));
+  m.add(tf.layers.dense({ units: c.kind === 'charrnn' ? c.V : 1 }));
+  const batch = makeBatch(c, 2);
+  const x = tf.tensor2d(Float32Array.from(batch.x), [c.B, c.T]);
+  const y = c.kind === 'charrnn' ? tf.oneHot(tf.tensor1d(batch.y as Int32Array, 'int32'), c.V) : tf.tensor2d(batch.y as Float32Array, [c.B, 1]);
+  const opt = tf.train.adam(0.002);
+  const step = async () => {
+    if (c.train) {
+      const loss = opt.minimize(() => {
+        const out = m.apply(x, { training: true }) as import('@tensorflow/tfjs').Tensor;
+        return c.kind === 'charrnn'
+          ? tf.losses.softmaxCrossEntropy(y, out.reshape([c.B * c.T, c.V]))
+          : tf.losses.sigmoidCrossEntropy(y, out);
+      }, true);
+      await loss!.data();
+      loss!.dispose();
+    } else {
+      const out = m.predict(x) as import('@tensorflow/tfjs').Tensor;
+      await out.data();
+      out.dispose();
+    }
+  };
+  try {
+    let t0 = performance.now();
+    await step(); // warm-up: shader compilation, weight creation (not timed)
+    const warm = performance.now() - t0;
+    t0 = performance.now();
+    await step();
+    const first = performance.now() - t0;
+    if (first > TFJS_STEP_LIMIT_MS) return { ms: first, note: `one timed step only (${(first / 1000).toFixed(1)} s > ${TFJS_STEP_LIMIT_MS / 1000} s); warm-up ${(warm / 1000).toFixed(1)} s` };
+    const ms = await wallMs(step, { warmup: 0, reps: first > 3000 ? 1 : 2, trials: first > 3000 ? 1 : 2 });
+    return { ms: Math.min(ms, first), note: `warm-up step ${(warm / 1000).toFixed(1)} s` };
+  } catch (e) {
+    // e.g. tfjs-backend-wasm 4.22 has no UnsortedSegmentSum kernel, which the embedding gradient needs.
+    return { ms: null, note: `failed: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    m.dispose(); x.dispose(); y.dispose(); opt.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const ctx = await createContext();
+const adapter = ctx.describe();
+log(`adapter: ${adapter}; ${FULL ? 'full' : 'default'} sizes; tfjs peers: ${PEERS.join(', ') || 'none'}`);
+const started = performance.now();
+const ceiling = await gemmCeiling(ctx);
+log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.variant}, ${ceiling.shape})`);
+
+const rows: Record<string, unknown>[] = [];
+for (const c of CONFIGS) {
+  const step = await oursMs(ctx, c, 'step');
+  // 'sequence' throws where the cell has no sequence kernel (GRU, RNN so far): reported as null.
+  const seq = await oursMs(ctx, c, 'sequence').catch((e: Error) => { log(`${c.name} sequence schedule: ${e.message.split('\n')[0]}`); return { ms: Infinity, peakBytes: 0 }; });
+  const ours = Math.min(step.ms, seq.ms);
+  log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms`);
+  const row: Record<string, unknown> = {
+    config: c.name, adapter, B: c.B, T: c.T, V: c.V, E: c.E, H: c.H, train: c.train,
+    ours_ms: +ours.toFixed(2), ours_step_schedule_ms: +step.ms.toFixed(2), ours_sequence_schedule_ms: Number.isFinite(seq.ms) ? +seq.ms.toFixed(2) : null,
+    tokens_per_s: Math.round((c.B * c.T) / (ours / 1000)),
+    gflops: +(flopsOf(c) / (ours * 1e6)).toFixed(3), ceiling_gflops: +ceiling.gflops.toFixed(3),
+    of_ceiling: +((flopsOf(c) / (ours * 1e6)) / ceiling.gflops).toFixed(3),
+    gpu_pool_bytes: Math.max(step.peakBytes, seq.peakBytes),
+  };
+  for (const p of ['webgpu', 'cpu', 'wasm']) {
+    if (!PEERS.includes(p)) { row[`tfjs_${p}_ms`] = null; continue; }
+    const r = await tfjsMs(p, c);
+    row[`tfjs_${p}_ms`] = r.ms === null ? null : +r.ms.toFixed(1);
+    row[`speedup_vs_tfjs_${p}`] = r.ms === null ? null : +(r.ms / ours).toFixed(2);
+    if (r.note) row[`tfjs_${p}_note`] = r.note;
+    log(`  ${c.name} tfjs-${p}: ${r.ms === null ? '-' : r.ms.toFixed(1)} ms${r.note ? ` (${r.note})` : ''}`);
+  }
+  rows.push(row);
+  if (JSON_OUT) console.log(JSON.stringify(row));
+  else log(`${c.name}: ours ${ours.toFixed(1)} ms (step ${step.ms.toFixed(1)}, sequence ${seq.ms.toFixed(1)}), tfjs-webgpu ${row.tfjs_webgpu_ms ?? '-'} ms, tfjs-cpu ${row.tfjs_cpu_ms ?? '-'} ms, tfjs-wasm ${row.tfjs_wasm_ms ?? '-'} ms`);
+}
+
+if (!JSON_OUT) {
+  const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : '-');
+  console.log(`\nadapter: ${adapter}`);
+  console.table(rows.map((r) => ({
+    config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'step/seq ms': `${f(r.ours_step_schedule_ms)} / ${f(r.ours_sequence_schedule_ms)}`,
+    'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2), 'tfjs-cpu ms': f(r.tfjs_cpu_ms), '× cpu': f(r.speedup_vs_tfjs_cpu, 2),
+    'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
+  })));
+  for (const r of rows) for (const p of ['webgpu', 'cpu', 'wasm']) if (r[`tfjs_${p}_note`]) console.log(`${r.config} tfjs-${p}: ${r[`tfjs_${p}_note`]}`);
+}
+
+if (flag('--kernels')) {
+  const krows = await benchLstmKernels(ctx, hamlet.B, hamlet.T, 128, defaultRowsList(ctx, hamlet.B, 128));
+  for (const k of krows) {
+    if (JSON_OUT) console.log(JSON.stringify({ config: `kernel: ${k.kernel}`, adapter, ...k, ceiling_gflops: +ceiling.gflops.toFixed(3) }));
+    else log(`${k.kernel.padEnd(20)} B${k.B} T${k.T} H${k.H} rows/wg ${k.rows_per_wg ?? '-'}: ${k.dispatches} dispatches, wall ${k.wall_ms.toFixed(2)} ms, gpu ${k.gpu_ms?.toFixed(2) ?? 'n/a'} ms, ${k.gflops.toFixed(2)} GFLOP/s (ceiling ${ceiling.gflops.toFixed(2)})`);
+  }
+}
+log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+ctx.dispose();
+process.exit(0);
