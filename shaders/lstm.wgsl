@@ -6,6 +6,10 @@
 //   i = σ(pre_i)   f = σ(pre_f)   g = tanh(pre_g)   o = σ(pre_o)
 //   c = f·c_prev + i·g            h = o·tanh(c)
 //   For t >= len[b] (len = lengths[b]) it writes 0 to hs, cs and gates at [b, t].
+// lstm_transpose_whh: whh_t[k, r] = whh[r, k] — W_hh as (H, G), recorded once before the steps.
+// lstm_step_forward_t: lstm_step_forward reading whh_t, so that neighbouring threads (j, j+1)
+//   read neighbouring weights (coalesced on a GPU, vector loads on a CPU driver) instead of
+//   rows H floats apart. Same arithmetic in the same order: bit-identical results.
 // lstm_final_state, after step T-1: hn[b] = hs[b, len[b]-1], cn[b] = cs[b, len[b]-1] (the state at
 //   each row's last valid step). The step kernel does not write hn, cn itself: that would bind 11
 //   storage buffers.
@@ -40,6 +44,7 @@
 //  16  dc_carry (B, H)     read_write  — backward (in place, same thread), initial reads
 //  17  dh0      (B, H)     read_write  — initial
 //  18  dc0      (B, H)     read_write  — initial
+//  19  whh_t    (H, G)     read_write  — transpose writes, forward_t reads
 // Threads: flat index idx = b*H + j over B*H, folded into y (gid.x + gid.y * num_workgroups.x * WG).
 
 override WG: u32 = 64u;
@@ -70,6 +75,7 @@ struct Params {
 @group(0) @binding(16) var<storage, read_write> dc_carry: array<f32>;
 @group(0) @binding(17) var<storage, read_write> dh0: array<f32>;
 @group(0) @binding(18) var<storage, read_write> dc0: array<f32>;
+@group(0) @binding(19) var<storage, read_write> whh_t: array<f32>;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
@@ -121,6 +127,63 @@ fn lstm_step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     pre_f += whh[wf + k] * hk;
     pre_g += whh[wg + k] * hk;
     pre_o += whh[wo + k] * hk;
+  }
+
+  let i = sigmoid(pre_i);
+  let f = sigmoid(pre_f);
+  let g = tanh_safe(pre_g);
+  let o = sigmoid(pre_o);
+  let c = f * c_prev(b, j) + i * g;
+  hs[out] = o * tanh_safe(c);
+  cs[out] = c;
+  gates[gbase + j] = i;
+  gates[gbase + H + j] = f;
+  gates[gbase + 2u * H + j] = g;
+  gates[gbase + 3u * H + j] = o;
+}
+
+@compute @workgroup_size(WG)
+fn lstm_transpose_whh(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  let G = 4u * H;
+  if (idx >= G * H) { return; }
+  let r = idx / H;
+  let k = idx % H;
+  whh_t[k * G + r] = whh[idx];
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_forward_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  let t = params.t;
+  let G = 4u * H;
+  let row = b * params.T + t;
+  let out = row * H + j;
+  let gbase = row * G;
+
+  if (i32(t) >= lengths[b]) {
+    hs[out] = 0.0;
+    cs[out] = 0.0;
+    for (var q = 0u; q < 4u; q++) { gates[gbase + q * H + j] = 0.0; }
+    return;
+  }
+
+  var pre_i = gx[gbase + j] + bhh[j];
+  var pre_f = gx[gbase + H + j] + bhh[H + j];
+  var pre_g = gx[gbase + 2u * H + j] + bhh[2u * H + j];
+  var pre_o = gx[gbase + 3u * H + j] + bhh[3u * H + j];
+  for (var k = 0u; k < H; k++) {
+    let hk = h_prev(b, k);
+    let w = k * G + j;             // whh_t[k, qH + j] = whh[qH + j, k]
+    pre_i += whh_t[w] * hk;
+    pre_f += whh_t[w + H] * hk;
+    pre_g += whh_t[w + 2u * H] * hk;
+    pre_o += whh_t[w + 3u * H] * hk;
   }
 
   let i = sigmoid(pre_i);

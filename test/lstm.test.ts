@@ -350,4 +350,31 @@ test('bad shapes, dtypes, aliasing and t out of range are refused before any dis
   for (const t of made) t.release();
 });
 
+test('the transposed-weights forward (whhT) is bit-identical to the plain forward', async () => {
+  const ctx = await gpu();
+  for (const [B, T, H, I] of [[3, 5, 37, 7], [64, 3, 128, 16]]) {
+    const rng = new Rng(B + H);
+    const G = 4 * H;
+    const lens = Int32Array.from({ length: B }, (_, b) => (b === 1 ? 2 : T));
+    const gx = ctx.tensor(rng.uniformArray(B * T * G, -2, 2), [B, T, G], 'gx');
+    const whh = ctx.tensor(rng.uniformArray(G * H, -0.3, 0.3), [G, H], 'whh');
+    const bhh = ctx.tensor(rng.uniformArray(G), [G], 'bhh');
+    const h0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'h0'), c0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'c0');
+    const lengths = ctx.tensor(lens, [B], 'lengths');
+    const outs = () => ({
+      hs: ctx.empty([B, T, H], 'f32', 'hs'), cs: ctx.empty([B, T, H], 'f32', 'cs'), gates: ctx.empty([B, T, G], 'f32', 'gates'),
+      hn: ctx.empty([B, H], 'f32', 'hn'), cn: ctx.empty([B, H], 'f32', 'cn'),
+    });
+    const a = outs(), b = outs();
+    const whhT = ctx.empty([H, G], 'f32', 'whhT');
+    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, ...a });
+    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT, ...b });
+    for (const k of ['hs', 'cs', 'gates', 'hn', 'cn'] as const) {
+      expectClose(`${k} (B=${B}, H=${H})`, await ctx.read(b[k]), await ctx.read(a[k]), { atol: 0, rtol: 0 });
+    }
+    expectThrows(() => gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT: ctx.zeros([G, H]), ...outs() }), 'whhT', `expected (${H}, ${G})`);
+    for (const t of [gx, whh, bhh, h0, c0, lengths, whhT, ...Object.values(a), ...Object.values(b)]) t.release();
+  }
+});
+
 test.run();

@@ -36,11 +36,15 @@ const dgates = B_('dgates', 'storage', 15);
 const dcCarry = B_('dc_carry', 'storage', 16);
 const dh0 = B_('dh0', 'storage', 17);
 const dc0 = B_('dc0', 'storage', 18);
+const whhT = B_('whh_t', 'storage', 19);
 const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
 
 export const LSTM_KERNELS: KernelSpec[] = [
   { name: 'lstm_step_forward', file: 'lstm.wgsl', params: fields, overrides: { WG },
     bindings: [gx, whh, bhh, h0, c0, lengths, hs, cs, gates, params] },
+  { name: 'lstm_transpose_whh', file: 'lstm.wgsl', params: fields, overrides: { WG }, bindings: [whh, params, whhT] },
+  { name: 'lstm_step_forward_t', file: 'lstm.wgsl', params: fields, overrides: { WG },
+    bindings: [gx, bhh, h0, c0, lengths, hs, cs, gates, params, whhT] },
   { name: 'lstm_final_state', file: 'lstm.wgsl', params: fields, overrides: { WG },
     bindings: [lengths, hs, cs, params, hn, cn] },
   { name: 'lstm_step_backward', file: 'lstm.wgsl', params: fields, overrides: { WG },
@@ -56,6 +60,10 @@ export interface LstmForwardTensors {
   gx: Tensor;
   /** (G, H) weight_hh. */
   whh: Tensor;
+  /** Optional (H, G) buffer for W_hhᵀ: when given, the forward reads the transposed weights
+   *  (coalesced; bit-identical results). lstmForwardSequence fills it; step-by-step callers call
+   *  lstmTransposeWhh first. */
+  whhT?: Tensor;
   /** (G) bias_hh. */
   bhh: Tensor;
   /** (B, H) initial hidden and cell states. */
@@ -151,7 +159,8 @@ function checkForward(op: string, a: LstmForwardTensors): Dims {
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkTensor(op, 'cn', a.cn, [B, H]);
   const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, hn, cn } = a;
-  checkDistinct(op, { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, hn, cn });
+  checkDistinct(op, { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, hn, cn, ...(a.whhT ? { whhT: a.whhT } : {}) });
+  if (a.whhT) checkTensor(op, 'whhT', a.whhT, [H, G]);
   return { B, T, H };
 }
 
@@ -180,12 +189,20 @@ function checkInitial(op: string, a: LstmBackwardInitialTensors): Dims {
 }
 
 function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d: Dims): void {
-  const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates } = a;
-  ctx.dispatch('lstm_step_forward', {
-    bindings: { gx, whh, bhh, h0, c0, lengths, hs, cs, gates },
-    params: { B: d.B, T: d.T, H: d.H, t },
-    workgroups: grid1d(d.B * d.H, WG),
-  });
+  const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, whhT } = a;
+  if (whhT) {
+    ctx.dispatch('lstm_step_forward_t', {
+      bindings: { gx, whh_t: whhT, bhh, h0, c0, lengths, hs, cs, gates },
+      params: { B: d.B, T: d.T, H: d.H, t },
+      workgroups: grid1d(d.B * d.H, WG),
+    });
+  } else {
+    ctx.dispatch('lstm_step_forward', {
+      bindings: { gx, whh, bhh, h0, c0, lengths, hs, cs, gates },
+      params: { B: d.B, T: d.T, H: d.H, t },
+      workgroups: grid1d(d.B * d.H, WG),
+    });
+  }
   if (t === d.T - 1) {
     ctx.dispatch('lstm_final_state', {
       bindings: { hs, cs, lengths, hn: a.hn, cn: a.cn },
@@ -224,9 +241,24 @@ export function lstmStepForward(ctx: GpuContext, t: number, a: LstmForwardTensor
   recordStepForward(ctx, t, a, d);
 }
 
-/** Records the whole forward: steps t = 0 .. T-1 and the final-state gather (T + 1 dispatches). */
+/** whhT (H, 4H) = whhᵀ, for the transposed forward (one dispatch). */
+export function lstmTransposeWhh(ctx: GpuContext, whh: Tensor, whhT: Tensor): void {
+  const op = 'lstmTransposeWhh';
+  checkTensor(op, 'whh', whh, [-1, -1]);
+  const [G, H] = whh.shape;
+  if (G !== 4 * H) throw new Error(`${op}: whh (${whh.name}) has shape ${shapeString(whh.shape)}, expected (4H, H)`);
+  checkTensor(op, 'whhT', whhT, [H, G]);
+  checkDistinct(op, { whh, whhT });
+  ctx.dispatch('lstm_transpose_whh', { bindings: { whh, whh_t: whhT }, params: { B: 0, T: 0, H, t: 0 }, workgroups: grid1d(G * H, WG) });
+}
+
+/**
+ * Records the whole forward: steps t = 0 .. T-1 and the final-state gather (T + 1 dispatches;
+ * one more for the transpose when `whhT` is given).
+ */
 export function lstmForwardSequence(ctx: GpuContext, a: LstmForwardTensors): void {
   const d = checkForward('lstmForwardSequence', a);
+  if (a.whhT) lstmTransposeWhh(ctx, a.whh, a.whhT);
   for (let t = 0; t < d.T; t++) recordStepForward(ctx, t, a, d);
 }
 
