@@ -56,6 +56,12 @@ test('a PyTorch-style file (sorted keys, F32/F64/F16/BF16/I64) decodes with conv
   expectClose('I64→i32', tensors.get('steps')!.data, [5, -7], { atol: 0, rtol: 0 });
 });
 
+test('a Node Buffer (a view into a shared pool) decodes like a Uint8Array', () => {
+  const bytes = encodeSafetensors({ w: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
+  const pooled = Buffer.concat([Buffer.alloc(3), Buffer.from(bytes)]).subarray(3); // byteOffset 3 into a larger buffer
+  expectClose('w', decodeSafetensors(pooled).tensors.get('w')!.data, [1, 2], { atol: 0, rtol: 0 });
+});
+
 test('corrupt files are refused with a message naming the file and the problem', () => {
   const good = encodeSafetensors({ w: { dtype: 'F32', shape: [4], data: new Float32Array(4) } });
   expectThrows(() => decodeSafetensors(good.subarray(0, good.length - 1), 'x.safetensors'), 'x.safetensors', 'truncated');

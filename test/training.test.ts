@@ -10,7 +10,7 @@ import { Adam, SGD } from '../src/train/optimizers.ts';
 import { fit } from '../src/train/fit.ts';
 import { generate } from '../src/train/generate.ts';
 import { loadCheckpoint, saveCheckpoint, trainingStatePath } from '../src/train/checkpoint-node.ts';
-import { stateDict } from '../src/train/checkpoint.ts';
+import { modelFromCheckpoint, stateDict } from '../src/train/checkpoint.ts';
 import { createContext } from '../src/node.ts';
 import { expectClose, expectRejects } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
@@ -108,7 +108,11 @@ test('checkpoint round trip: a fresh model loading the file gives identical outp
   for (const k of ['embedding.weight', 'lstm.weight_ih_l0', 'lstm.weight_hh_l1', 'lstm.bias_hh_l1', 'dense.weight', 'dense.bias']) {
     if (!header[k] || header[k].dtype !== 'F32') throw new Error(`checkpoint lacks ${k}`);
   }
-  a.dispose(); b.dispose();
+  // The file alone rebuilds the model (layers from its metadata).
+  const { model: c } = modelFromCheckpoint(ctx, readFileSync(path), path);
+  const pc = await c.predict(probe);
+  expectClose('outputs of the rebuilt model', pc.data, pa.data, { atol: 0, rtol: 0 });
+  a.dispose(); b.dispose(); c.dispose();
 });
 
 test('save → load → continue gives the same losses as uninterrupted training (dropout, stateful, clipping)', async () => {

@@ -4,3 +4,4 @@ export * from './embedding.ts';
 export * from './recurrent.ts';
 export * from './cells.ts';
 export * from './model.ts';
+export * from './config.ts';

@@ -6,7 +6,10 @@
 // (optimizer slots and step, the model's step and dropout RNG, carried RNN states) goes in a
 // second file, `<name>.train.safetensors`, written first so that the model file is the commit point.
 
-import type { Sequential } from '../nn/model.ts';
+import { Sequential } from '../nn/model.ts';
+import { layerFromConfig, type LayerConfig } from '../nn/config.ts';
+import type { GpuContext } from '../runtime/context.ts';
+import type { ActDesc } from '../nn/layer.ts';
 import type { Recurrent } from '../nn/recurrent.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
@@ -140,4 +143,26 @@ export function decodeTrainingStateInto(model: Sequential, bytes: Uint8Array | A
   model.step = Number(metadata.model_step ?? 0);
   if (metadata.rng_state) model.setRngState(Number(metadata.rng_state));
   for (const [, l, h, c] of carried) l.restoreCarriedState(h.shape, h.data as Float32Array, c?.data as Float32Array | undefined);
+}
+
+/**
+ * Rebuilds a model from checkpoint bytes written by encodeModel / saveCheckpoint: the layers from
+ * the `config` metadata, then the parameters. No code describing the architecture is needed.
+ */
+export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBuffer, source = 'checkpoint'): { model: Sequential; metadata: Record<string, string> } {
+  const { metadata } = decodeSafetensors(bytes, source);
+  if (metadata.format !== CHECKPOINT_FORMAT || !metadata.config) {
+    throw new CheckpointError(source, `has no webgpu-rnn layer config in its metadata (format ${metadata.format ?? 'missing'}); build the model in code and use decodeModelInto`);
+  }
+  let config: { layers: LayerConfig[]; input: ActDesc; seed?: number };
+  try { config = JSON.parse(metadata.config); } catch (e) { throw new CheckpointError(source, `config metadata is not valid JSON (${(e as Error).message})`); }
+  const model = new Sequential(config.layers.map(layerFromConfig), { seed: config.seed ?? 1 }).build(ctx, config.input);
+  try {
+    decodeModelInto(model, bytes, source);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  model.step = Number(metadata.step ?? 0) || 0;
+  return { model, metadata };
 }

@@ -55,7 +55,8 @@ function f16ToF32(h: number): number {
 
 /** Decodes safetensors bytes, checking every offset; throws CheckpointError naming `source`. */
 export function decodeSafetensors(input: ArrayBuffer | Uint8Array, source = 'checkpoint'): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  // A plain Uint8Array view: a Node Buffer's slice() would share memory instead of copying.
+  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
   if (bytes.length < 8) throw new CheckpointError(source, `file is ${bytes.length} bytes, too short to be safetensors (truncated?)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));
