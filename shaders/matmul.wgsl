@@ -5,20 +5,20 @@
 // matmul_tiled, matmul_register (two variants of the same op; the host picks one):
 //   op(A) (M, K) = A, or Aᵀ when TRANS_A        op(B) (K, N) = B, or Bᵀ when TRANS_B
 //   out[m, n] = alpha · Σ_k op(A)[m, k] · op(B)[k, n]
-//               (+ bias[n]      when HAS_BIAS)     bias broadcast over rows
-//               (+ out[m, n]    when ACCUMULATE)   out's old value, e.g. gradient accumulation
-//   The sum over k is accumulated in f32 in increasing k (4 partial products at a time).
+//               (+ bias[n]      when params.has_bias)     bias broadcast over rows
+//               (+ out[m, n]    when params.accumulate)   out's old value (gradient accumulation)
+//   The sum over k is accumulated in f32 in increasing k.
 // matmul_column_sum:
-//   out[n] = Σ_m a[m, n]  (+ out[n] when ACCUMULATE)
+//   out[n] = Σ_m a[m, n]  (+ out[n] when params.accumulate)
 //   Deterministic: CS_ROWS lanes per column each sum a fixed stride of rows in order, then the
 //   lanes are added in a fixed order (no atomics).
 //
 // Bindings (row-major; the host views a tensor of any rank as [all dims but the last, last dim]):
 //   0 a       GEMM: (M, K), or (K, M) when TRANS_A      column sum: (M, N)
 //   1 out     GEMM: (M, N)                              column sum: (N)
-//   2 params  { M, N, K, alpha }                        column sum: K and alpha unused
+//   2 params  { M, N, K, alpha, has_bias, accumulate }   column sum: K, alpha, has_bias unused
 //   3 b       GEMM only: (K, N), or (N, K) when TRANS_B
-//   4 bias    GEMM only: (N); when !HAS_BIAS any buffer may be bound here and it is never read
+//   4 bias    GEMM only: (N); when has_bias is 0 any buffer may be bound here and it is never read
 //
 // Variants:
 //   matmul_tiled: a (TWG × TWG)-thread workgroup computes a (4·TWG)×(4·TWG) block of out, each
@@ -26,12 +26,15 @@
 //     workgroup memory (as 4-vectors), loaded so that neighbouring threads read neighbouring
 //     addresses for every transpose combination, 4-vector loads when VEC_A / VEC_B. The classic
 //     GEMM for real GPUs.
-//   matmul_register: no workgroup memory; each thread computes a 4×4 block of out, reading 4×4
-//     blocks of op(A) and op(B) straight from storage, as four 4-vector loads each when VEC_A /
-//     VEC_B. With RWG_Y = 1 a workgroup's threads share their rows, so their op(A) loads are the
-//     same addresses. Fast where workgroup memory and barriers are costly (lavapipe).
-// Edges: rows/columns past M/N are clamped for loads and never stored; K is walked in steps of 4
-// up to K - K%4 with no bounds checks and the K%4 remainder one k at a time, so any M, N, K ≥ 1.
+//   matmul_register: no workgroup memory; each thread computes a 4×4 block of out, reading op(A)
+//     and op(B) straight from storage: 4×4 blocks as four 4-vector loads each when VEC_A and
+//     VEC_B (the host sets both or neither for this kernel), else one k at a time. With
+//     RWG_Y = 1 a workgroup's threads share their rows, so their op(A) loads are the same
+//     addresses. Fast where workgroup memory and barriers are costly (lavapipe).
+// Edges: register: rows/columns past M/N are clamped onto the last row/column for loads; K is
+// walked in steps of 4 up to K - K%4 with no bounds checks and the K%4 remainder one k at a time.
+// tiled: staged slices are zero-filled outside op(A)/op(B). Both store through store_block (see
+// there), so any M, N, K ≥ 1 works.
 // Dispatch: x = column blocks, row block = wid.y + wid.z·nwg.y (z folds y past 65535); workgroups
 // past the last row block return at once.
 
@@ -116,44 +119,30 @@ fn store_block(row0: u32, col0: u32, v: mat4x4<f32>) {
 
 // ---------------------------------------------------------------------------------------- register
 
-// The 4×4 block of op(A) at rows r, columns k..k+3, as a matrix whose column i is row r[i] of
-// op(A). With VEC_A: 4 vector loads (rows of stored A along k, or when TRANS_A along m, the block
-// then transposed; rows r are consecutive there since M % 4 == 0 means r is never clamped).
+// With VEC_A: the 4×4 block of op(A) at rows r, columns k..k+3, as a matrix whose column i is row
+// r[i] of op(A): four 4-vector loads, along k (rows of stored A), or when TRANS_A along m (rows r
+// are consecutive there: M % 4 == 0, so r is never clamped) and then transposed.
 fn a_block(r: vec4<u32>, k: u32) -> mat4x4<f32> {
-  let M = params.M;
-  let K = params.K;
-  if (VEC_A) {
-    if (TRANS_A) {
-      return transpose(mat4x4<f32>(
-        a[(k * M + r.x) >> 2u], a[((k + 1u) * M + r.x) >> 2u], a[((k + 2u) * M + r.x) >> 2u], a[((k + 3u) * M + r.x) >> 2u]));
-    }
-    return mat4x4<f32>(a[(r.x * K + k) >> 2u], a[(r.y * K + k) >> 2u], a[(r.z * K + k) >> 2u], a[(r.w * K + k) >> 2u]);
+  if (TRANS_A) {
+    let M = params.M;
+    return transpose(mat4x4<f32>(
+      a[(k * M + r.x) >> 2u], a[((k + 1u) * M + r.x) >> 2u], a[((k + 2u) * M + r.x) >> 2u], a[((k + 3u) * M + r.x) >> 2u]));
   }
-  return mat4x4<f32>(
-    vec4<f32>(a_at(r.x, k), a_at(r.x, k + 1u), a_at(r.x, k + 2u), a_at(r.x, k + 3u)),
-    vec4<f32>(a_at(r.y, k), a_at(r.y, k + 1u), a_at(r.y, k + 2u), a_at(r.y, k + 3u)),
-    vec4<f32>(a_at(r.z, k), a_at(r.z, k + 1u), a_at(r.z, k + 2u), a_at(r.z, k + 3u)),
-    vec4<f32>(a_at(r.w, k), a_at(r.w, k + 1u), a_at(r.w, k + 2u), a_at(r.w, k + 3u)));
+  let K = params.K;
+  return mat4x4<f32>(a[(r.x * K + k) >> 2u], a[(r.y * K + k) >> 2u], a[(r.z * K + k) >> 2u], a[(r.w * K + k) >> 2u]);
 }
 
-// The 4×4 block of op(B) at rows k..k+3, columns c, as a matrix whose column j is row k+j of
-// op(B) at the columns c. With VEC_B: 4 vector loads (along n, or when TRANS_B along k, then
-// transposed).
+// With VEC_B: the 4×4 block of op(B) at rows k..k+3, columns c, as a matrix whose column j is row
+// k+j of op(B) at the columns c: four 4-vector loads, along n, or when TRANS_B along k and then
+// transposed.
 fn b_block(k: u32, c: vec4<u32>) -> mat4x4<f32> {
-  let N = params.N;
-  let K = params.K;
-  if (VEC_B) {
-    if (TRANS_B) {
-      return transpose(mat4x4<f32>(b[(c.x * K + k) >> 2u], b[(c.y * K + k) >> 2u], b[(c.z * K + k) >> 2u], b[(c.w * K + k) >> 2u]));
-    }
-    return mat4x4<f32>(
-      b[(k * N + c.x) >> 2u], b[((k + 1u) * N + c.x) >> 2u], b[((k + 2u) * N + c.x) >> 2u], b[((k + 3u) * N + c.x) >> 2u]);
+  if (TRANS_B) {
+    let K = params.K;
+    return transpose(mat4x4<f32>(b[(c.x * K + k) >> 2u], b[(c.y * K + k) >> 2u], b[(c.z * K + k) >> 2u], b[(c.w * K + k) >> 2u]));
   }
+  let N = params.N;
   return mat4x4<f32>(
-    vec4<f32>(b_at(k, c.x), b_at(k, c.y), b_at(k, c.z), b_at(k, c.w)),
-    vec4<f32>(b_at(k + 1u, c.x), b_at(k + 1u, c.y), b_at(k + 1u, c.z), b_at(k + 1u, c.w)),
-    vec4<f32>(b_at(k + 2u, c.x), b_at(k + 2u, c.y), b_at(k + 2u, c.z), b_at(k + 2u, c.w)),
-    vec4<f32>(b_at(k + 3u, c.x), b_at(k + 3u, c.y), b_at(k + 3u, c.z), b_at(k + 3u, c.w)));
+    b[(k * N + c.x) >> 2u], b[((k + 1u) * N + c.x) >> 2u], b[((k + 2u) * N + c.x) >> 2u], b[((k + 3u) * N + c.x) >> 2u]);
 }
 
 @compute @workgroup_size(RWG_X, RWG_Y)
@@ -173,7 +162,10 @@ fn matmul_register(
   let c = min(vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u));
   // acc column i = out row r[i] at columns c.
   var acc = mat4x4<f32>();
-  let k4 = K & ~3u;
+  // With 4-vector loads on both sides k advances through 4×4 blocks up to K - K % 4; otherwise
+  // (the host sets VEC_A = VEC_B here) and for the K % 4 remainder, one k at a time: the same
+  // scalar loads as 4×4 blocks would make, with a quarter of the code to compile.
+  let k4 = select(0u, K & ~3u, VEC_A && VEC_B);
   for (var k = 0u; k < k4; k += 4u) {
     acc = acc + b_block(k, c) * a_block(r, k);
   }

@@ -6,8 +6,8 @@ import {
 } from '../src/kernels/matmul.ts';
 import { matmulBackward, matmulColumnSumForward, matmulForward } from '../src/cpu/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
-import type { GpuContext } from '../src/runtime/context.ts';
-import type { Tensor } from '../src/runtime/tensor.ts';
+import { STORAGE_USAGE, type GpuContext } from '../src/runtime/context.ts';
+import { Tensor as TensorClass, type Tensor } from '../src/runtime/tensor.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
 import { dot, numericalGrad } from './helpers/fd.ts';
 import { gpu } from './helpers/gpu.ts';
@@ -43,9 +43,10 @@ const abs = (x: Float32Array): Float64Array => Float64Array.from(x, Math.abs);
 /**
  * Pipelines the tests may use, as transposes + 4-vector flags (VEC_A: a's last dim % 4 == 0,
  * VEC_B: b's last dim % 4 == 0). Each cold lavapipe pipeline costs ~1 s of LLVM compilation, so
- * the tests use five per variant. They still cover every code path: op(A)'s loads depend only on
- * (transA, VEC_A) and op(B)'s only on (transB, VEC_B), and every such pair occurs below, with each
- * of the four transpose combinations, and the K % 4 tail and the edge clamping with every layout.
+ * the tests use five per variant. They still cover every code path: the tiled kernel stages
+ * op(A) by (transA, VEC_A) alone and op(B) by (transB, VEC_B) alone, and every such pair occurs
+ * here; the register kernel reads 4-vectors only when both are aligned (00 vs 11, the K % 4 tail
+ * is reached with 11 through TN11 with K odd). Each transpose combination runs with edge sizes.
  */
 const PIPELINES = new Set(['NN00', 'TT00', 'NT11', 'TN11', 'NN11']);
 function pipelineOf(M: number, K: number, N: number, transA: boolean, transB: boolean): string {
@@ -53,27 +54,40 @@ function pipelineOf(M: number, K: number, N: number, transA: boolean, transB: bo
   return `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}${vecA}${vecB}`;
 }
 
-/** Runs one GEMM on the GPU with `variant` and compares it with the CPU reference. */
-async function checkGemm(ctx: GpuContext, rng: Rng, variant: MatmulVariant, c: Case): Promise<void> {
+interface Prepared {
+  c: Case; A: Float32Array; B: Float32Array; bias?: Float32Array; out0?: Float32Array;
+  want: Float64Array; tol: ReturnType<typeof gemmTol>; name: string;
+}
+
+/** Inputs for one GEMM case and the CPU reference result with its tolerance. */
+function prepareGemm(rng: Rng, c: Case): Prepared {
   const { M, K, N, transA = false, transB = false, alpha = 1, lo = -1, hi = 1 } = c;
   const pipe = pipelineOf(M, K, N, transA, transB);
   if (!PIPELINES.has(pipe)) throw new Error(`test case ${M}x${K}x${N} needs pipeline ${pipe}, outside the test's set`);
   const A = rng.uniformArray(M * K, lo, hi), B = rng.uniformArray(K * N, lo, hi);
   const bias = c.bias ? rng.uniformArray(N, lo, hi) : undefined;
   const out0 = c.accumulate ? rng.uniformArray(M * N, lo, hi) : undefined;
+  const want = matmulForward(A, B, M, K, N, { transA, transB, bias, alpha });
+  if (out0) for (let i = 0; i < want.length; i++) want[i] += out0[i];
+  const absSum = matmulForward(abs(A), abs(B), M, K, N, { transA, transB });
+  const name = `${M}x${K}x${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''} alpha=${alpha}`;
+  return { c, A, B, bias, out0, want, tol: gemmTol(absSum, K, alpha, [M, N]), name };
+}
+
+/** Runs a prepared case on the GPU with `variant` and compares it with the CPU reference. */
+async function runGemm(ctx: GpuContext, variant: MatmulVariant, p: Prepared): Promise<void> {
+  const { c, A, B, bias, out0 } = p;
+  const { M, K, N, transA = false, transB = false, alpha = 1 } = c;
   const a = ctx.tensor(A, c.aShape ?? (transA ? [K, M] : [M, K]), 'a');
   const b = ctx.tensor(B, c.bShape ?? (transB ? [N, K] : [K, N]), 'b');
   const biasT = bias ? ctx.tensor(bias, [N], 'bias') : undefined;
   const out = out0 ? ctx.tensor(out0, c.outShape ?? [M, N], 'out') : ctx.empty(c.outShape ?? [M, N], 'f32', 'out');
   matmul(ctx, a, b, out, { transA, transB, bias: biasT, accumulate: c.accumulate, alpha, variant });
-  const got = await ctx.read(out);
-  const want = matmulForward(A, B, M, K, N, { transA, transB, bias, alpha });
-  if (out0) for (let i = 0; i < want.length; i++) want[i] += out0[i];
-  const absSum = matmulForward(abs(A), abs(B), M, K, N, { transA, transB });
-  const name = `${variant} ${M}x${K}x${N}${transA ? ' transA' : ''}${transB ? ' transB' : ''}${c.bias ? ' bias' : ''}${c.accumulate ? ' acc' : ''} alpha=${alpha}`;
-  expectClose(name, got, want, gemmTol(absSum, K, alpha, [M, N]));
+  expectClose(`${variant} ${p.name}`, await ctx.read(out), p.want, p.tol);
   for (const t of [a, b, biasT, out]) t?.release();
 }
+
+const checkGemm = (ctx: GpuContext, rng: Rng, variant: MatmulVariant, c: Case): Promise<void> => runGemm(ctx, variant, prepareGemm(rng, c));
 
 const TRANS: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 
@@ -126,14 +140,6 @@ for (const variant of MATMUL_VARIANTS) {
     await checkGemm(ctx, rng, variant, { M: 36, K: 15, N: 8, transA: true, aShape: [3, 5, 36], bShape: [3, 5, 8], accumulate: true });
   });
 
-  test(`${variant}: realistic sizes (B·T=64·8, H=128, G=512)`, async () => {
-    const ctx = await gpu();
-    const rng = new Rng(14);
-    // Input projection Gx = X·W_ihᵀ + b, and the weight gradient dW_hh += dGᵀ·H accumulated.
-    await checkGemm(ctx, rng, variant, { M: 512, K: 128, N: 512, transB: true, bias: true });
-    await checkGemm(ctx, rng, variant, { M: 512, K: 512, N: 128, transA: true, accumulate: true });
-  });
-
   test(`${variant}: extremes (values ±100, large K, cancellation)`, async () => {
     const ctx = await gpu();
     const rng = new Rng(15);
@@ -146,6 +152,24 @@ for (const variant of MATMUL_VARIANTS) {
     await checkGemm(ctx, rng, variant, { M: 9, K: 999, N: 41, lo: 50, hi: 100 });
   });
 }
+
+test('realistic sizes (B·T=64·8, H=128, G=512), every variant', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(14);
+  // Input projection Gx = X·W_ihᵀ + b, and the weight gradient dW_hh += dGᵀ·H accumulated.
+  const cases = [
+    prepareGemm(rng, { M: 512, K: 128, N: 512, transB: true, bias: true }),
+    prepareGemm(rng, { M: 512, K: 512, N: 128, transA: true, accumulate: true }),
+  ];
+  for (const p of cases) for (const variant of MATMUL_VARIANTS) await runGemm(ctx, variant, p);
+});
+
+test('register: more than 65535 row blocks fold into z', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(23);
+  // 262150 rows in blocks of 4 = 65538 row blocks: dispatched as (1, 32769, 2). Pipeline NN00.
+  await checkGemm(ctx, rng, 'register', { M: 262_150, K: 1, N: 1, bias: true, alpha: 3 });
+});
 
 test('every variant gives the same result on the same inputs', async () => {
   const ctx = await gpu();
@@ -312,12 +336,16 @@ test('bad shapes and dtypes are refused before any dispatch', async () => {
   expectThrows(() => matmul(ctx, x, wOk, gone, { transB: true }), 'matmul', 'out (gone)', 'released');
   expectThrows(() => matmul(ctx, x, wOk, out, { transB: true, alpha: NaN }), 'matmul', 'alpha');
   expectThrows(() => matmul(ctx, x, wOk, out, { transB: true, variant: 'fast' as MatmulVariant }), 'matmul', 'unknown variant fast');
+  // A buffer that does not hold whole 4-vectors (only possible for tensors made outside the pool).
+  const odd = new TensorClass(ctx.device.createBuffer({ size: 20, usage: STORAGE_USAGE, label: 'odd' }), [5], 'f32', 'odd');
+  expectThrows(() => matmul(ctx, odd, T([5, 3]), T([1, 3])), 'matmul', 'a (odd)', '20 bytes', 'multiple of 16');
   // Column sum: out must be (N), f32.
   expectThrows(() => matmulColumnSum(ctx, out, T([36], 'f32', 'db')), 'matmulColumnSum', 'out (db)', '(36)', 'expected (37)');
   expectThrows(() => matmulColumnSum(ctx, out, T([1, 37], 'f32', 'db2')), 'matmulColumnSum', 'out (db2)', 'expected (37)');
   expectThrows(() => matmulColumnSum(ctx, T([15, 37], 'i32', 'gi'), T([37])), 'matmulColumnSum', 'a (gi)', 'dtype i32');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   for (const t of made) t.release();
+  odd.release();
 });
 
 test.run();

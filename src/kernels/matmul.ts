@@ -133,11 +133,15 @@ export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts:
   if (!MATMUL_VARIANTS.includes(variant)) throw new Error(`${op}: unknown variant ${String(variant)}; expected one of ${MATMUL_VARIANTS.join(', ')}`);
 
   // 4-vector loads of a / b when their stored rows start 16-byte aligned (last dim % 4 == 0).
+  // The register kernel uses them only when both are aligned: it gets both flags or neither, so
+  // that it has one pipeline per transpose pair and alignment.
+  const vecA = ac % 4 === 0, vecB = bc % 4 === 0;
+  const both = variant === 'register' ? vecA && vecB : null;
   const overrides = {
     TRANS_A: transA ? 1 : 0,
     TRANS_B: transB ? 1 : 0,
-    VEC_A: ac % 4 === 0 ? 1 : 0,
-    VEC_B: bc % 4 === 0 ? 1 : 0,
+    VEC_A: (both ?? vecA) ? 1 : 0,
+    VEC_B: (both ?? vecB) ? 1 : 0,
   };
   const bindings = { a, b, out, bias: opts.bias ?? b };
   const p = { M, N, K, alpha, has_bias: opts.bias ? 1 : 0, accumulate: opts.accumulate ? 1 : 0 };
@@ -152,8 +156,8 @@ export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts:
 }
 
 /**
- * out(N) = Σ over rows of a viewed as (M, N) (+ out if accumulate): bias gradients. Deterministic.
- * out may have any shape holding N values; N is a's last dimension.
+ * out (N) = Σ over the rows of a viewed as (M, N) (+ out if accumulate), N = a's last dimension:
+ * bias gradients (db = Σ_rows dG). Deterministic (fixed summation order, no atomics).
  */
 export function matmulColumnSum(ctx: GpuContext, a: Tensor, out: Tensor, opts: { accumulate?: boolean } = {}): void {
   const op = 'matmulColumnSum';
