@@ -39,7 +39,7 @@ export class BufferPool {
   }
 
   private acquireExact(bytes: number, usage: number, label: string): GPUBuffer {
-    const size = Math.ceil(bytes / 4) * 4;
+    const size = Math.ceil(bytes / 16) * 16; // whole vec4s: kernels may read 16-byte units
     const buf = this.device.createBuffer({ size, usage, label });
     this.info.set(buf, { size, usage });
     this.live.add(buf);
