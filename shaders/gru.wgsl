@@ -42,8 +42,18 @@
 //  13  dh_carry (B, H)      read_write  — backward (in place, same thread), initial reads
 //  14  dh0      (B, H)      read_write  — initial
 // Threads: flat index i = b*H + j over B*H, folded into y (gid.x + gid.y * num_workgroups.x * WG).
+//
+// Register-blocked variants (gru_step_forward_blocked, gru_step_backward_blocked,
+// gru_backward_initial_blocked): same bindings, equations and outputs as the plain kernels, but one
+// thread computes unit j for the R consecutive batch rows b = bb*R .. bb*R + R-1 of block bb (rows
+// >= B skipped), loading each W_hh weight once for the R rows and keeping R accumulators per gate
+// (the lanes of a vec4<f32>, so 1 <= R <= 4). Each row's sum runs over k in increasing order from
+// the same start value as in the plain kernel: bit-identical results. Lengths are checked per row;
+// lanes past the block's last valid row repeat that row and are not written.
+// Threads: flat index i = bb*H + j over ceil(B/R)*H, folded into y as above.
 
 override WG: u32 = 64u;
+override R: u32 = 4u;   // batch rows per thread in the blocked kernels, 1..4
 
 struct Params {
   B: u32,
@@ -189,4 +199,171 @@ fn gru_backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
     dh += dghh[g0 + k] * whh[k * H + j];
   }
   dh0[i] = dh;
+}
+
+// ---------------------------------------------------------------- register-blocked variants
+
+// Number of valid rows of block bb: min(R, B - bb*R).
+fn block_count(bb: u32) -> u32 {
+  return min(R, params.B - bb * R);
+}
+
+// The rows of block bb's 4 lanes; lanes past the last valid row repeat it (they read only rows
+// this thread owns, and their results are discarded).
+fn block_rows(bb: u32) -> vec4<u32> {
+  let b0 = bb * R;
+  return min(vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u), vec4<u32>(b0 + block_count(bb) - 1u));
+}
+
+// The forward epilogue of row b, unit j (as in gru_step_forward, given the hidden-side sums).
+fn gru_forward_emit(b: u32, j: u32, ar: f32, az: f32, an: f32) {
+  let H = params.H;
+  let t = params.t;
+  let bt = b * params.T + t;
+  let len = lengths[b];
+  let g = bt * 3u * H;
+  if (i32(t) >= len) {
+    hs[bt * H + j] = 0.0;
+    hn_lin[bt * H + j] = 0.0;
+    gates[g + j] = 0.0;
+    gates[g + H + j] = 0.0;
+    gates[g + 2u * H + j] = 0.0;
+    return;
+  }
+  var hprev_j: f32;
+  if (t == 0u) { hprev_j = h0[b * H + j]; } else { hprev_j = hs[(bt - 1u) * H + j]; }
+  let r = sigmoid(gx[g + j] + ar);
+  let z = sigmoid(gx[g + H + j] + az);
+  let n = tanh_safe(gx[g + 2u * H + j] + r * an);
+  let h = (1.0 - z) * n + z * hprev_j;
+  gates[g + j] = r;
+  gates[g + H + j] = z;
+  gates[g + 2u * H + j] = n;
+  hn_lin[bt * H + j] = an;
+  hs[bt * H + j] = h;
+  if (i32(t) == len - 1) { hn[b * H + j] = h; }
+}
+
+@compute @workgroup_size(WG)
+fn gru_step_forward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let rows = block_rows(bb);
+  var ar = vec4<f32>(bhh[j]);
+  var az = vec4<f32>(bhh[H + j]);
+  var an = vec4<f32>(bhh[2u * H + j]);
+  let wr = j * H;
+  let wz = (H + j) * H;
+  let wn = (2u * H + j) * H;
+  if (params.t == 0u) {
+    let p = rows * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
+      ar += whh[wr + k] * hk;
+      az += whh[wz + k] * hk;
+      an += whh[wn + k] * hk;
+    }
+  } else {
+    let p = (rows * params.T + vec4<u32>(params.t - 1u)) * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
+      ar += whh[wr + k] * hk;
+      az += whh[wz + k] * hk;
+      an += whh[wn + k] * hk;
+    }
+  }
+  let n = block_count(bb);
+  gru_forward_emit(rows.x, j, ar.x, az.x, an.x);
+  if (n > 1u) { gru_forward_emit(rows.y, j, ar.y, az.y, an.y); }
+  if (n > 2u) { gru_forward_emit(rows.z, j, ar.z, az.z, an.z); }
+  if (n > 3u) { gru_forward_emit(rows.w, j, ar.w, az.w, an.w); }
+}
+
+// The backward epilogue of row b, unit j; dh_rec = dhs + dh_carry + Σ_k dghh[b,t+1,k]·W_hh[k,j]
+// (increasing k), used only where t+1 < len (else dh = dhs + dh_carry, as in the plain kernel).
+fn gru_backward_emit(b: u32, j: u32, dh_rec: f32) {
+  let H = params.H;
+  let t = params.t;
+  let bt = b * params.T + t;
+  let g = bt * 3u * H;
+  let i = b * H + j;
+  let len = lengths[b];
+  if (i32(t) >= len) {
+    dgates[g + j] = 0.0;
+    dgates[g + H + j] = 0.0;
+    dgates[g + 2u * H + j] = 0.0;
+    dghh[g + j] = 0.0;
+    dghh[g + H + j] = 0.0;
+    dghh[g + 2u * H + j] = 0.0;
+    return;
+  }
+  var dh = dh_rec;
+  if (!(i32(t) + 1 < len)) { dh = dhs[bt * H + j] + dh_carry[i]; }
+  var hprev_j: f32;
+  if (t == 0u) { hprev_j = h0[i]; } else { hprev_j = hs[(bt - 1u) * H + j]; }
+  let r = gates[g + j];
+  let z = gates[g + H + j];
+  let n = gates[g + 2u * H + j];
+  let dn = dh * (1.0 - z);
+  let dz = dh * (hprev_j - n);
+  let dn_pre = dn * (1.0 - n * n);
+  let dr = dn_pre * hn_lin[bt * H + j];
+  let dr_pre = dr * r * (1.0 - r);
+  let dz_pre = dz * z * (1.0 - z);
+  dgates[g + j] = dr_pre;
+  dgates[g + H + j] = dz_pre;
+  dgates[g + 2u * H + j] = dn_pre;
+  dghh[g + j] = dr_pre;
+  dghh[g + H + j] = dz_pre;
+  dghh[g + 2u * H + j] = dn_pre * r;
+  dh_carry[i] = dh * z;
+}
+
+@compute @workgroup_size(WG)
+fn gru_step_backward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let t = params.t;
+  let rows = block_rows(bb);
+  let e = (rows * params.T + vec4<u32>(t)) * H + vec4<u32>(j);
+  let c = rows * H + vec4<u32>(j);
+  var dh = vec4<f32>(dhs[e.x] + dh_carry[c.x], dhs[e.y] + dh_carry[c.y], dhs[e.z] + dh_carry[c.z], dhs[e.w] + dh_carry[c.w]);
+  if (t + 1u < params.T) {
+    // Lanes whose step t+1 is past their length are recomputed in the epilogue.
+    let nxt = (rows * params.T + vec4<u32>(t + 1u)) * 3u * H;
+    for (var k = 0u; k < 3u * H; k++) {
+      let w = whh[k * H + j];
+      dh += vec4<f32>(dghh[nxt.x + k], dghh[nxt.y + k], dghh[nxt.z + k], dghh[nxt.w + k]) * w;
+    }
+  }
+  let n = block_count(bb);
+  gru_backward_emit(rows.x, j, dh.x);
+  if (n > 1u) { gru_backward_emit(rows.y, j, dh.y); }
+  if (n > 2u) { gru_backward_emit(rows.z, j, dh.z); }
+  if (n > 3u) { gru_backward_emit(rows.w, j, dh.w); }
+}
+
+@compute @workgroup_size(WG)
+fn gru_backward_initial_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let rows = block_rows(bb);
+  let c = rows * H + vec4<u32>(j);
+  let g0 = rows * params.T * 3u * H;
+  var dh = vec4<f32>(dh_carry[c.x], dh_carry[c.y], dh_carry[c.z], dh_carry[c.w]);
+  for (var k = 0u; k < 3u * H; k++) {
+    let w = whh[k * H + j];
+    dh += vec4<f32>(dghh[g0.x + k], dghh[g0.y + k], dghh[g0.z + k], dghh[g0.w + k]) * w;
+  }
+  let n = block_count(bb);
+  for (var q = 0u; q < n; q++) { dh0[c[q]] = dh[q]; }
 }

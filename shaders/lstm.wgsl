@@ -46,8 +46,19 @@
 //  18  dc0      (B, H)     read_write  — initial
 //  19  whh_t    (H, G)     read_write  — transpose writes, forward_t reads
 // Threads: flat index idx = b*H + j over B*H, folded into y (gid.x + gid.y * num_workgroups.x * WG).
+//
+// Register-blocked variants (lstm_step_forward_blocked, lstm_step_forward_blocked_t,
+// lstm_step_backward_blocked, lstm_backward_initial_blocked): same bindings, equations and outputs
+// as the plain kernels of the same name, but one thread computes unit j for the R consecutive batch
+// rows b = bb*R .. bb*R + R-1 of block bb (rows >= B skipped, so any B works), loading each W_hh
+// weight once for the R rows and keeping R accumulators per gate (the lanes of a vec4<f32>, so
+// 1 <= R <= 4). Each row's sum still runs over k (or r) in increasing order from the same start
+// value, so the results are bit-identical to the plain kernels. Lengths are checked per row. Lanes
+// past the block's last valid row (past B, or past R when R < 4) repeat that row and are not written.
+// Threads: flat index idx = bb*H + j over ceil(B/R)*H, folded into y as above.
 
 override WG: u32 = 64u;
+override R: u32 = 4u;   // batch rows per thread in the blocked kernels, 1..4
 
 struct Params {
   B: u32,
@@ -274,4 +285,217 @@ fn lstm_backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
   }
   dh0[idx] = dh;
   dc0[idx] = dc_carry[idx];
+}
+
+// ---------------------------------------------------------------- register-blocked variants
+
+// Number of valid rows of block bb: min(R, B - bb*R).
+fn block_count(bb: u32) -> u32 {
+  return min(R, params.B - bb * R);
+}
+
+// The rows of block bb's 4 lanes; lanes past the last valid row repeat it (they read only rows
+// this thread owns, and their results are discarded).
+fn block_rows(bb: u32) -> vec4<u32> {
+  let b0 = bb * R;
+  return min(vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u), vec4<u32>(b0 + block_count(bb) - 1u));
+}
+
+// The forward epilogue of row b, unit j (identical to lstm_step_forward's, given the pre-activations).
+fn lstm_forward_emit(b: u32, j: u32, pre_i: f32, pre_f: f32, pre_g: f32, pre_o: f32) {
+  let H = params.H;
+  let t = params.t;
+  let row = b * params.T + t;
+  let out = row * H + j;
+  let gbase = row * 4u * H;
+  if (i32(t) >= lengths[b]) {
+    hs[out] = 0.0;
+    cs[out] = 0.0;
+    for (var q = 0u; q < 4u; q++) { gates[gbase + q * H + j] = 0.0; }
+    return;
+  }
+  let i = sigmoid(pre_i);
+  let f = sigmoid(pre_f);
+  let g = tanh_safe(pre_g);
+  let o = sigmoid(pre_o);
+  let c = f * c_prev(b, j) + i * g;
+  hs[out] = o * tanh_safe(c);
+  cs[out] = c;
+  gates[gbase + j] = i;
+  gates[gbase + H + j] = f;
+  gates[gbase + 2u * H + j] = g;
+  gates[gbase + 3u * H + j] = o;
+}
+
+fn lstm_forward_emit_block(bb: u32, j: u32, rows: vec4<u32>, pi: vec4<f32>, pf: vec4<f32>, pg: vec4<f32>, po: vec4<f32>) {
+  let n = block_count(bb);
+  lstm_forward_emit(rows.x, j, pi.x, pf.x, pg.x, po.x);
+  if (n > 1u) { lstm_forward_emit(rows.y, j, pi.y, pf.y, pg.y, po.y); }
+  if (n > 2u) { lstm_forward_emit(rows.z, j, pi.z, pf.z, pg.z, po.z); }
+  if (n > 3u) { lstm_forward_emit(rows.w, j, pi.w, pf.w, pg.w, po.w); }
+}
+
+// gx[row, t, q*H + j] + bhh[q*H + j] for the 4 lanes (the start value of each pre-activation).
+fn lstm_pre_start(rows: vec4<u32>, j: u32, q: u32) -> vec4<f32> {
+  let G = 4u * params.H;
+  let e = (rows * params.T + vec4<u32>(params.t)) * G + vec4<u32>(q * params.H + j);
+  return vec4<f32>(gx[e.x], gx[e.y], gx[e.z], gx[e.w]) + bhh[q * params.H + j];
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_forward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let rows = block_rows(bb);
+  var pre_i = lstm_pre_start(rows, j, 0u);
+  var pre_f = lstm_pre_start(rows, j, 1u);
+  var pre_g = lstm_pre_start(rows, j, 2u);
+  var pre_o = lstm_pre_start(rows, j, 3u);
+  let wi = j * H;
+  let wf = (H + j) * H;
+  let wg = (2u * H + j) * H;
+  let wo = (3u * H + j) * H;
+  if (params.t == 0u) {
+    let p = rows * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
+      pre_i += whh[wi + k] * hk;
+      pre_f += whh[wf + k] * hk;
+      pre_g += whh[wg + k] * hk;
+      pre_o += whh[wo + k] * hk;
+    }
+  } else {
+    let p = (rows * params.T + vec4<u32>(params.t - 1u)) * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
+      pre_i += whh[wi + k] * hk;
+      pre_f += whh[wf + k] * hk;
+      pre_g += whh[wg + k] * hk;
+      pre_o += whh[wo + k] * hk;
+    }
+  }
+  lstm_forward_emit_block(bb, j, rows, pre_i, pre_f, pre_g, pre_o);
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_forward_blocked_t(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let G = 4u * H;
+  let rows = block_rows(bb);
+  var pre_i = lstm_pre_start(rows, j, 0u);
+  var pre_f = lstm_pre_start(rows, j, 1u);
+  var pre_g = lstm_pre_start(rows, j, 2u);
+  var pre_o = lstm_pre_start(rows, j, 3u);
+  if (params.t == 0u) {
+    let p = rows * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
+      let w = k * G + j;           // whh_t[k, qH + j] = whh[qH + j, k]
+      pre_i += whh_t[w] * hk;
+      pre_f += whh_t[w + H] * hk;
+      pre_g += whh_t[w + 2u * H] * hk;
+      pre_o += whh_t[w + 3u * H] * hk;
+    }
+  } else {
+    let p = (rows * params.T + vec4<u32>(params.t - 1u)) * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
+      let w = k * G + j;
+      pre_i += whh_t[w] * hk;
+      pre_f += whh_t[w + H] * hk;
+      pre_g += whh_t[w + 2u * H] * hk;
+      pre_o += whh_t[w + 3u * H] * hk;
+    }
+  }
+  lstm_forward_emit_block(bb, j, rows, pre_i, pre_f, pre_g, pre_o);
+}
+
+// The backward epilogue of row b, unit j; dh_rec = dhs[b,t,j] + Σ_r dgates[b,t+1,r]·whh[r,j]
+// (in increasing r; only used when t+1 < len, i.e. it is valid whenever it is used).
+fn lstm_backward_emit(b: u32, j: u32, dh_rec: f32) {
+  let H = params.H;
+  let t = params.t;
+  let G = 4u * H;
+  let len = lengths[b];
+  let row = b * params.T + t;
+  let gbase = row * G;
+  let idx = b * H + j;
+  if (i32(t) >= len) {
+    for (var q = 0u; q < 4u; q++) { dgates[gbase + q * H + j] = 0.0; }
+    return;
+  }
+  let is_last = i32(t) == len - 1;
+  var dh = dh_rec;
+  if (is_last) { dh = dhs[row * H + j] + dhn[idx]; }
+  let i = gates[gbase + j];
+  let f = gates[gbase + H + j];
+  let g = gates[gbase + 2u * H + j];
+  let o = gates[gbase + 3u * H + j];
+  let tc = tanh_safe(cs[row * H + j]);
+  var dc_in: f32;
+  if (is_last) { dc_in = dcn[idx]; } else { dc_in = dc_carry[idx]; }
+  let dc = dc_in + dh * o * (1.0 - tc * tc);
+  dgates[gbase + j] = dc * g * i * (1.0 - i);
+  dgates[gbase + H + j] = dc * c_prev(b, j) * f * (1.0 - f);
+  dgates[gbase + 2u * H + j] = dc * i * (1.0 - g * g);
+  dgates[gbase + 3u * H + j] = dh * tc * o * (1.0 - o);
+  dc_carry[idx] = dc * f;
+}
+
+@compute @workgroup_size(WG)
+fn lstm_step_backward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let t = params.t;
+  let G = 4u * H;
+  let rows = block_rows(bb);
+  let e = (rows * params.T + vec4<u32>(t)) * H + vec4<u32>(j);
+  var dh = vec4<f32>(dhs[e.x], dhs[e.y], dhs[e.z], dhs[e.w]);
+  if (t + 1u < params.T) {
+    // Rows whose step t+1 is past their length read zeros there (or are replaced by the is_last
+    // value in the epilogue): the lanes are computed regardless and discarded where unused.
+    let next = (rows * params.T + vec4<u32>(t + 1u)) * G;
+    for (var r = 0u; r < G; r++) {
+      let w = whh[r * H + j];
+      dh += vec4<f32>(dgates[next.x + r], dgates[next.y + r], dgates[next.z + r], dgates[next.w + r]) * w;
+    }
+  }
+  let n = block_count(bb);
+  lstm_backward_emit(rows.x, j, dh.x);
+  if (n > 1u) { lstm_backward_emit(rows.y, j, dh.y); }
+  if (n > 2u) { lstm_backward_emit(rows.z, j, dh.z); }
+  if (n > 3u) { lstm_backward_emit(rows.w, j, dh.w); }
+}
+
+@compute @workgroup_size(WG)
+fn lstm_backward_initial_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let G = 4u * H;
+  let rows = block_rows(bb);
+  let base = rows * params.T * G;  // dgates rows (b, 0)
+  var dh = vec4<f32>(0.0);
+  for (var r = 0u; r < G; r++) {
+    let w = whh[r * H + j];
+    dh += vec4<f32>(dgates[base.x + r], dgates[base.y + r], dgates[base.z + r], dgates[base.w + r]) * w;
+  }
+  let n = block_count(bb);
+  for (var q = 0u; q < n; q++) {
+    let o = rows[q] * H + j;
+    dh0[o] = dh[q];
+    dc0[o] = dc_carry[o];
+  }
 }

@@ -32,8 +32,17 @@
 //   dh0     (B, H)     read_write   gradient w.r.t. h0                     [initial]
 // Lengths are not validated on the GPU: a length outside [1, T] never reads out of bounds (every
 // index is built from b < B and t < T) but leaves hn[b] unwritten (len > T) or the row zero (len < 1).
+//
+// Register-blocked variants (rnn_step_forward_blocked, rnn_step_backward_blocked,
+// rnn_backward_initial_blocked): same bindings, equations and outputs as the plain kernels, but one
+// thread computes unit j for the R consecutive batch rows b = bb*R .. bb*R + R-1 of block bb (rows
+// >= B skipped), loading each W_hh weight once for the R rows and keeping R accumulators (the lanes
+// of a vec4<f32>, so 1 <= R <= 4). Each row's sum runs in increasing order from the same start value
+// as in the plain kernel: bit-identical results. Lengths are checked per row; lanes past the block's
+// last valid row repeat that row and are not written. Threads: i = bb*H + j over ceil(B/R)*H.
 
 override WG: u32 = 64u;
+override R: u32 = 4u;   // batch rows per thread in the blocked kernels, 1..4
 override ACT: u32 = 0u;
 
 struct Params {
@@ -135,4 +144,116 @@ fn rnn_backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
   var acc = 0.0;
   for (var g = 0u; g < H; g++) { acc += dgates[p + g] * whh[g * H + j]; }
   dh0[i] = acc;
+}
+
+// ---------------------------------------------------------------- register-blocked variants
+
+// Number of valid rows of block bb: min(R, B - bb*R).
+fn block_count(bb: u32) -> u32 {
+  return min(R, params.B - bb * R);
+}
+
+// The rows of block bb's 4 lanes; lanes past the last valid row repeat it (they read only rows
+// this thread owns, and their results are discarded).
+fn block_rows(bb: u32) -> vec4<u32> {
+  let b0 = bb * R;
+  return min(vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u), vec4<u32>(b0 + block_count(bb) - 1u));
+}
+
+fn rnn_forward_emit(b: u32, j: u32, acc: f32) {
+  let H = params.H;
+  let t = params.t;
+  let o = (b * params.T + t) * H + j;
+  let len = lengths[b];
+  if (i32(t) >= len) {
+    hs[o] = 0.0;
+    return;
+  }
+  let h = rnn_act(acc);
+  hs[o] = h;
+  if (i32(t) == len - 1) { hn[b * H + j] = h; }
+}
+
+@compute @workgroup_size(WG)
+fn rnn_step_forward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let t = params.t;
+  let T = params.T;
+  let rows = block_rows(bb);
+  let o = (rows * T + vec4<u32>(t)) * H + vec4<u32>(j);
+  var acc = vec4<f32>(gx[o.x], gx[o.y], gx[o.z], gx[o.w]) + bhh[j];
+  let w = j * H;
+  if (t == 0u) {
+    let p = rows * H;
+    for (var k = 0u; k < H; k++) { acc += whh[w + k] * vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]); }
+  } else {
+    let p = (rows * T + vec4<u32>(t - 1u)) * H;
+    for (var k = 0u; k < H; k++) { acc += whh[w + k] * vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]); }
+  }
+  let n = block_count(bb);
+  rnn_forward_emit(rows.x, j, acc.x);
+  if (n > 1u) { rnn_forward_emit(rows.y, j, acc.y); }
+  if (n > 2u) { rnn_forward_emit(rows.z, j, acc.z); }
+  if (n > 3u) { rnn_forward_emit(rows.w, j, acc.w); }
+}
+
+// acc = Σ_g dgates[b,t+1,g]·W_hh[g,j] (increasing g, from 0), used only where t+1 < len.
+fn rnn_backward_emit(b: u32, j: u32, acc: f32) {
+  let H = params.H;
+  let t = params.t;
+  let o = (b * params.T + t) * H + j;
+  let len = lengths[b];
+  if (i32(t) >= len) {
+    dgates[o] = 0.0;
+    return;
+  }
+  var dh = dhs[o];
+  if (i32(t) == len - 1) { dh += dhn[b * H + j]; } else { dh += acc; }
+  dgates[o] = dh * rnn_act_grad(hs[o]);
+}
+
+@compute @workgroup_size(WG)
+fn rnn_step_backward_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let t = params.t;
+  let T = params.T;
+  let rows = block_rows(bb);
+  var acc = vec4<f32>(0.0);
+  if (t + 1u < T) {
+    // Lanes whose step t+1 is past their length use dhn instead in the epilogue.
+    let p = (rows * T + vec4<u32>(t + 1u)) * H;
+    for (var g = 0u; g < H; g++) {
+      acc += vec4<f32>(dgates[p.x + g], dgates[p.y + g], dgates[p.z + g], dgates[p.w + g]) * whh[g * H + j];
+    }
+  }
+  let n = block_count(bb);
+  rnn_backward_emit(rows.x, j, acc.x);
+  if (n > 1u) { rnn_backward_emit(rows.y, j, acc.y); }
+  if (n > 2u) { rnn_backward_emit(rows.z, j, acc.z); }
+  if (n > 3u) { rnn_backward_emit(rows.w, j, acc.w); }
+}
+
+@compute @workgroup_size(WG)
+fn rnn_backward_initial_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let H = params.H;
+  if (i >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = i / H;
+  let j = i % H;
+  let rows = block_rows(bb);
+  let p = rows * params.T * H;
+  var acc = vec4<f32>(0.0);
+  for (var g = 0u; g < H; g++) {
+    acc += vec4<f32>(dgates[p.x + g], dgates[p.y + g], dgates[p.z + g], dgates[p.w + g]) * whh[g * H + j];
+  }
+  let n = block_count(bb);
+  for (var q = 0u; q < n; q++) { dh0[rows[q] * H + j] = acc[q]; }
 }

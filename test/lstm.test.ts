@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import * as gpuLstm from '../src/kernels/lstm.ts';
+import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
 import * as cpu from '../src/cpu/lstm.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
@@ -375,6 +376,81 @@ test('the transposed-weights forward (whhT) is bit-identical to the plain forwar
     expectThrows(() => gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT: ctx.zeros([G, H]), ...outs() }), 'whhT', `expected (${H}, ${G})`);
     for (const t of [gx, whh, bhh, h0, c0, lengths, whhT, ...Object.values(a), ...Object.values(b)]) t.release();
   }
+});
+
+// ---------------------------------------------------------------- register-blocked variant
+
+/** runGpu with the step-kernel variant set to `v` while the dispatches are recorded. */
+async function runGpuVariant(ctx: GpuContext, c: Case, steps: boolean, v: StepKernelVariant): Promise<GpuResult> {
+  const prev = getStepKernelVariant();
+  setStepKernelVariant(v);
+  try {
+    return await runGpu(ctx, c, steps);
+  } finally {
+    setStepKernelVariant(prev);
+  }
+}
+
+// The blocked kernels sum every pre-activation and every recurrent gradient over the same terms in
+// the same order as the plain ones, so every output must match bit for bit (atol 0, rtol 0).
+const EXACT = { atol: 0, rtol: 0 };
+
+test('blocked step kernels are bit-identical to the plain ones (B=3 H=37 T=5 [5,2,1]; B=5 with R=4; B=64 H=128 T=3)', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(21);
+  const cases: [Case, boolean][] = [
+    [randomCase(21, 3, 5, 37, 7, [5, 2, 1]), true],
+    [randomCase(22, 5, 4, 37, 7, [4, 1, 3, 2, 4]), true], // B = 5: one full block of 4 and a block of 1
+    [randomCase(23, 64, 3, 128, 16, Array.from({ length: 64 }, (_, b) => (b % 5 === 0 ? 1 + rng.int(3) : 3))), false],
+  ];
+  for (const [c, steps] of cases) {
+    const plain = await runGpuVariant(ctx, c, steps, 'plain');
+    const blocked = await runGpuVariant(ctx, c, steps, 'blocked');
+    const { B, T, H } = c, G = 4 * H;
+    const shapes: Record<keyof GpuResult, number[]> = {
+      hs: [B, T, H], cs: [B, T, H], gates: [B, T, G], hn: [B, H], cn: [B, H], dgates: [B, T, G], dcCarry: [B, H], dh0: [B, H], dc0: [B, H],
+    };
+    for (const k of Object.keys(shapes) as (keyof GpuResult)[]) {
+      expectClose(`${k} (B=${B}, H=${H})`, blocked[k], plain[k], { ...EXACT, shape: shapes[k] });
+    }
+    expectMasked(c, blocked);
+    // Not vacuous: the plain run itself matches the CPU reference.
+    compareAll(c, plain, runCpu(c), FWD, BWD);
+  }
+});
+
+test('blocked transposed-weights forward (whhT) is bit-identical to the plain forward, B=5 H=37', async () => {
+  const ctx = await gpu();
+  const B = 5, T = 4, H = 37, G = 4 * H;
+  const rng = new Rng(24);
+  const gx = ctx.tensor(rng.uniformArray(B * T * G, -2, 2), [B, T, G], 'gx');
+  const whh = ctx.tensor(rng.uniformArray(G * H, -0.3, 0.3), [G, H], 'whh');
+  const bhh = ctx.tensor(rng.uniformArray(G), [G], 'bhh');
+  const h0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'h0'), c0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'c0');
+  const lengths = ctx.tensor(new Int32Array([4, 2, 1, 4, 3]), [B], 'lengths');
+  const outs = () => ({
+    hs: ctx.empty([B, T, H], 'f32', 'hs'), cs: ctx.empty([B, T, H], 'f32', 'cs'), gates: ctx.empty([B, T, G], 'f32', 'gates'),
+    hn: ctx.empty([B, H], 'f32', 'hn'), cn: ctx.empty([B, H], 'f32', 'cn'),
+  });
+  const a = outs(), b = outs();
+  const whhT = ctx.empty([H, G], 'f32', 'whhT');
+  const prev = getStepKernelVariant();
+  try {
+    setStepKernelVariant('plain');
+    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, ...a });
+    setStepKernelVariant('blocked');
+    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT, ...b });
+  } finally {
+    setStepKernelVariant(prev);
+  }
+  for (const k of ['hs', 'cs', 'gates', 'hn', 'cn'] as const) {
+    expectClose(k, await ctx.read(b[k]), await ctx.read(a[k]), EXACT);
+  }
+  for (const t of [gx, whh, bhh, h0, c0, lengths, whhT, ...Object.values(a), ...Object.values(b)]) t.release();
+});
+
+test('setStepKernelVariant refuses an unknown variant', () => {
+  expectThrows(() => setStepKernelVariant('tiled' as StepKernelVariant), 'setStepKernelVariant', "'plain' or 'blocked'", '"tiled"');
 });
 
 test.run();

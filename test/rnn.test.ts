@@ -6,6 +6,7 @@ import {
   type RnnNonlinearity,
 } from '../src/kernels/rnn.ts';
 import * as cpu from '../src/cpu/rnn.ts';
+import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
@@ -266,6 +267,61 @@ test('bad inputs are refused before anything is recorded', async () => {
   expectThrows(() => rnnBackwardSequence(ctx, { ...bwd, lengths: mk([B + 1], 'i32') }), 'lengths', `expected (${B})`);
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');
   for (const t of [gx, whh, bhh, h0, lengths, hs, hn, dhs, dhn, dgates, dh0, ...bad]) t.release();
+});
+
+// ---------------------------------------------------------------- register-blocked variant
+
+/** Forward and backward with step-kernel variant `v` (per-step or sequence wrappers); every output. */
+async function runVariant(ctx: GpuContext, c: Case, nonlinearity: RnnNonlinearity, seed: number, mode: 'steps' | 'sequence', v: StepKernelVariant): Promise<Record<string, Float32Array>> {
+  const { B, T, H } = c;
+  const inp = makeInputs(c, seed);
+  const nan = (n: number) => new Float32Array(n).fill(NaN);
+  const gx = ctx.tensor(inp.gx, [B, T, H], 'gx'), whh = ctx.tensor(inp.whh, [H, H], 'whh');
+  const bhh = ctx.tensor(inp.bhh, [H], 'bhh'), h0 = ctx.tensor(inp.h0, [B, H], 'h0');
+  const lengths = ctx.tensor(inp.lengths, [B], 'lengths');
+  const hs = ctx.tensor(nan(B * T * H), [B, T, H], 'hs'), hn = ctx.tensor(nan(B * H), [B, H], 'hn');
+  const dhs = ctx.tensor(inp.dhs, [B, T, H], 'dhs'), dhn = ctx.tensor(inp.dhn, [B, H], 'dhn');
+  const dgates = ctx.tensor(nan(B * T * H), [B, T, H], 'dgates'), dh0 = ctx.tensor(nan(B * H), [B, H], 'dh0');
+  const fwd = { gx, whh, bhh, h0, lengths, hs, hn };
+  const bwd = { dhs, dhn, hs, whh, lengths, dgates };
+  const prev = getStepKernelVariant();
+  setStepKernelVariant(v);
+  try {
+    if (mode === 'steps') {
+      for (let t = 0; t < T; t++) rnnStepForward(ctx, t, fwd, { nonlinearity });
+      for (let t = T - 1; t >= 0; t--) rnnStepBackward(ctx, t, bwd, { nonlinearity });
+      rnnBackwardInitial(ctx, { dgates, whh, dh0 });
+    } else {
+      rnnForwardSequence(ctx, fwd, { nonlinearity });
+      rnnBackwardSequence(ctx, { ...bwd, dh0 }, { nonlinearity });
+    }
+  } finally {
+    setStepKernelVariant(prev);
+  }
+  const out = { hs: await readF32(ctx, hs), hn: await readF32(ctx, hn), dgates: await readF32(ctx, dgates), dh0: await readF32(ctx, dh0) };
+  for (const t of [gx, whh, bhh, h0, lengths, hs, hn, dhs, dhn, dgates, dh0]) t.release();
+  return out;
+}
+
+test('blocked kernels are bit-identical to the plain ones (B=3 H=37 T=5 [5,2,1]; B=5 with R=4; B=64 H=128 T=3)', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(41);
+  const cases: [Case, 'steps' | 'sequence'][] = [
+    [{ B: 3, T: 5, I: 7, H: 37, lengths: [5, 2, 1], whh: 0.3 }, 'steps'],
+    [{ B: 5, T: 4, I: 7, H: 37, lengths: [4, 1, 3, 2, 4], whh: 0.3 }, 'sequence'], // a full block of 4 and a block of 1
+    [{ B: 64, T: 3, I: 16, H: 128, lengths: Array.from({ length: 64 }, (_, b) => (b % 5 === 0 ? 1 + rng.int(3) : 3)), whh: 1 / Math.sqrt(128) }, 'sequence'],
+  ];
+  for (const nonlinearity of ACTS) {
+    for (const [c, mode] of cases) {
+      const plain = await runVariant(ctx, c, nonlinearity, 5, mode, 'plain');
+      const blocked = await runVariant(ctx, c, nonlinearity, 5, mode, 'blocked');
+      // Same sums in the same order: bit for bit. Outputs start as NaN, so an unwritten one fails.
+      for (const k of Object.keys(plain)) {
+        expectClose(`${k} (${nonlinearity} B=${c.B} H=${c.H})`, blocked[k], plain[k], { atol: 0, rtol: 0 });
+        if (!blocked[k].every(Number.isFinite)) throw new Error(`blocked ${k} has a NaN (unwritten element)`);
+      }
+    }
+  }
 });
 
 test.run();

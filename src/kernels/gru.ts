@@ -8,10 +8,15 @@
 // (`ctx.copy(dhn, dhCarry)`, or `ctx.clear(dhCarry)` when hn has no gradient). Steps t >= len[b]
 // leave it alone, so at t == len[b]-1 it still holds dhn. This keeps dhn out of the step kernel's
 // bindings (10 storage buffers instead of 11). gruBackwardSequence does all of this.
+//
+// Each kernel has a register-blocked twin `<name>_blocked` (one thread per (block of
+// STEP_BLOCK_ROWS batch rows, j), bit-identical results); the wrappers record the variant chosen by
+// setStepKernelVariant (./step_variant.ts).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { grid1d } from './grid.ts';
+import { ceilDiv, grid1d } from './grid.ts';
+import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
 
 const WG = 64;
 
@@ -42,7 +47,15 @@ export const GRU_KERNELS: KernelSpec[] = [
   { name: 'gru_backward_initial', file: 'gru.wgsl', params: fields, overrides: { WG },
     bindings: [whh, params, dghh, dhCarry, dh0] },
 ];
+// The register-blocked twins: same bindings, R batch rows per thread.
+for (const spec of [...GRU_KERNELS]) GRU_KERNELS.push({ ...spec, name: `${spec.name}_blocked`, overrides: { WG, R: STEP_BLOCK_ROWS } });
 registerKernels(GRU_KERNELS);
+
+/** Kernel name and workgroup grid of a (B, H) kernel for the current step-kernel variant. */
+function stepKernel(name: string, B: number, H: number): { kernel: string; workgroups: [number, number] } {
+  if (getStepKernelVariant() === 'blocked') return { kernel: `${name}_blocked`, workgroups: grid1d(ceilDiv(B, STEP_BLOCK_ROWS) * H, WG) };
+  return { kernel: name, workgroups: grid1d(B * H, WG) };
+}
 
 /** Tensors of one forward step. Shapes: gx (B,T,3H), whh (3H,H), bhh (3H), h0 (B,H),
  *  lengths (B) i32 with values in [1,T], hs (B,T,H), gates (B,T,3H), hnLin (B,T,H), hn (B,H). */
@@ -164,10 +177,11 @@ export function gruStepForward(ctx: GpuContext, t: number, a: GruForwardTensors)
 }
 
 function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: number, T: number, H: number): void {
-  ctx.dispatch('gru_step_forward', {
+  const k = stepKernel('gru_step_forward', B, H);
+  ctx.dispatch(k.kernel, {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin, hn: a.hn },
     params: { B, T, H, t },
-    workgroups: grid1d(B * H, WG),
+    workgroups: k.workgroups,
   });
 }
 
@@ -193,7 +207,8 @@ export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTe
 }
 
 function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number): void {
-  ctx.dispatch('gru_step_backward', { bindings: stepBindings(a), params: { B, T, H, t }, workgroups: grid1d(B * H, WG) });
+  const k = stepKernel('gru_step_backward', B, H);
+  ctx.dispatch(k.kernel, { bindings: stepBindings(a), params: { B, T, H, t }, workgroups: k.workgroups });
 }
 
 /** dh0 (B,H) = Σ_g dghh[:, 0, g]·W_hh[g, :] + dhCarry: the gradient w.r.t. h0, after step 0. */
@@ -208,10 +223,11 @@ export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors
 }
 
 function dispatchInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number): void {
-  ctx.dispatch('gru_backward_initial', {
+  const k = stepKernel('gru_backward_initial', B, H);
+  ctx.dispatch(k.kernel, {
     bindings: { whh: a.whh, dghh: a.dghh, dh_carry: a.dhCarry, dh0: a.dh0 },
     params: { B, T, H, t: 0 },
-    workgroups: grid1d(B * H, WG),
+    workgroups: k.workgroups,
   });
 }
 

@@ -12,3 +12,4 @@ export * from './embedding.ts';
 export * from './losses.ts';
 export * from './clip.ts';
 export * from './lstm_seq.ts';
+export * from './step_variant.ts';

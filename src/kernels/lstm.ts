@@ -6,12 +6,17 @@
 //                          (writing them in the step kernel would bind 11 storage buffers)
 //   lstm_step_backward     one backward step t (T-1 down to 0)
 //   lstm_backward_initial  dh0, dc0 after the backward step at t = 0
+// Each step kernel (and lstm_backward_initial) has a register-blocked twin `<name>_blocked`
+// (lstm_step_forward_blocked[_t], lstm_step_backward_blocked, lstm_backward_initial_blocked): one
+// thread per (block of STEP_BLOCK_ROWS batch rows, j), bit-identical results. The wrappers record
+// the variant chosen by setStepKernelVariant (./step_variant.ts).
 // The caller computes gx = X·W_ihᵀ + b_ih for all timesteps with one GEMM; after the backward,
 // dgates (B,T,4H) feeds the weight GEMMs (it is also the gradient w.r.t. W_hh·h_prev + b_hh).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { grid1d } from './grid.ts';
+import { ceilDiv, grid1d } from './grid.ts';
+import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
 
 const WG = 64;
 
@@ -52,7 +57,26 @@ export const LSTM_KERNELS: KernelSpec[] = [
   { name: 'lstm_backward_initial', file: 'lstm.wgsl', params: fields, overrides: { WG },
     bindings: [whh, params, dgates, dcCarry, dh0, dc0] },
 ];
+// The register-blocked twins (plain name → blocked name): same bindings, R batch rows per thread.
+const BLOCKED: Record<string, string> = {
+  lstm_step_forward: 'lstm_step_forward_blocked',
+  lstm_step_forward_t: 'lstm_step_forward_blocked_t',
+  lstm_step_backward: 'lstm_step_backward_blocked',
+  lstm_backward_initial: 'lstm_backward_initial_blocked',
+};
+for (const [plain, blocked] of Object.entries(BLOCKED)) {
+  const spec = LSTM_KERNELS.find((k) => k.name === plain)!;
+  LSTM_KERNELS.push({ ...spec, name: blocked, overrides: { WG, R: STEP_BLOCK_ROWS } });
+}
 registerKernels(LSTM_KERNELS);
+
+/** Kernel name and workgroup grid of a (B, H) step kernel for the current step-kernel variant. */
+function stepKernel(name: string, d: { B: number; H: number }): { kernel: string; workgroups: [number, number] } {
+  if (getStepKernelVariant() === 'blocked') {
+    return { kernel: BLOCKED[name], workgroups: grid1d(ceilDiv(d.B, STEP_BLOCK_ROWS) * d.H, WG) };
+  }
+  return { kernel: name, workgroups: grid1d(d.B * d.H, WG) };
+}
 
 /** Tensors of the LSTM forward; G = 4H, every tensor f32 except `lengths` (i32). */
 export interface LstmForwardTensors {
@@ -191,16 +215,18 @@ function checkInitial(op: string, a: LstmBackwardInitialTensors): Dims {
 function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d: Dims): void {
   const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, whhT } = a;
   if (whhT) {
-    ctx.dispatch('lstm_step_forward_t', {
+    const k = stepKernel('lstm_step_forward_t', d);
+    ctx.dispatch(k.kernel, {
       bindings: { gx, whh_t: whhT, bhh, h0, c0, lengths, hs, cs, gates },
       params: { B: d.B, T: d.T, H: d.H, t },
-      workgroups: grid1d(d.B * d.H, WG),
+      workgroups: k.workgroups,
     });
   } else {
-    ctx.dispatch('lstm_step_forward', {
+    const k = stepKernel('lstm_step_forward', d);
+    ctx.dispatch(k.kernel, {
       bindings: { gx, whh, bhh, h0, c0, lengths, hs, cs, gates },
       params: { B: d.B, T: d.T, H: d.H, t },
-      workgroups: grid1d(d.B * d.H, WG),
+      workgroups: k.workgroups,
     });
   }
   if (t === d.T - 1) {
@@ -214,18 +240,20 @@ function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d:
 
 function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, d: Dims): void {
   const { dhs, dhn, dcn, gates, cs, c0, whh, lengths, dgates } = a;
-  ctx.dispatch('lstm_step_backward', {
+  const k = stepKernel('lstm_step_backward', d);
+  ctx.dispatch(k.kernel, {
     bindings: { dhs, dhn, dcn, gates, cs, c0, whh, lengths, dgates, dc_carry: a.dcCarry },
     params: { B: d.B, T: d.T, H: d.H, t },
-    workgroups: grid1d(d.B * d.H, WG),
+    workgroups: k.workgroups,
   });
 }
 
 function recordInitial(ctx: GpuContext, a: LstmBackwardInitialTensors, d: Dims): void {
-  ctx.dispatch('lstm_backward_initial', {
+  const k = stepKernel('lstm_backward_initial', d);
+  ctx.dispatch(k.kernel, {
     bindings: { dgates: a.dgates, whh: a.whh, dc_carry: a.dcCarry, dh0: a.dh0, dc0: a.dc0 },
     params: { B: d.B, T: d.T, H: d.H, t: 0 },
-    workgroups: grid1d(d.B * d.H, WG),
+    workgroups: k.workgroups,
   });
 }
 

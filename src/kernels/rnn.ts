@@ -1,10 +1,14 @@
 // Vanilla RNN step kernels (shaders/rnn.wgsl), PyTorch nn.RNN with tanh or relu.
 // Layouts, variable-length semantics and the backward formulation follow
 // docs/dev/RECURRENT_CONVENTIONS.md (shared with the lstm and gru families).
+// Each kernel has a register-blocked twin `<name>_blocked` (one thread per (block of
+// STEP_BLOCK_ROWS batch rows, j), bit-identical results); the wrappers record the variant chosen by
+// setStepKernelVariant (./step_variant.ts).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { grid1d } from './grid.ts';
+import { ceilDiv, grid1d } from './grid.ts';
+import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
 
 const WG = 64;
 const ro = (name: string, index: number): BindingSpec => ({ name, kind: 'read-only-storage', index });
@@ -30,7 +34,15 @@ export const RNN_KERNELS: KernelSpec[] = [
     bindings: [B_.whh, B_.params, B_.dgates, B_.dh0],
   },
 ];
+// The register-blocked twins: same bindings, R batch rows per thread.
+for (const spec of [...RNN_KERNELS]) RNN_KERNELS.push({ ...spec, name: `${spec.name}_blocked`, overrides: { ...spec.overrides, R: STEP_BLOCK_ROWS } });
 registerKernels(RNN_KERNELS);
+
+/** Kernel name and workgroup grid of a (B, H) kernel for the current step-kernel variant. */
+function stepKernel(name: string, d: { B: number; H: number }): { kernel: string; workgroups: [number, number] } {
+  if (getStepKernelVariant() === 'blocked') return { kernel: `${name}_blocked`, workgroups: grid1d(ceilDiv(d.B, STEP_BLOCK_ROWS) * d.H, WG) };
+  return { kernel: name, workgroups: grid1d(d.B * d.H, WG) };
+}
 
 export type RnnNonlinearity = 'tanh' | 'relu';
 
@@ -149,28 +161,31 @@ function checkInitial(op: string, a: RnnBackwardInitialTensors): { B: number; T:
 }
 
 function recordForward(ctx: GpuContext, t: number, a: RnnForwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
-  ctx.dispatch('rnn_step_forward', {
+  const k = stepKernel('rnn_step_forward', d);
+  ctx.dispatch(k.kernel, {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn },
     params: { ...d, t },
     overrides: { ACT },
-    workgroups: grid1d(d.B * d.H, WG),
+    workgroups: k.workgroups,
   });
 }
 
 function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
-  ctx.dispatch('rnn_step_backward', {
+  const k = stepKernel('rnn_step_backward', d);
+  ctx.dispatch(k.kernel, {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dgates: a.dgates },
     params: { ...d, t },
     overrides: { ACT },
-    workgroups: grid1d(d.B * d.H, WG),
+    workgroups: k.workgroups,
   });
 }
 
 function recordInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, d: { B: number; T: number; H: number }): void {
-  ctx.dispatch('rnn_backward_initial', {
+  const k = stepKernel('rnn_backward_initial', d);
+  ctx.dispatch(k.kernel, {
     bindings: { whh: a.whh, dgates: a.dgates, dh0: a.dh0 },
     params: { ...d, t: 0 },
-    workgroups: grid1d(d.B * d.H, WG),
+    workgroups: k.workgroups,
   });
 }
 
