@@ -1,0 +1,135 @@
+// The examples as a newcomer runs them: each `examples/<name>.ts --quick` in its own Node process
+// must exit 0, write metrics.json and its plots, and meet the bound it states (that it learned
+// something real, not only that it ran). Bad data must end with exit code 1 and one message naming
+// the file and line, never a stack trace.
+//
+// The runs go in two lanes so the file stays within a few minutes on a software GPU: Hamlet (the
+// longest) in one, the other examples one after another in the second. Each test awaits its run.
+import { suite } from 'uvu';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const test = suite('examples');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'webgpu-rnn-examples-'));
+
+interface Result { code: number | null; out: string; err: string; seconds: number }
+
+/** Runs `examples/<name>.ts` with `args` in a fresh Node process (tsx), killed after `timeoutS`. */
+function runExample(name: string, args: string[], timeoutS = 120): Promise<Result> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', join('examples', `${name}.ts`), ...args], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEBGPU_RNN_DEBUG: '' },
+    });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => { err += `\n[killed after ${timeoutS} s]`; child.kill('SIGKILL'); }, timeoutS * 1000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err, seconds: (Date.now() - started) / 1000 }); });
+  });
+}
+
+// Two lanes, started by the first test that needs one.
+const quickRuns = new Map<string, Promise<Result>>();
+const laneB = ['hihello', 'charseq', 'sentence', 'stock', 'sine'];
+function quick(name: string): Promise<Result> {
+  if (!quickRuns.has('hamlet')) quickRuns.set('hamlet', runExample('hamlet', ['--quick', '--out', join(tmp, 'hamlet')], 240));
+  if (!quickRuns.has(laneB[0])) {
+    let prev: Promise<unknown> = Promise.resolve();
+    for (const n of laneB) {
+      const p = prev.then(() => runExample(n, ['--quick', '--out', join(tmp, n)]));
+      quickRuns.set(n, p);
+      prev = p;
+    }
+  }
+  return quickRuns.get(name)!;
+}
+
+function tail(s: string, n = 1500): string {
+  return s.length > n ? `…${s.slice(-n)}` : s;
+}
+
+/** Awaits the --quick run of `name`, checks exit 0, the SVG plots and other files, and returns metrics.json. */
+async function quickMetrics(name: string, plots: string[], files: string[] = []): Promise<Record<string, unknown>> {
+  const r = await quick(name);
+  const dir = join(tmp, name);
+  if (r.code !== 0) throw new Error(`${name} --quick exited ${r.code} after ${r.seconds.toFixed(0)} s\n${tail(r.out)}\n${tail(r.err)}`);
+  if (!/^adapter: /m.test(r.out)) throw new Error(`${name}: no "adapter:" line in the output`);
+  if (!/^final: /m.test(r.out)) throw new Error(`${name}: no "final:" metrics line in the output`);
+  for (const f of ['metrics.json', ...plots, ...files]) if (!existsSync(join(dir, f))) throw new Error(`${name}: ${f} was not written to ${dir}`);
+  for (const f of plots) if (!readFileSync(join(dir, f), 'utf8').includes('<polyline')) throw new Error(`${name}: ${f} has no line in it`);
+  console.log(`    ${name} --quick: ${r.seconds.toFixed(1)} s`);
+  return JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** A run that must fail cleanly: exit 1, `want` in stderr, no stack trace. */
+async function expectCleanFailure(name: string, args: string[], want: string): Promise<void> {
+  const r = await runExample(name, [...args, '--out', join(tmp, `${name}-bad`)], 60);
+  if (r.code !== 1) throw new Error(`${name} ${args.join(' ')}: exit code ${r.code}, expected 1\n${tail(r.out)}\n${tail(r.err)}`);
+  if (!r.err.includes(want)) throw new Error(`${name} ${args.join(' ')}: stderr does not name ${JSON.stringify(want)}:\n${r.err}`);
+  if (/^\s+at /m.test(r.err) || /^\s+at /m.test(r.out)) throw new Error(`${name} ${args.join(' ')}: printed a stack trace:\n${r.err}`);
+  const lines = r.err.trim().split('\n');
+  if (lines.length !== 1 || !lines[0].startsWith('error: ')) throw new Error(`${name} ${args.join(' ')}: expected one "error: …" line, got:\n${r.err}`);
+}
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('hihello --quick: "hihell" → "ihello" exactly', async () => {
+  const m = await quickMetrics('hihello', ['loss.svg']);
+  if (m.exact !== true || m.prediction !== 'ihello') throw new Error(`prediction ${JSON.stringify(m.prediction)}`);
+});
+
+test('charseq --quick: " if you want you" reconstructed exactly, loss < 0.1', async () => {
+  const m = await quickMetrics('charseq', ['loss.svg']);
+  if (m.exact !== true || !((m.final_loss as number) < 0.1)) throw new Error(`prediction ${JSON.stringify(m.prediction)}, loss ${m.final_loss}`);
+});
+
+test('sentence --quick: the long sentence from its windows, at most 2 of 179 characters wrong', async () => {
+  const m = await quickMetrics('sentence', ['loss.svg']);
+  if (!((m.wrong_chars as number) <= 2)) throw new Error(`${m.wrong_chars} wrong: ${m.reconstructed}`);
+});
+
+test('stock --quick: test RMSE within 2× the naive "tomorrow = today" forecast', async () => {
+  const m = await quickMetrics('stock', ['loss.svg', 'predictions.svg']);
+  const rmse = m.test_rmse as number, naive = m.naive_rmse as number;
+  if (!(rmse < 2 * naive)) throw new Error(`test RMSE ${rmse} vs naive ${naive}`);
+  // The metrics are in scaled units and dollars: the close spans ≈ $343 in this file.
+  if (!(Math.abs((m.test_rmse_usd as number) / rmse - 343.1) < 1)) throw new Error(`test_rmse_usd ${m.test_rmse_usd} does not match ${rmse} scaled`);
+});
+
+test('sine --quick: held-out MSE below 0.3 and falling from the first epoch', async () => {
+  const m = await quickMetrics('sine', ['loss.svg', 'predictions.svg']);
+  if (!((m.heldout_mse as number) < 0.3)) throw new Error(`held-out MSE ${m.heldout_mse}`);
+  if (!((m.final_train_mse as number) < (m.first_epoch_mse as number))) throw new Error(`training MSE did not fall: ${m.first_epoch_mse} → ${m.final_train_mse}`);
+});
+
+test('hamlet --quick: final loss below 2.7', async () => {
+  const m = await quickMetrics('hamlet', ['loss.svg'], ['sample.txt', 'hamlet.safetensors']);
+  if (!((m.final_loss as number) < 2.7)) throw new Error(`final loss ${m.final_loss}`);
+});
+
+test('stock: a malformed row, a short row, an empty file and a missing file each end in one message naming the file (and line)', async () => {
+  const bad = join(tmp, 'bad.csv');
+  writeFileSync(bad, '# Open,High,Low,Volume,Close\r\n828.6,833.4,828.3,1247700,831.6\r\n823.0,828.0,oops,1597800,828.0\r\n');
+  await expectCleanFailure('stock', ['--data', bad], `${bad}:3: field 3 ("oops") is not a number`);
+  const short = join(tmp, 'short.csv');
+  writeFileSync(short, '828.6,833.4,828.3,1247700,831.6\n823.0,828.0,821.6,1597800\n');
+  await expectCleanFailure('stock', ['--data', short], `${short}:2: 4 fields, expected 5`);
+  const empty = join(tmp, 'empty.csv');
+  writeFileSync(empty, '');
+  await expectCleanFailure('stock', ['--data', empty], `${empty}: the file is empty`);
+  await expectCleanFailure('stock', ['--data', join(tmp, 'missing.csv')], `${join(tmp, 'missing.csv')}: no such file`);
+});
+
+test('hamlet: an empty text file ends in one message naming it; examples without a data file refuse --data', async () => {
+  const empty = join(tmp, 'empty.txt');
+  writeFileSync(empty, '');
+  await expectCleanFailure('hamlet', ['--data', empty], `${empty}: the file is empty`);
+  await expectCleanFailure('sine', ['--data', empty], '--data: sine has no data file');
+});
+
+test.run();
