@@ -16,6 +16,7 @@ import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-node.ts'
 import { CharVocab, charBatches, reshapeStreams } from '../src/data/text.ts';
 import { readText } from '../src/data/files.ts';
 import { lineChart } from './lib/plot.ts';
+import { adapterName } from './lib/seq.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 
 run(async () => {
@@ -74,7 +75,7 @@ run(async () => {
   });
   const seconds = (Date.now() - started) / 1000;
   lineChart(join(dir, 'loss.svg'), {
-    title: `Hamlet char-RNN (${flags.cell.toUpperCase()} ${flags.hidden}) — ${ctx.describe()}`,
+    title: `Hamlet char-RNN (${flags.cell.toUpperCase()} ${flags.hidden}) — ${adapterName(ctx.describe())}`,
     xLabel: 'loss read-back (every 5 steps)', yLabel: 'cross-entropy (nats/char)', series: [{ name: 'training loss', y: losses }],
   });
 
