@@ -12,3 +12,4 @@ export * from './nn/index.ts';
 export * from './train/index.ts';
 export { Rng } from './cpu/random.ts';
 export * as cpu from './cpu/index.ts';
+export * from './data/index.ts';

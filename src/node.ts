@@ -9,3 +9,5 @@ export * from './index.ts';
 export { createNodeContext, createNodeContext as createContext, type NodeContextOptions } from './runtime/node-device.ts';
 export { saveCheckpoint, loadCheckpoint, trainingStatePath } from './train/checkpoint-node.ts';
 export { writeFileAtomic, readFileBytes } from './train/files.ts';
+export { readBytes, readText } from './data/files.ts';
+export * from './data/mnist.ts';

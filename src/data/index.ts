@@ -1,5 +1,5 @@
+// Browser-safe loaders; the Node-only readers (files.ts, mnist.ts) are exported from src/node.ts.
 export * from './text.ts';
 export * from './csv.ts';
 export * from './idx.ts';
-export * from './mnist.ts';
 export * from './imdb.ts';
