@@ -161,7 +161,11 @@ export class Recurrent extends Layer {
     this.carryValid = true;
   }
 
-  /** Final states of the last forward: (numLayers·dirs, B, H). */
+  /**
+   * Final states of the last forward: (numLayers·dirs, B, H). These buffers are overwritten by the
+   * next forward; passing them to setInitialState for that forward is safe (generation does it):
+   * the forward copies its initial states before it writes new final states, in recording order.
+   */
   finalState(): RecurrentState {
     const LD = this.numLayers * this.numDirections;
     const h = this.buffer('hn_all', [LD, this.lastB, this.hiddenSize]);
