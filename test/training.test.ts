@@ -205,6 +205,19 @@ test('a lost device ends training with a clear error; training resumes from the 
   ctx2.dispose();
 });
 
+test('a training step (embedding, dropout, clipping, Adam) is one command-buffer submission', async () => {
+  const ctx = await gpu();
+  const model = makeModel(3).build(ctx);
+  model.compile({ loss: 'softmax_cross_entropy', optimizer: new Adam({ lr: 0.01 }), clipNorm: 1 });
+  const [b1, b2] = batches(2, 5);
+  await model.trainStep(b1);
+  await ctx.sync();
+  const before = ctx.submitCount;
+  await model.trainStep(b2);
+  if (ctx.submitCount - before !== 1) throw new Error(`a step made ${ctx.submitCount - before} submissions`);
+  model.dispose();
+});
+
 test('1,000 training steps allocate no GPU memory after the first', async () => {
   const ctx = await gpu();
   const model = new Sequential([new Embedding({ numEmbeddings: 7, embeddingDim: 4 }), new LSTM({ hiddenSize: 8, dropout: 0.1, numLayers: 2 }), new Dense({ units: 7 })], { seed: 1 }).build(ctx);

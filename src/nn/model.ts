@@ -269,22 +269,38 @@ export class Sequential {
    * Used by trainStep and by gradient tests.
    */
   computeGradients(batch: Batch, opts: { training?: boolean } = {}): RunInfo {
-    const ctx = this.requireCtx();
+    const { run, x } = this.beginStep(batch, opts.training ?? true);
+    this.recordGradients(run, x);
+    return run;
+  }
+
+  /** Validates and uploads a batch and its targets: every write of a step, before any recording. */
+  private beginStep(batch: Batch, training: boolean): { run: RunInfo; x: Act } {
     const loss = this.lossFn;
     if (!loss) throw new Error('Sequential: compile() it with a loss first');
-    const { run, x } = this.upload(batch, opts.training ?? true);
-    loss.validate(batch, this.outputShape(run), run); // before anything is recorded
+    const { run, x } = this.upload(batch, training);
+    loss.prepare(this.requireCtx(), batch, this.outputShape(run), run);
+    return { run, x };
+  }
+
+  /** Records forward, loss and backward; gradients are cleared first, then accumulated. */
+  private recordGradients(run: RunInfo, x: Act): void {
+    const ctx = this.requireCtx();
     let out = x;
     for (const l of this.layers) out = l.forward(ctx, out, run);
-    const dOut = loss.forwardBackward(ctx, out, batch, run);
-    for (const [, p] of this.namedParameters()) ctx.clear(p.grad!);
+    const dOut = this.lossFn!.record(ctx, out, true)!;
+    for (const g of this.grads()) ctx.clear(g);
     // A layer's input gradient is needed only if some layer before it has parameters.
     let d: Tensor | null = dOut;
     for (let i = this.layers.length - 1; i >= 0 && d; i--) {
       const needInput = this.layers.slice(0, i).some((l) => l.parameters().length > 0);
       d = this.layers[i].backward(ctx, d, run, needInput);
     }
-    return run;
+  }
+
+  /** Every parameter's gradient tensor, in namedParameters() order. */
+  private grads(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p.grad!);
   }
 
   /** The last computed loss (reads back). */
@@ -301,14 +317,15 @@ export class Sequential {
   async trainStep(batch: Batch, opts: { readLoss?: boolean } = {}): Promise<StepResult> {
     const ctx = this.requireCtx();
     if (!this.optimizer) throw new Error('Sequential: compile() it with an optimizer first');
-    this.computeGradients(batch, { training: true });
+    const { run, x } = this.beginStep(batch, true);
+    this.optimizer.beginStep(); // its write, too, comes before the recording: one submission per step
+    this.recordGradients(run, x);
     let scale: Tensor | undefined;
     if (this.clipNorm && this.clipBufs) {
-      const grads = this.namedParameters().map(([, p]) => p.grad!);
-      clipGradNorm(ctx, grads, this.clipNorm, { partials: this.clipBufs.partials, norm: this.clipBufs.norm, scale: this.clipBufs.scale });
+      clipGradNorm(ctx, this.grads(), this.clipNorm, { partials: this.clipBufs.partials, norm: this.clipBufs.norm, scale: this.clipBufs.scale });
       scale = this.clipBufs.scale;
     }
-    this.optimizer.apply(scale);
+    this.optimizer.record(scale);
     this.step++;
     ctx.flush();
     if (!opts.readLoss) return {};
@@ -323,11 +340,10 @@ export class Sequential {
   async evaluate(batch: Batch): Promise<number> {
     const ctx = this.requireCtx();
     if (!this.lossFn) throw new Error('Sequential: compile() it with a loss first');
-    const { run, x } = this.upload(batch, false);
-    this.lossFn.validate(batch, this.outputShape(run), run);
+    const { run, x } = this.beginStep(batch, false);
     let out = x;
     for (const l of this.layers) out = l.forward(ctx, out, run);
-    this.lossFn.forwardOnly(ctx, out, batch, run);
+    this.lossFn.record(ctx, out, false);
     return this.lossFn.read(ctx);
   }
 

@@ -91,6 +91,8 @@ export class GpuContext {
   private disposed = false;
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatchCount = 0;
+  /** Command buffers submitted since the context was made (for tests and benchmarks). */
+  submitCount = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -419,6 +421,7 @@ export class GpuContext {
       const cb = this.encoder.finish();
       this.encoder = null;
       this.device.queue.submit([cb]);
+      this.submitCount++;
     }
   }
 

@@ -33,13 +33,14 @@ export abstract class Loss {
     return t;
   }
 
-  /** Checks the batch's targets for an output of `shape` before anything is recorded. */
-  abstract validate(batch: Batch, outShape: number[], run: RunInfo): void;
+  /**
+   * Checks the batch's targets for an output of `outShape` and uploads them. Called before
+   * anything of the step is recorded, so its writes do not split the step's command buffer.
+   */
+  abstract prepare(ctx: GpuContext, batch: Batch, outShape: number[], run: RunInfo): void;
 
-  /** Records loss and d(loss)/d(output); returns the gradient tensor (shape of `out`). */
-  abstract forwardBackward(ctx: GpuContext, out: Act, batch: Batch, run: RunInfo): Tensor;
-  /** Records the loss only. */
-  abstract forwardOnly(ctx: GpuContext, out: Act, batch: Batch, run: RunInfo): void;
+  /** Records the loss (and, with `withGrad`, d(loss)/d(output), returned) for the prepared targets. */
+  abstract record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined;
 
   /** Reads the scalar loss of the last recorded call. */
   async read(ctx: GpuContext): Promise<number> {
@@ -54,15 +55,8 @@ export abstract class Loss {
   }
 }
 
-/** Target shape for an output: (B, T) per step or (B) many-to-one (softmax); the output's shape otherwise. */
-function leadShape(out: Act, run: RunInfo): number[] {
-  return out.kind === 'seq' ? [run.B, run.T] : [run.B];
-}
-
 class SoftmaxXentLoss extends Loss {
-  private hostWeights: Float32Array | null = null;
-
-  validate(batch: Batch, outShape: number[], run: RunInfo): void {
+  prepare(ctx: GpuContext, batch: Batch, outShape: number[], run: RunInfo): void {
     const lead = outShape.slice(0, -1);
     const seq = lead.length === 2;
     const n = lead.reduce((a, b) => a * b, 1);
@@ -84,72 +78,40 @@ class SoftmaxXentLoss extends Loss {
         throw new Error(`batch.y: class id ${y[i]} at ${where} is outside [0, ${V})`);
       }
     }
-    this.hostWeights = w;
+    ctx.write(this.buf(ctx, 'targets', lead, 'i32'), y);
+    ctx.write(this.buf(ctx, 'weights', lead), w);
   }
 
-  private upload(ctx: GpuContext, out: Act, batch: Batch, run: RunInfo): { targets: Tensor; weights: Tensor; lead: number[] } {
-    const lead = leadShape(out, run);
-    if (!this.hostWeights) this.validate(batch, [...out.t.shape], run);
-    const targets = this.buf(ctx, 'targets', lead, 'i32');
-    const weights = this.buf(ctx, 'weights', lead);
-    ctx.write(targets, batch.y as Int32Array);
-    ctx.write(weights, this.hostWeights!);
-    this.hostWeights = null;
-    return { targets, weights, lead };
-  }
-
-  forwardBackward(ctx: GpuContext, out: Act, batch: Batch, run: RunInfo): Tensor {
-    const { targets, weights, lead } = this.upload(ctx, out, batch, run);
-    const dlogits = this.buf(ctx, 'dlogits', [...out.t.shape]);
+  record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined {
+    const lead = out.t.shape.slice(0, -1);
+    const dlogits = withGrad ? this.buf(ctx, 'dlogits', [...out.t.shape]) : undefined;
     softmaxCrossEntropy(ctx, {
-      logits: out.t, targets, weights, losses: this.buf(ctx, 'losses', lead), loss: this.buf(ctx, 'loss', [1]), dlogits,
-      weightSum: this.buf(ctx, 'wsum', [1]),
+      logits: out.t, targets: this.buf(ctx, 'targets', lead, 'i32'), weights: this.buf(ctx, 'weights', lead),
+      losses: this.buf(ctx, 'losses', lead), loss: this.buf(ctx, 'loss', [1]), dlogits, weightSum: this.buf(ctx, 'wsum', [1]),
     });
     return dlogits;
-  }
-
-  forwardOnly(ctx: GpuContext, out: Act, batch: Batch, run: RunInfo): void {
-    const { targets, weights, lead } = this.upload(ctx, out, batch, run);
-    softmaxCrossEntropy(ctx, {
-      logits: out.t, targets, weights, losses: this.buf(ctx, 'losses', lead), loss: this.buf(ctx, 'loss', [1]),
-      weightSum: this.buf(ctx, 'wsum', [1]),
-    });
   }
 }
 
 class ElementwiseLoss extends Loss {
-  validate(batch: Batch, outShape: number[]): void {
+  prepare(ctx: GpuContext, batch: Batch, outShape: number[]): void {
     const y = batch.y;
     const n = outShape.reduce((a, b) => a * b, 1);
     if (!(y instanceof Float32Array)) throw new Error(`batch.y must be a Float32Array of ${n} targets for ${this.kind} (shape [${outShape.join(', ')}])`);
     if (y.length !== n) throw new Error(`batch.y has ${y.length} values, expected ${n} (the output's shape [${outShape.join(', ')}])`);
     for (let i = 0; i < n; i++) if (!Number.isFinite(y[i])) throw new Error(`batch.y[${i}] = ${y[i]} is not finite`);
+    ctx.write(this.buf(ctx, 'targets', outShape), y);
   }
 
-  private upload(ctx: GpuContext, out: Act, batch: Batch): Tensor {
-    this.validate(batch, [...out.t.shape]);
-    const y = batch.y as Float32Array;
-    const t = this.buf(ctx, 'targets', [...out.t.shape]);
-    ctx.write(t, y);
-    return t;
-  }
-
-  private record(ctx: GpuContext, out: Act, batch: Batch, withGrad: boolean): Tensor | undefined {
-    const targets = this.upload(ctx, out, batch);
+  record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined {
+    const shape = [...out.t.shape];
+    const targets = this.buf(ctx, 'targets', shape);
     const loss = this.buf(ctx, 'loss', [1]);
-    const losses = this.buf(ctx, 'losses', [...out.t.shape]);
-    const grad = withGrad ? this.buf(ctx, 'grad', [...out.t.shape]) : undefined;
+    const losses = this.buf(ctx, 'losses', shape);
+    const grad = withGrad ? this.buf(ctx, 'grad', shape) : undefined;
     if (this.kind === 'mse') meanSquaredError(ctx, { pred: out.t, target: targets, losses, loss, dpred: grad });
     else sigmoidCrossEntropy(ctx, { logits: out.t, labels: targets, losses, loss, dlogits: grad });
     return grad;
-  }
-
-  forwardBackward(ctx: GpuContext, out: Act, batch: Batch): Tensor {
-    return this.record(ctx, out, batch, true)!;
-  }
-
-  forwardOnly(ctx: GpuContext, out: Act, batch: Batch): void {
-    this.record(ctx, out, batch, false);
   }
 }
 

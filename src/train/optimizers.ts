@@ -58,8 +58,12 @@ export abstract class Optimizer {
     return this.schedule ? this.schedule(this.step + 1, this.lr) : this.lr;
   }
 
-  /** Records one update of every parameter; `scale` (1 element) multiplies the gradients. */
-  apply(scale?: Tensor): void {
+  /**
+   * Starts a step: advances the step count and writes [lr, bias corrections] to the GPU. It writes,
+   * so call it before recording the step's other work (Sequential.trainStep does), or the write
+   * would split the step into two submissions.
+   */
+  beginStep(): void {
     const ctx = this.ctx;
     if (!ctx || !this.hyper || !this.one) throw new Error('optimizer: attach() it to parameters first (model.compile does)');
     this.step++;
@@ -67,7 +71,19 @@ export abstract class Optimizer {
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`optimizer: the schedule gave learning rate ${lr} at step ${this.step}`);
     const [bc1, bc2] = this.biasCorrections(this.step);
     ctx.write(this.hyper, new Float32Array([lr, bc1, bc2]));
+  }
+
+  /** Records the update of every parameter for the step begun; `scale` (1 element) multiplies the gradients. */
+  record(scale?: Tensor): void {
+    const ctx = this.ctx;
+    if (!ctx || !this.hyper || !this.one) throw new Error('optimizer: attach() it to parameters first (model.compile does)');
     for (const { key, p } of this.params) this.update(ctx, p, this.slots.get(key)!, this.hyper, scale ?? this.one);
+  }
+
+  /** beginStep() then record(): one update of every parameter. */
+  apply(scale?: Tensor): void {
+    this.beginStep();
+    this.record(scale);
   }
 
   /** State for checkpoints: the step count and every slot tensor. */
