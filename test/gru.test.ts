@@ -338,17 +338,17 @@ test('bad shapes, dtypes, timesteps and aliases are refused before anything is r
   expectThrows(() => gruStepForward(ctx, 5, fwd), 'gruStepForward', 't must be an integer in [0, 4]', 'got 5');
   expectThrows(() => gruStepForward(ctx, -1, fwd), 'gruStepForward', 'got -1');
   expectThrows(() => gruStepForward(ctx, 1.5, fwd), 'gruStepForward', 'got 1.5');
-  expectThrows(() => gruStepForward(ctx, 0, { ...fwd, hnLin: g.hs }), 'gruStepForward', 'hs and hnLin must be different tensors');
+  expectThrows(() => gruStepForward(ctx, 0, { ...fwd, hnLin: g.hs }), 'gruStepForward', 'hnLin and hs must be different tensors');
   expectThrows(() => gruStepForward(ctx, 0, { ...fwd, bhh: undefined as unknown as Tensor }), 'gruStepForward', 'bhh must be a Tensor');
   expectThrows(() => gruForwardSequence(ctx, { ...fwd, gates: hnBad }), 'gruForwardSequence', 'gates', 'expected (3, 5, 12)');
   expectThrows(() => gruStepBackward(ctx, 4, { ...step, dgates: dgatesI }), 'gruStepBackward', 'dgates', 'dtype i32', 'expected f32');
   expectThrows(() => gruStepBackward(ctx, 4, { ...step, dhCarry: carryBad }), 'gruStepBackward', 'dhCarry', '(2, 4)', 'expected (3, 4)');
   expectThrows(() => gruStepBackward(ctx, 5, step), 'gruStepBackward', 'got 5');
-  expectThrows(() => gruStepBackward(ctx, 0, { ...step, dghh: g.dgates }), 'gruStepBackward', 'dgates and dghh must be different tensors');
+  expectThrows(() => gruStepBackward(ctx, 0, { ...step, dghh: g.dgates }), 'gruStepBackward', 'dghh and dgates must be different tensors');
   expectThrows(() => gruBackwardInitial(ctx, { dghh: g.dghh, whh: g.whh, dhCarry: g.dhCarry, dh0: carryBad }), 'gruBackwardInitial', 'dh0', 'expected (3, 4)');
   const copiesBefore = await ctx.read(g.dhCarry);
   expectThrows(() => gruBackwardSequence(ctx, { ...step, dhn: carryBad, dh0: g.dh0 }), 'gruBackwardSequence', 'dhn', '(2, 4)');
-  expectThrows(() => gruBackwardSequence(ctx, { ...step, dhn: g.dhn, dh0: g.dhn }), 'gruBackwardSequence', 'dh0 and dhn must be different tensors');
+  expectThrows(() => gruBackwardSequence(ctx, { ...step, dhn: g.dhn, dh0: g.dhn }), 'gruBackwardSequence', 'dhn and dh0 must be different tensors');
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');
   // Nor was the carry copy of gruBackwardSequence recorded.
   expectClose('dhCarry untouched', await ctx.read(g.dhCarry), copiesBefore, { atol: 0, rtol: 0 });

@@ -328,7 +328,7 @@ test('bad shapes, dtypes, aliasing and t out of range are refused before any dis
   expectThrows(() => F(ctx, 0, { ...f, lengths: z([B], 'f32', 'lenf') }), 'lengths (lenf)', 'dtype f32', 'expected i32');
   expectThrows(() => F(ctx, 0, { ...f, gx: z([B, T, G], 'i32', 'gxi') }), 'gx (gxi)', 'dtype i32', 'expected f32');
   expectThrows(() => F(ctx, 0, { ...f, h0: z([B, H], 'i32', 'h0i') }), 'h0 (h0i)', 'dtype i32', 'expected f32');
-  expectThrows(() => F(ctx, 0, { ...f, cs: f.hs }), 'lstmStepForward', 'cs and hs are the same buffer');
+  expectThrows(() => F(ctx, 0, { ...f, cs: f.hs }), 'lstmStepForward', 'cs and hs must be different tensors');
   for (const t of [-1, T, 1.5, NaN]) expectThrows(() => F(ctx, t, f), 'lstmStepForward', 't must be an integer in [0, 2]', `got ${t}`);
   expectThrows(() => gpuLstm.lstmForwardSequence(ctx, { ...f, hn: z([B, T, H], 'f32', 'hn3') }), 'lstmForwardSequence', 'hn (hn3)');
   // Backward
@@ -337,7 +337,7 @@ test('bad shapes, dtypes, aliasing and t out of range are refused before any dis
   expectThrows(() => S(ctx, 0, { ...b, dcn: z([B, H + 1], 'f32', 'dcn6') }), 'dcn (dcn6)', 'expected (2, 5)');
   expectThrows(() => S(ctx, 0, { ...b, dcCarry: z([B, H], 'i32', 'carryi') }), 'dcCarry (carryi)', 'dtype i32', 'expected f32');
   expectThrows(() => S(ctx, 0, { ...b, lengths: z([B + 1], 'i32', 'len3') }), 'lengths (len3)', '(3)', 'expected (2)');
-  expectThrows(() => S(ctx, 0, { ...b, dgates: b.gates }), 'lstmStepBackward', 'dgates and gates are the same buffer');
+  expectThrows(() => S(ctx, 0, { ...b, dgates: b.gates }), 'lstmStepBackward', 'dgates and gates must be different tensors');
   for (const t of [-1, T]) expectThrows(() => S(ctx, t, b), 'lstmStepBackward', 't must be an integer in [0, 2]', `got ${t}`);
   expectThrows(() => gpuLstm.lstmBackwardInitial(ctx, { ...b, dh0: z([B, G], 'f32', 'dh0g') }), 'lstmBackwardInitial', 'dh0 (dh0g)', 'expected (2, 5)');
   expectThrows(() => gpuLstm.lstmBackwardSequence(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmBackwardSequence', 'dc0 (dc0i)', 'dtype i32');

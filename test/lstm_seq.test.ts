@@ -202,12 +202,12 @@ test('bad shapes, dtypes, aliasing and options are refused before any dispatch',
   expectThrows(() => F(ctx, { ...f, hs: z([B, T, H + 1], 'f32', 'hs6') }), 'lstmSeqForward', 'hs (hs6)', '(2, 3, 6)', 'expected (2, 3, 5)');
   expectThrows(() => F(ctx, { ...f, lengths: z([B], 'f32', 'lenf') }), 'lengths (lenf)', 'dtype f32', 'expected i32');
   expectThrows(() => F(ctx, { ...f, cn: z([B], 'f32', 'cn1') }), 'cn (cn1)', 'expected (2, 5)');
-  expectThrows(() => F(ctx, { ...f, cs: f.hs }), 'lstmSeqForward', 'cs and hs are the same buffer');
+  expectThrows(() => F(ctx, { ...f, cs: f.hs }), 'lstmSeqForward', 'cs and hs must be different tensors');
   expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'lstmSeqForward', 'rowsPerWorkgroup must be a positive integer');
   expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'lstmSeqBackward', 'dgates (dg5)', 'expected (*, *, 20)');
   expectThrows(() => S(ctx, { ...b, dcn: z([B, H + 1], 'f32', 'dcn6') }), 'lstmSeqBackward', 'dcn (dcn6)', 'expected (2, 5)');
   expectThrows(() => S(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmSeqBackward', 'dc0 (dc0i)', 'dtype i32');
-  expectThrows(() => S(ctx, { ...b, dgates: b.gates }), 'lstmSeqBackward', 'dgates and gates are the same buffer');
+  expectThrows(() => S(ctx, { ...b, dgates: b.gates }), 'lstmSeqBackward', 'dgates and gates must be different tensors');
   expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'lstmSeqBackward', 'rowsPerWorkgroup must be a positive integer');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // A hidden size whose backward buffers cannot fit in workgroup memory is refused (and reported as unsupported).

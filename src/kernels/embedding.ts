@@ -90,7 +90,7 @@ export function embeddingForward(ctx: GpuContext, weight: Tensor, tokens: Tensor
   const [V, D] = weight.shape;
   checkTensor(op, 'tokens', tokens, anyShape(tokens), 'i32');
   checkRows(op, 'out', out, tokens.shape, D);
-  checkDistinct(op, ['out', out], ['weight', weight]);
+  checkDistinct(op, [['out', out], ['weight', weight]]);
   const N = tokens.size;
   checkSize(op, 'N*D', N * D);
   ctx.dispatch('embedding_forward', {
@@ -138,7 +138,7 @@ export function embeddingBackward(
   const N = dout.size / D;
   checkTensor(op, 'offsets', offsets, [V + 1], 'i32');
   checkTensor(op, 'positions', positions, [N], 'i32');
-  checkDistinct(op, ['dweight', dweight], ['dout', dout]);
+  checkDistinct(op, [['dweight', dweight], ['dout', dout]]);
   checkSize(op, 'V*D', V * D);
   ctx.dispatch('embedding_backward', {
     bindings: { dout, offsets, positions, dweight },
@@ -161,7 +161,7 @@ export function embeddingBackwardScan(
   const [V, D] = dweight.shape;
   checkTensor(op, 'tokens', tokens, anyShape(tokens), 'i32');
   checkRows(op, 'dout', dout, tokens.shape, D);
-  checkDistinct(op, ['dweight', dweight], ['dout', dout]);
+  checkDistinct(op, [['dweight', dweight], ['dout', dout]]);
   checkSize(op, 'V*D', V * D);
   ctx.dispatch('embedding_backward_scan', {
     bindings: { tokens, dout, dweight },
@@ -200,7 +200,7 @@ export function embeddingProjectOneHot(ctx: GpuContext, weight: Tensor, bias: Te
   checkTensor(op, 'bias', bias, [D]);
   checkTensor(op, 'tokens', tokens, anyShape(tokens), 'i32');
   checkRows(op, 'out', out, tokens.shape, D);
-  checkDistinct(op, ['out', out], ['weight', weight], ['bias', bias]);
+  checkDistinct(op, [['out', out], ['weight', weight], ['bias', bias]]);
   checkSize(op, 'N*D', tokens.size * D);
   ctx.dispatch('embedding_project_one_hot', {
     bindings: { weight, tokens, out, bias }, params: { N: tokens.size, V, D }, workgroups: grid1d(tokens.size * D, WG),
@@ -225,7 +225,7 @@ export function embeddingProjectOneHotBackward(
   const N = dout.size / D;
   checkTensor(op, 'offsets', offsets, [V + 1], 'i32');
   checkTensor(op, 'positions', positions, [N], 'i32');
-  checkDistinct(op, ['dweight', dweight], ['dout', dout]);
+  checkDistinct(op, [['dweight', dweight], ['dout', dout]]);
   checkSize(op, 'V*D', V * D);
   ctx.dispatch('embedding_project_one_hot_backward', {
     bindings: { dout, offsets, positions, dweight }, params: { N, V, D },

@@ -14,7 +14,7 @@
 // setStepKernelVariant (./step_variant.ts).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { checkTensor, type Tensor } from '../runtime/tensor.ts';
+import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv, grid1d } from './grid.ts';
 import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
 
@@ -118,16 +118,6 @@ function batchTimeOf(op: string, name: string, x: Tensor, D: number): [number, n
 
 function checkStep(op: string, t: number, T: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= T) throw new Error(`${op}: t must be an integer in [0, ${T - 1}] (T = ${T}), got ${t}`);
-}
-
-/** Every tensor bound to one dispatch must be a different buffer (a written buffer may not alias). */
-function checkDistinct(op: string, tensors: Record<string, Tensor>): void {
-  const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of Object.entries(tensors)) {
-    const other = seen.get(t.buffer);
-    if (other !== undefined) throw new Error(`${op}: ${other} and ${name} must be different tensors`);
-    seen.set(t.buffer, name);
-  }
 }
 
 function checkForward(op: string, a: GruForwardTensors): { B: number; T: number; H: number } {

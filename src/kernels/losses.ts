@@ -2,7 +2,7 @@
 // error, forward (per-element + scalar) and backward, with 'mean' or 'sum' reduction.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { checkTensor, type Tensor } from '../runtime/tensor.ts';
+import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
 const WG = 256;
@@ -35,16 +35,6 @@ export interface LossOptions {
   reduction?: LossReduction;
   /** Multiplies the gradient (not the loss). Default 1. */
   gradScale?: number;
-}
-
-function checkDistinct(op: string, named: [string, Tensor | undefined][]): void {
-  const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of named) {
-    if (!t) continue;
-    const other = seen.get(t.buffer);
-    if (other) throw new Error(`${op}: ${name} and ${other} must be different tensors`);
-    seen.set(t.buffer, name);
-  }
 }
 
 function scales(op: string, N: number, opts: LossOptions): { scale: number; grad_scale: number } {

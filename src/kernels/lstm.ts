@@ -14,7 +14,7 @@
 // dgates (B,T,4H) feeds the weight GEMMs (it is also the gradient w.r.t. W_hh·h_prev + b_hh).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
+import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv, grid1d } from './grid.ts';
 import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
 
@@ -152,16 +152,6 @@ function lstmDims(op: string, seqName: string, seq: Tensor, whh: Tensor): Dims {
   checkTensor(op, seqName, seq, [-1, -1, G]);
   const [B, T] = seq.shape;
   return { B, T, H };
-}
-
-/** Throws if one GPU buffer is bound under two names (a written buffer must not alias another binding). */
-function checkDistinct(op: string, tensors: Record<string, Tensor>): void {
-  const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of Object.entries(tensors)) {
-    const other = seen.get(t.buffer);
-    if (other !== undefined) throw new Error(`${op}: ${name} and ${other} are the same buffer (${t.name}); they must be distinct tensors`);
-    seen.set(t.buffer, name);
-  }
 }
 
 function checkStep(op: string, t: number, T: number): void {

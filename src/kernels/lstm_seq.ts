@@ -8,7 +8,7 @@
 //   lstm_seq_backward  T steps: dgates, dc_carry; then lstm_backward_initial: dh0, dc0 (2 dispatches)
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
+import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv, grid1d } from './grid.ts';
 import type { LstmBackwardTensors, LstmForwardTensors } from './lstm.ts';
 import './lstm.ts'; // registers lstm_final_state and lstm_backward_initial
@@ -124,15 +124,6 @@ function lstmDims(op: string, seqName: string, seq: Tensor, w: Tensor): Dims {
   checkTensor(op, seqName, seq, [-1, -1, G]);
   const [B, T] = seq.shape;
   return { B, T, H };
-}
-
-function checkDistinct(op: string, tensors: Record<string, Tensor>): void {
-  const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of Object.entries(tensors)) {
-    const other = seen.get(t.buffer);
-    if (other !== undefined) throw new Error(`${op}: ${name} and ${other} are the same buffer (${t.name}); they must be distinct tensors`);
-    seen.set(t.buffer, name);
-  }
 }
 
 function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: number, opts: SeqOptions): SeqPlan {

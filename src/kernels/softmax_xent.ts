@@ -2,7 +2,7 @@
 // mean over positions, integer targets), its gradient, and a plain softmax for inference/sampling.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
-import { checkTensor, type DType, type Tensor } from '../runtime/tensor.ts';
+import { checkDistinct, checkTensor, type DType, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
 const WG = 256;
@@ -73,16 +73,6 @@ function rowsOf(op: string, lg: Tensor): { N: number; V: number; lead: number[] 
 function checkRows(op: string, arg: string, t: Tensor | undefined, lead: number[], N: number, dtype: DType): void {
   const flat = t !== undefined && typeof t === 'object' && 'shape' in t && t.shape.length === 1 && lead.length > 1;
   checkTensor(op, arg, t, flat ? [N] : lead, dtype);
-}
-
-function checkDistinct(op: string, named: [string, Tensor | undefined][]): void {
-  const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of named) {
-    if (!t) continue;
-    const other = seen.get(t.buffer);
-    if (other) throw new Error(`${op}: ${name} and ${other} must be different tensors`);
-    seen.set(t.buffer, name);
-  }
 }
 
 /**

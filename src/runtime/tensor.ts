@@ -115,14 +115,15 @@ export function checkDim(op: string, name: string, v: number): void {
 /**
  * Throws unless the named tensors are all different buffers (WebGPU refuses a buffer bound twice
  * in one dispatch when one binding is written; checking in the wrapper names the arguments).
- * Undefined entries are skipped.
+ * Takes `{ name: tensor }` or `[name, tensor]` pairs; undefined entries are skipped.
  */
-export function checkDistinct(op: string, ...named: [string, Tensor | undefined][]): void {
+export function checkDistinct(op: string, named: Record<string, Tensor | undefined> | [string, Tensor | undefined][]): void {
+  const entries = Array.isArray(named) ? named : Object.entries(named);
   const seen = new Map<GPUBuffer, string>();
-  for (const [name, t] of named) {
+  for (const [name, t] of entries) {
     if (!t) continue;
     const other = seen.get(t.buffer);
-    if (other !== undefined) throw new Error(`${op}: ${other} and ${name} (${t.name}) must be different tensors`);
+    if (other !== undefined) throw new Error(`${op}: ${name} and ${other} must be different tensors (both are ${t.name})`);
     seen.set(t.buffer, name);
   }
 }
