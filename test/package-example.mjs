@@ -18,7 +18,7 @@ for (let step = 1; step <= 60; step++) {
   const { loss } = await model.trainStep(batch, { readLoss: step % 20 === 0 || step === 1 });
   if (loss !== undefined) console.log(`step ${step}  loss ${loss.toFixed(3)}`);
 }
-await saveCheckpoint('tiny.safetensors', model);    // PyTorch names: load_state_dict works too
+await saveCheckpoint('tiny.safetensors', model);    // safetensors with PyTorch parameter names
 const copy = lstm();
 await loadCheckpoint('tiny.safetensors', copy);
 const out = await generate(copy, { prime: [ids[0]], length: 40, temperature: 0.5, topK: 3, seed: 7 });
