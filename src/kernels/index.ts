@@ -13,3 +13,5 @@ export * from './losses.ts';
 export * from './clip.ts';
 export * from './lstm_seq.ts';
 export * from './step_variant.ts';
+export * from './gru_seq.ts';
+export * from './rnn_seq.ts';

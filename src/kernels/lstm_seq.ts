@@ -126,7 +126,7 @@ function lstmDims(op: string, seqName: string, seq: Tensor, w: Tensor): Dims {
   return { B, T, H };
 }
 
-function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: number, opts: SeqOptions): SeqPlan {
+export function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: number, opts: SeqOptions): SeqPlan {
   if (opts.rowsPerWorkgroup !== undefined && !(Number.isInteger(opts.rowsPerWorkgroup) && opts.rowsPerWorkgroup >= 1)) {
     throw new Error(`${op}: rowsPerWorkgroup must be a positive integer, got ${opts.rowsPerWorkgroup}`);
   }

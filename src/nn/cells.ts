@@ -8,6 +8,8 @@ import { gruBackwardSequence, gruForwardSequence } from '../kernels/gru.ts';
 import { rnnBackwardSequence, rnnForwardSequence } from '../kernels/rnn.ts';
 import { lstmBackwardSequence, lstmForwardSequence } from '../kernels/lstm.ts';
 import { isCpuAdapter, lstmSeqBackward, lstmSeqForward, lstmSeqSupported } from '../kernels/lstm_seq.ts';
+import { gruSeqBackward, gruSeqForward, gruSeqSupported } from '../kernels/gru_seq.ts';
+import { rnnSeqBackward, rnnSeqForward, rnnSeqSupported } from '../kernels/rnn_seq.ts';
 
 /**
  * How the recurrence is recorded: 'step' (one dispatch per timestep), 'sequence' (one dispatch for
@@ -98,30 +100,38 @@ const lstm: CellDriver = {
 
 const gru: CellDriver = {
   gates: 3, hasCell: false, separateDghh: true, saved: { gates: 3, hnLin: 1 },
+  sequenceSupported: gruSeqSupported,
   forward(ctx, a) {
-    resolveSchedule(ctx, gru, a.h0.shape[1], a.schedule); // no GRU sequence kernel yet: 'sequence' throws
-    gruForwardSequence(ctx, {
+    const t = {
       gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs,
       gates: a.saved.gates, hnLin: a.saved.hnLin, hn: a.hn,
-    });
+    };
+    if (resolveSchedule(ctx, gru, a.h0.shape[1], a.schedule) === 'sequence') gruSeqForward(ctx, t);
+    else gruForwardSequence(ctx, t);
   },
   backward(ctx, a) {
     const [B, H] = a.h0.shape;
-    gruBackwardSequence(ctx, {
+    const t = {
       dhs: a.dhs, dhn: a.dhn, gates: a.saved.gates, hnLin: a.saved.hnLin, hs: a.hs, h0: a.h0, whh: a.whh,
       lengths: a.lengths, dgates: a.dgates, dghh: a.dghh, dh0: a.dh0, dhCarry: a.scratch('dh_carry', [B, H]),
-    });
+    };
+    if (resolveSchedule(ctx, gru, H, a.schedule) === 'sequence') gruSeqBackward(ctx, t);
+    else gruBackwardSequence(ctx, t);
   },
 };
 
 const rnn: CellDriver = {
   gates: 1, hasCell: false, separateDghh: false, saved: {},
+  sequenceSupported: rnnSeqSupported,
   forward(ctx, a, nonlinearity) {
-    resolveSchedule(ctx, rnn, a.h0.shape[1], a.schedule); // no RNN sequence kernel yet: 'sequence' throws
-    rnnForwardSequence(ctx, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn }, { nonlinearity });
+    const t = { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn };
+    if (resolveSchedule(ctx, rnn, a.h0.shape[1], a.schedule) === 'sequence') rnnSeqForward(ctx, t, { nonlinearity });
+    else rnnForwardSequence(ctx, t, { nonlinearity });
   },
   backward(ctx, a, nonlinearity) {
-    rnnBackwardSequence(ctx, { dhs: a.dhs, dhn: a.dhn, hs: a.hs, whh: a.whh, lengths: a.lengths, dgates: a.dgates, dh0: a.dh0 }, { nonlinearity });
+    const t = { dhs: a.dhs, dhn: a.dhn, hs: a.hs, whh: a.whh, lengths: a.lengths, dgates: a.dgates, dh0: a.dh0 };
+    if (resolveSchedule(ctx, rnn, a.h0.shape[1], a.schedule) === 'sequence') rnnSeqBackward(ctx, t, { nonlinearity });
+    else rnnBackwardSequence(ctx, t, { nonlinearity });
   },
 };
 

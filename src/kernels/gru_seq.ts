@@ -1,0 +1,133 @@
+// GRU sequence kernels (shaders/gru_seq.wgsl): the whole recurrence in one dispatch per direction
+// (plus gru_backward_initial from gru.wgsl for dh0). Same tensors, semantics and outputs as
+// gruForwardSequence / gruBackwardSequence in ./gru.ts, so a caller can pick either schedule. Each
+// workgroup owns RB batch rows and loops over t with one workgroupBarrier() per step, keeping h
+// (forward) or the next step's dghh (backward) in workgroup memory and reading W_hh from storage.
+// The launch plan (rows per workgroup, invocations) is the one shared with lstm_seq.ts.
+//   gru_seq_forward   T steps: hs, gates, hnLin, hn                                      (1 dispatch)
+//   gru_seq_backward  T steps: dgates, dghh, dhCarry; then gru_backward_initial: dh0      (2 dispatches,
+//                     after dhCarry = dhn (a copy) or 0 (a clear), as gruBackwardSequence does)
+import type { GpuContext } from '../runtime/context.ts';
+import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
+import { grid1d } from './grid.ts';
+import type { GruBackwardSequenceTensors, GruForwardTensors } from './gru.ts';
+import './gru.ts'; // registers gru_backward_initial
+import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
+
+const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
+const gx = B_('gx', 'read-only-storage', 0);
+const whh = B_('whh', 'read-only-storage', 1);
+const bhh = B_('bhh', 'read-only-storage', 2);
+const h0 = B_('h0', 'read-only-storage', 3);
+const lengths = B_('lengths', 'read-only-storage', 4);
+const hs = B_('hs', 'storage', 5);
+const gates = B_('gates', 'storage', 6);
+const hnLin = B_('hn_lin', 'storage', 7);
+const hn = B_('hn', 'storage', 8);
+const params = B_('params', 'uniform', 9);
+const dhs = B_('dhs', 'read-only-storage', 10);
+const dgates = B_('dgates', 'storage', 11);
+const dghh = B_('dghh', 'storage', 12);
+const dhCarry = B_('dh_carry', 'storage', 13);
+const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['pad', 'u32']] as const;
+const defaults = { WG: 128, RB: 1, SH: 256 };
+
+export const GRU_SEQ_KERNELS: KernelSpec[] = [
+  { name: 'gru_seq_forward', file: 'gru_seq.wgsl', params: fields, overrides: defaults,
+    bindings: [gx, whh, bhh, h0, lengths, hs, gates, hnLin, hn, params] },
+  { name: 'gru_seq_backward', file: 'gru_seq.wgsl', params: fields, overrides: defaults,
+    bindings: [whh, h0, lengths, hs, gates, hnLin, params, dhs, dgates, dghh, dhCarry] },
+];
+registerKernels(GRU_SEQ_KERNELS);
+
+/** Whether the GRU sequence kernels can run for hidden size H on this adapter (backward needs 2·3H floats per row). */
+export function gruSeqSupported(ctx: GpuContext, H: number): boolean {
+  return seqMaxRows(ctx, 6 * H) >= 1;
+}
+
+// ---------------------------------------------------------------- checks
+
+/** B, T, H from whh (3H, H) and a (B, T, width·H) tensor. */
+function gruDims(op: string, seqName: string, seq: Tensor, w: Tensor, width: number): { B: number; T: number; H: number } {
+  checkTensor(op, 'whh', w, [-1, -1]);
+  const [G, H] = w.shape;
+  if (G !== 3 * H) throw new Error(`${op}: whh (${w.name}) has shape ${shapeString(w.shape)}, expected (3*H, H) = (${3 * H}, ${H})`);
+  checkTensor(op, seqName, seq, [-1, -1, width * H]);
+  const [B, T] = seq.shape;
+  return { B, T, H };
+}
+
+// ---------------------------------------------------------------- wrappers
+
+/**
+ * Records the whole GRU forward with the sequence kernel: hs, gates (r, z, n after activation),
+ * hnLin for every t (zero past each row's length) and hn[b] at t = lengths[b]-1. One dispatch.
+ * Same tensors and results as gruForwardSequence.
+ */
+export function gruSeqForward(ctx: GpuContext, a: GruForwardTensors, opts: SeqOptions = {}): void {
+  const op = 'gruSeqForward';
+  const d = gruDims(op, 'gx', a.gx, a.whh, 3);
+  const { B, T, H } = d, G = 3 * H;
+  checkTensor(op, 'bhh', a.bhh, [G]);
+  checkTensor(op, 'h0', a.h0, [B, H]);
+  checkTensor(op, 'lengths', a.lengths, [B], 'i32');
+  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkTensor(op, 'gates', a.gates, [B, T, G]);
+  checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
+  checkTensor(op, 'hn', a.hn, [B, H]);
+  checkDistinct(op, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hnLin: a.hnLin, hn: a.hn });
+  const p = planOrThrow(op, ctx, d, 2 * H, opts);
+  ctx.dispatch('gru_seq_forward', {
+    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin, hn: a.hn },
+    params: { B, T, H, pad: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H },
+    workgroups: [p.groups, 1],
+  });
+}
+
+/**
+ * Records the whole GRU backward with the sequence kernel: dhCarry = dhn (a copy; a clear without
+ * dhn), dgates and dghh for every t (zero past each row's length) with dhCarry updated in place,
+ * then dh0 via gru_backward_initial. Two dispatches. Same tensors and results as
+ * gruBackwardSequence; when dhCarry is not given, a (B, H) scratch tensor is taken from ctx's pool
+ * and released once recorded.
+ */
+export function gruSeqBackward(ctx: GpuContext, a: GruBackwardSequenceTensors, opts: SeqOptions = {}): void {
+  const op = 'gruSeqBackward';
+  const d = gruDims(op, 'dhs', a.dhs, a.whh, 1);
+  const { B, T, H } = d, G = 3 * H;
+  checkTensor(op, 'gates', a.gates, [B, T, G]);
+  checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
+  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkTensor(op, 'h0', a.h0, [B, H]);
+  checkTensor(op, 'lengths', a.lengths, [B], 'i32');
+  checkTensor(op, 'dgates', a.dgates, [B, T, G]);
+  checkTensor(op, 'dghh', a.dghh, [B, T, G]);
+  if (a.dhn !== undefined) checkTensor(op, 'dhn', a.dhn, [B, H]);
+  checkTensor(op, 'dh0', a.dh0, [B, H]);
+  if (a.dhCarry !== undefined) checkTensor(op, 'dhCarry', a.dhCarry, [B, H]);
+  checkDistinct(op, {
+    dhs: a.dhs, gates: a.gates, hnLin: a.hnLin, hs: a.hs, h0: a.h0, whh: a.whh, lengths: a.lengths,
+    dgates: a.dgates, dghh: a.dghh, dhn: a.dhn, dh0: a.dh0, dhCarry: a.dhCarry,
+  });
+  const p = planOrThrow(op, ctx, d, 2 * G, opts);
+  const carry = a.dhCarry ?? ctx.empty([B, H], 'f32', 'gru dh_carry');
+  if (a.dhn) ctx.copy(a.dhn, carry);
+  else ctx.clear(carry);
+  ctx.dispatch('gru_seq_backward', {
+    bindings: {
+      whh: a.whh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin,
+      dhs: a.dhs, dgates: a.dgates, dghh: a.dghh, dh_carry: carry,
+    },
+    params: { B, T, H, pad: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G },
+    workgroups: [p.groups, 1],
+  });
+  ctx.dispatch('gru_backward_initial', {
+    bindings: { whh: a.whh, dghh: a.dghh, dh_carry: carry, dh0: a.dh0 },
+    params: { B, T, H, t: 0 },
+    workgroups: grid1d(B * H, 64),
+  });
+  if (!a.dhCarry) carry.release();
+}
