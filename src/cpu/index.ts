@@ -13,3 +13,4 @@ export * from './embedding.ts';
 export * from './losses.ts';
 export * from './clip.ts';
 export * from './model.ts';
+export * from './generate.ts';

@@ -15,3 +15,4 @@ export * from './lstm_seq.ts';
 export * from './step_variant.ts';
 export * from './gru_seq.ts';
 export * from './rnn_seq.ts';
+export * from './generate.ts';

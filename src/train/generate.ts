@@ -1,7 +1,22 @@
 // Generation: prime the model with a sequence, then sample one token at a time with temperature
-// and top-k (the tutorial's get_top_char keeps the top 5), seeded and reproducible. The recurrent
-// states are carried on the GPU from step to step; only the last logits row is read back.
+// and top-k (the tutorial's get_top_char keeps the top 5), seeded and reproducible.
+//
+// Two engines:
+//   'gpu'   the whole loop on the GPU (shaders/generate.wgsl): token → input → every recurrent layer →
+//           dense head → softmax → sample, many steps per dispatch; only the ids are read back. For
+//           models of the shape [Embedding | OneHot] → (unidirectional LSTM/GRU/RNN | Dropout)… →
+//           Dense without activation; draws come from the GPU's hash PRNG (seed, row, step).
+//   'steps' any token-in, logits-out model: one model.forward per token, the last logits row read
+//           back and sampled on the CPU (draws from the CPU Rng), so one readback per token.
+// 'auto' (default) picks 'gpu' where the model fits. The two engines draw different random numbers,
+// so the same seed gives different (each reproducible) text.
 import type { Sequential } from '../nn/model.ts';
+import { Dense, Dropout } from '../nn/layers.ts';
+import { Embedding, OneHot } from '../nn/embedding.ts';
+import { Recurrent } from '../nn/recurrent.ts';
+import type { Layer, Parameter } from '../nn/layer.ts';
+import type { Tensor } from '../runtime/tensor.ts';
+import { packGenerator, runGenerator, type GeneratorSpec } from '../kernels/generate.ts';
 import { Rng } from '../cpu/random.ts';
 
 export interface SampleOptions {
@@ -31,14 +46,57 @@ export function sampleLogits(logits: ArrayLike<number>, rng: Rng, o: SampleOptio
   return idx[idx.length - 1];
 }
 
+/** Where the generation loop runs (see the file header). */
+export type GenerateEngine = 'auto' | 'gpu' | 'steps';
+
 export interface GenerateOptions extends SampleOptions {
   /** Token ids to start from (at least one). */
   prime: Int32Array | number[];
   /** How many tokens to generate after the prime. */
   length: number;
   seed?: number;
-  /** Called with each new token as it is produced (streaming). */
+  /** Called with each new token as it is produced (streaming; with the 'gpu' engine tokens
+   *  arrive a chunk of `stepsPerDispatch` at a time). */
   onToken?: (id: number, index: number) => void;
+  /** Default 'auto': 'gpu' where the model fits, else 'steps'. */
+  engine?: GenerateEngine;
+  /** 'gpu' engine: steps per dispatch (default 128, or 32 when streaming). */
+  stepsPerDispatch?: number;
+}
+
+function param(layer: Layer, name: string): Tensor {
+  const p = layer.parameters().find((q: Parameter) => q.name === name);
+  if (!p?.value) throw new Error(`generate: ${layer.name} has no built parameter ${name}`);
+  return p.value;
+}
+
+/**
+ * The on-GPU generator's description of `model`, or a sentence saying why the model does not fit
+ * it: [Embedding | OneHot] → (unidirectional recurrent layers | Dropout)… → Dense without activation.
+ */
+export function generatorSpecOf(model: Sequential): GeneratorSpec | string {
+  const layers = model.layers;
+  const first = layers[0], last = layers[layers.length - 1];
+  let input: GeneratorSpec['input'];
+  if (first instanceof Embedding) input = { embedding: param(first, 'weight') };
+  else if (first instanceof OneHot) input = { oneHot: first.numClasses };
+  else return 'the first layer is not Embedding or OneHot';
+  if (!(last instanceof Dense) || last.activation) return 'the last layer is not a Dense layer without activation';
+  const spec: GeneratorSpec = { input, layers: [], head: { weight: param(last, 'weight'), bias: last.useBias ? param(last, 'bias') : undefined } };
+  for (const layer of layers.slice(1, -1)) {
+    if (layer instanceof Dropout) continue; // identity at inference
+    if (!(layer instanceof Recurrent)) return `${layer.name} is not a recurrent or dropout layer`;
+    if (layer.bidirectional) return `${layer.name} is bidirectional`;
+    const cell = layer.cell === 'rnn' ? (layer.nonlinearity === 'relu' ? 'rnn_relu' : 'rnn_tanh') : layer.cell;
+    for (let l = 0; l < layer.numLayers; l++) {
+      spec.layers.push({
+        cell, weightIh: param(layer, `weight_ih_l${l}`), weightHh: param(layer, `weight_hh_l${l}`),
+        biasIh: param(layer, `bias_ih_l${l}`), biasHh: param(layer, `bias_hh_l${l}`),
+      });
+    }
+  }
+  if (spec.layers.length === 0) return 'there is no recurrent layer';
+  return spec;
 }
 
 /**
@@ -47,14 +105,54 @@ export interface GenerateOptions extends SampleOptions {
  * stateful carry is reset before and after.
  */
 export async function generate(model: Sequential, o: GenerateOptions): Promise<Int32Array> {
+  return (await generateSamples(model, { ...o, samples: 1 }))[0];
+}
+
+/**
+ * Like `generate`, for `samples` independent continuations of the same prime (rows of one batch
+ * on the GPU engine; the 'steps' engine runs them one after another).
+ */
+export async function generateSamples(model: Sequential, o: GenerateOptions & { samples: number }): Promise<Int32Array[]> {
   const ctx = model.context;
   if (model.input.kind !== 'tokens') throw new Error('generate: the model must take token ids (start with Embedding or OneHot)');
   if (model.output.kind !== 'seq') throw new Error('generate: the model must output per-step logits (no LastStep)');
   const prime = Int32Array.from(o.prime);
   if (prime.length === 0) throw new Error('generate: prime must contain at least one token');
   if (!Number.isInteger(o.length) || o.length < 0) throw new Error(`generate: length must be a non-negative integer, got ${o.length}`);
+  if (!Number.isInteger(o.samples) || o.samples < 1) throw new Error(`generate: samples must be a positive integer, got ${o.samples}`);
+  const temperature = o.temperature ?? 1;
+  if (!(temperature > 0)) throw new Error(`generate: temperature must be positive, got ${temperature}`);
+  const engine = o.engine ?? 'auto';
+  if (!['auto', 'gpu', 'steps'].includes(engine)) throw new Error(`generate: engine must be 'auto', 'gpu' or 'steps', got ${String(engine)}`);
   const V = model.output.size;
+  for (let i = 0; i < prime.length; i++) {
+    if (!Number.isInteger(prime[i]) || prime[i] < 0 || prime[i] >= V) throw new Error(`generate: prime[${i}] = ${prime[i]} is not a token id in [0, ${V - 1}]`);
+  }
+  const spec = engine === 'steps' ? 'the steps engine was asked for' : generatorSpecOf(model);
+  if (typeof spec !== 'string') {
+    const g = packGenerator(ctx, spec);
+    try {
+      const { tokens } = await runGenerator(ctx, g, {
+        prime, length: o.length, samples: o.samples, seed: o.seed ?? 1, temperature, topK: o.topK ?? 0,
+        stepsPerDispatch: o.stepsPerDispatch ?? (o.onToken ? 32 : 128),
+        onTokens: o.onToken ? (rows, first) => rows[0].forEach((id, k) => o.onToken!(id, first + k)) : undefined,
+      });
+      return tokens;
+    } finally {
+      g.release();
+    }
+  }
+  if (engine === 'gpu') throw new Error(`generate: the 'gpu' engine cannot run this model: ${spec}`);
+  const out: Int32Array[] = [];
   const rng = new Rng(o.seed ?? 1);
+  for (let r = 0; r < o.samples; r++) out.push(await generateSteps(model, prime, o, rng, r === 0 ? o.onToken : undefined));
+  return out;
+}
+
+/** The 'steps' engine: one forward per token, the last logits row read back and sampled on the CPU. */
+async function generateSteps(model: Sequential, prime: Int32Array, o: GenerateOptions, rng: Rng, onToken?: (id: number, index: number) => void): Promise<Int32Array> {
+  const ctx = model.context;
+  const V = model.output.size;
   const layers = model.recurrentLayers();
   model.resetStates();
   const out = new Int32Array(o.length);
@@ -66,7 +164,7 @@ export async function generate(model: Sequential, o: GenerateOptions): Promise<I
     const bytes = await ctx.readBytes(act.t.buffer, (input.length - 1) * V * 4, V * 4);
     const next = sampleLogits(new Float32Array(bytes), rng, o);
     out[i] = next;
-    o.onToken?.(next, i);
+    onToken?.(next, i);
     input = Int32Array.of(next);
   }
   for (const l of layers) l.setInitialState(null);

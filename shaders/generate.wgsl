@@ -1,0 +1,339 @@
+// generate.wgsl — autoregressive sampling with the whole loop on the GPU: for every step, token →
+// input → every recurrent layer → dense head → softmax → sample, many steps per dispatch; only the
+// token ids are read back.
+//
+// One workgroup per sample row b (B independent samples), looping over steps s = s_begin .. s_end-1
+// of a row of S token slots: ids[b, 0 .. P-1] hold the prime, step s reads token ids[b, s] and,
+// once s + 1 >= P, writes the token it samples to ids[b, s + 1]. A run of S − 1 steps primes the
+// model and generates N = S − P tokens; it may be split over several dispatches (the states carry
+// in `state`).
+//
+// Per step (PyTorch equations, as in lstm.wgsl, gru.wgsl, rnn.wgsl):
+//   x      = emb[tok, :]  (input mode 0, Embedding (V_in, E))  or  the one-hot e_tok (mode 1, so
+//            W_ih·x = W_ih[:, tok])
+//   layer l (x is the new h of layer l−1 for l > 0):
+//     gi = W_ih·x + b_ih      gh = W_hh·h_l + b_hh      (G = 4H, 3H or H rows)
+//     LSTM (gates i, f, g, o): c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c) with each gate = gi + gh
+//     GRU  (gates r, z, n):    r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r·gh_n),
+//                              h = (1 − z)·n + z·h
+//     RNN:                     h = tanh(gi + gh)  or  relu(gi + gh)
+//   if s + 1 >= P:
+//     logits = W_out·h_top + b_out  (V);  z = logits / temperature
+//     top_k = 0: all ids, in id order;  top_k = K: the K largest z (ties: lower id) in descending order
+//     p ∝ exp(z − max z) over those ids;  u = rand_uniform(hash_u32(seed) ^ b, s) in [0, 1)
+//     ids[b, s+1] = the first id (in that order) whose running sum of p exceeds u·Σp
+//   (the CPU reference, src/cpu/generate.ts, samples with the same u in the same order).
+//
+// Bindings (row-major):
+//   0  weights  f32, every parameter packed (offsets in `program`); matrices stored transposed:
+//               W_ih as (I, G), W_hh as (H, G), the head as (H_top, V); the embedding as is   read
+//   1  program  u32: [8 header words][8 words per layer]                          read
+//        header: n_layers, input_mode, input_size, V, head_w, head_b (NONE: no bias), emb, head_in
+//        layer:  cell (0 LSTM, 1 GRU, 2 RNN tanh, 3 RNN relu), I, H, w_ih, w_hh, b_ih, b_hh, 0
+//   2  ids      i32 (B, S)                                                        read_write
+//   3  state    f32 (B, L, 2, h_max): h then c of every layer                     read_write
+//   4  scratch  f32 (B, scratch_stride): gi (g_max), gh (g_max), z (V), kept z (K), kept id (K)
+//   5  logits   f32 (B, N, V): the raw logits each token was drawn from, when record = 1
+//   6  params   uniform (below)
+//   7  source   f32 (rows, cols)  read         — generate_pack only
+//   8  packed   f32 (the weights buffer) read_write — generate_pack only
+// Threads: WG invocations (a power of two) per workgroup; workgroups: B along x.
+// Each phase is followed by storageBarrier(): the next phase reads values other invocations wrote.
+
+override WG: u32 = 256u;
+
+const NONE: u32 = 0xffffffffu;
+const TAKEN: f32 = -3.0e38;   // marks an id already chosen by top-k selection
+const LOWEST: f32 = -3.4e38;  // below every logit and below TAKEN
+
+struct Params {
+  B: u32,
+  S: u32,
+  P: u32,
+  s_begin: u32,
+  s_end: u32,
+  seed: u32,
+  top_k: u32,
+  record: u32,
+  inv_temperature: f32,
+  scratch_stride: u32,
+  h_max: u32,
+  g_max: u32,
+  n_layers: u32,
+  V: u32,
+  serial: u32,
+  pack_rows: u32,
+  pack_cols: u32,
+  pack_offset: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> program: array<u32>;
+@group(0) @binding(2) var<storage, read_write> ids: array<i32>;
+@group(0) @binding(3) var<storage, read_write> state: array<f32>;
+@group(0) @binding(4) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(5) var<storage, read_write> logits: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(7) var<storage, read> source: array<f32>;
+@group(0) @binding(8) var<storage, read_write> packed: array<f32>;
+
+var<workgroup> red_v: array<f32, WG>;
+var<workgroup> red_i: array<u32, WG>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn gate_rows(cell: u32, H: u32) -> u32 {
+  if (cell == 0u) { return 4u * H; }
+  if (cell == 1u) { return 3u * H; }
+  return H;
+}
+
+// Offset of layer l's h in `state` for row b (c follows at + h_max).
+fn state_at(b: u32, l: u32) -> u32 {
+  return (b * params.n_layers + l) * 2u * params.h_max;
+}
+
+// Tree reduction of (red_v, red_i) to slot 0: the larger value wins, ties go to the lower id.
+fn reduce_argmax(lid: u32) {
+  for (var w = WG / 2u; w > 0u; w = w / 2u) {
+    if (lid < w) {
+      let v = red_v[lid + w];
+      let i = red_i[lid + w];
+      if (v > red_v[lid] || (v == red_v[lid] && i < red_i[lid])) {
+        red_v[lid] = v;
+        red_i[lid] = i;
+      }
+    }
+    workgroupBarrier();
+  }
+}
+
+// One recurrent layer for one step: gates into scratch, then the new h (and c) into state.
+fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
+  let e = 8u + 8u * l;
+  let cell = program[e];
+  let I = program[e + 1u];
+  let H = program[e + 2u];
+  let w_ih = program[e + 3u];
+  let w_hh = program[e + 4u];
+  let b_ih = program[e + 5u];
+  let b_hh = program[e + 6u];
+  let G = gate_rows(cell, H);
+  let sc = b * params.scratch_stride;
+  let h_at = state_at(b, l);
+  let input_mode = program[1];
+  let emb_row = program[6] + tok * I;
+  for (var r = lid; r < G; r += WG) {
+    var gi = weights[b_ih + r];
+    if (l == 0u && input_mode == 1u) {
+      gi += weights[w_ih + tok * G + r];
+    } else if (l == 0u) {
+      for (var k = 0u; k < I; k++) { gi += weights[w_ih + k * G + r] * weights[emb_row + k]; }
+    } else {
+      let x_at = state_at(b, l - 1u);
+      for (var k = 0u; k < I; k++) { gi += weights[w_ih + k * G + r] * state[x_at + k]; }
+    }
+    var gh = weights[b_hh + r];
+    for (var k = 0u; k < H; k++) { gh += weights[w_hh + k * G + r] * state[h_at + k]; }
+    scratch[sc + r] = gi;
+    scratch[sc + params.g_max + r] = gh;
+  }
+  storageBarrier();
+  let gi_at = sc;
+  let gh_at = sc + params.g_max;
+  for (var j = lid; j < H; j += WG) {
+    let h_prev = state[h_at + j];
+    var h = 0.0;
+    if (cell == 0u) {
+      let i = sigmoid(scratch[gi_at + j] + scratch[gh_at + j]);
+      let f = sigmoid(scratch[gi_at + H + j] + scratch[gh_at + H + j]);
+      let g = tanh_safe(scratch[gi_at + 2u * H + j] + scratch[gh_at + 2u * H + j]);
+      let o = sigmoid(scratch[gi_at + 3u * H + j] + scratch[gh_at + 3u * H + j]);
+      let c = f * state[h_at + params.h_max + j] + i * g;
+      state[h_at + params.h_max + j] = c;
+      h = o * tanh_safe(c);
+    } else if (cell == 1u) {
+      let r = sigmoid(scratch[gi_at + j] + scratch[gh_at + j]);
+      let z = sigmoid(scratch[gi_at + H + j] + scratch[gh_at + H + j]);
+      let n = tanh_safe(scratch[gi_at + 2u * H + j] + r * scratch[gh_at + 2u * H + j]);
+      h = (1.0 - z) * n + z * h_prev;
+    } else if (cell == 2u) {
+      h = tanh_safe(scratch[gi_at + j] + scratch[gh_at + j]);
+    } else {
+      h = max(scratch[gi_at + j] + scratch[gh_at + j], 0.0);
+    }
+    state[h_at + j] = h;
+  }
+  storageBarrier();
+}
+
+// The head's logits for row b at step s into scratch z (scaled by 1/temperature) and, when
+// recording, into `logits`.
+fn head(lid: u32, b: u32, s: u32) {
+  let V = params.V;
+  let head_w = program[4];
+  let head_b = program[5];
+  let head_in = program[7];
+  let top = state_at(b, params.n_layers - 1u);
+  let z_at = b * params.scratch_stride + 2u * params.g_max;
+  let n = s + 1u - params.P;
+  let N = params.S - params.P;
+  for (var v = lid; v < V; v += WG) {
+    var acc = 0.0;
+    if (head_b != NONE) { acc = weights[head_b + v]; }
+    for (var k = 0u; k < head_in; k++) { acc += weights[head_w + k * V + v] * state[top + k]; }
+    if (params.record == 1u) { logits[(b * N + n) * V + v] = acc; }
+    scratch[z_at + v] = acc * params.inv_temperature;
+  }
+  storageBarrier();
+}
+
+// Invocation 0 only: the id drawn with u from the K kept (z, id) pairs, in their (descending) order.
+fn pick_kept(kz_at: u32, ki_at: u32, K: u32, u: f32) -> u32 {
+  let m = scratch[kz_at];
+  var total = 0.0;
+  for (var j = 0u; j < K; j++) { total += exp(scratch[kz_at + j] - m); }
+  let goal = u * total;
+  var acc = 0.0;
+  for (var j = 0u; j < K; j++) {
+    acc += exp(scratch[kz_at + j] - m);
+    if (goal < acc) { return u32(scratch[ki_at + j]); }
+  }
+  return u32(scratch[ki_at + K - 1u]); // rounding left the goal past the last sum
+}
+
+// Samples ids[b, s + 1] from scratch z (see the header). serial = 1: invocation 0 does it all (no
+// barriers; best for small V·K); else workgroup reductions (max and chunk sums, or K argmax rounds).
+fn sample_token(lid: u32, b: u32, s: u32) {
+  let V = params.V;
+  let K = params.top_k;
+  let z_at = b * params.scratch_stride + 2u * params.g_max;
+  let kz_at = z_at + V;
+  let ki_at = kz_at + K;
+  let u = rand_uniform(hash_u32(params.seed) ^ b, s);
+  var chosen = 0u;
+  if (params.serial == 1u) {
+    if (lid == 0u) {
+      if (K == 0u) {
+        var m = LOWEST;
+        for (var v = 0u; v < V; v++) { m = max(m, scratch[z_at + v]); }
+        var total = 0.0;
+        for (var v = 0u; v < V; v++) { total += exp(scratch[z_at + v] - m); }
+        let goal = u * total;
+        var acc = 0.0;
+        chosen = V - 1u;
+        for (var v = 0u; v < V; v++) {
+          acc += exp(scratch[z_at + v] - m);
+          if (goal < acc) { chosen = v; break; }
+        }
+      } else {
+        for (var j = 0u; j < K; j++) {
+          var best = LOWEST;
+          var best_i = 0u;
+          for (var v = 0u; v < V; v++) {
+            let z = scratch[z_at + v];
+            if (z > best) { best = z; best_i = v; }
+          }
+          scratch[kz_at + j] = best;
+          scratch[ki_at + j] = f32(best_i);
+          scratch[z_at + best_i] = TAKEN;
+        }
+        chosen = pick_kept(kz_at, ki_at, K, u);
+      }
+    }
+  } else if (K == 0u) {
+    // max z, then per-invocation sums of exp(z − max) over contiguous chunks, then one scan.
+    var m = LOWEST;
+    for (var v = lid; v < V; v += WG) { m = max(m, scratch[z_at + v]); }
+    red_v[lid] = m;
+    red_i[lid] = 0u;
+    workgroupBarrier();
+    reduce_argmax(lid);
+    m = red_v[0];
+    workgroupBarrier();
+    let C = (V + WG - 1u) / WG;
+    let lo = min(lid * C, V);
+    let hi = min(lo + C, V);
+    var part = 0.0;
+    for (var v = lo; v < hi; v++) { part += exp(scratch[z_at + v] - m); }
+    red_v[lid] = part;
+    workgroupBarrier();
+    if (lid == 0u) {
+      var total = 0.0;
+      for (var i = 0u; i < WG; i++) { total += red_v[i]; }
+      let goal = u * total;
+      var acc = 0.0;
+      var chunk = WG;
+      for (var i = 0u; i < WG; i++) {
+        if (goal < acc + red_v[i]) { chunk = i; break; }
+        acc += red_v[i];
+      }
+      chosen = V - 1u; // rounding left the goal past the last sum: the last id, as on the CPU
+      if (chunk < WG) {
+        let c_lo = chunk * C;
+        let c_hi = min(c_lo + C, V);
+        chosen = c_hi - 1u; // the same rounding within the chunk
+        for (var v = c_lo; v < c_hi; v++) {
+          acc += exp(scratch[z_at + v] - m);
+          if (goal < acc) { chosen = v; break; }
+        }
+      }
+    }
+  } else {
+    // K rounds of argmax; the chosen id is marked TAKEN so the next round skips it.
+    for (var j = 0u; j < K; j++) {
+      var best = LOWEST;
+      var best_i = V;
+      for (var v = lid; v < V; v += WG) {
+        let z = scratch[z_at + v];
+        if (z > best) { best = z; best_i = v; }
+      }
+      red_v[lid] = best;
+      red_i[lid] = best_i;
+      workgroupBarrier();
+      reduce_argmax(lid);
+      if (lid == 0u) {
+        scratch[kz_at + j] = red_v[0];
+        scratch[ki_at + j] = f32(red_i[0]);
+        scratch[z_at + red_i[0]] = TAKEN;
+      }
+      storageBarrier();
+      workgroupBarrier();
+    }
+    if (lid == 0u) { chosen = pick_kept(kz_at, ki_at, K, u); }
+  }
+  if (lid == 0u) { ids[b * params.S + s + 1u] = i32(chosen); }
+  storageBarrier();
+}
+
+@compute @workgroup_size(WG)
+fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let lid = lid3.x;
+  let b = wid.x;
+  for (var s = params.s_begin; s < params.s_end; s++) {
+    let tok = u32(ids[b * params.S + s]);
+    for (var l = 0u; l < params.n_layers; l++) { layer_step(lid, b, l, tok); }
+    if (s + 1u >= params.P) {
+      head(lid, b, s);
+      sample_token(lid, b, s);
+    }
+  }
+}
+
+// generate_pack: packed[pack_offset + c·rows + r] = source[r·cols + c] — a (rows, cols) matrix
+// stored transposed, so that at every k the invocations of generate_steps read consecutive
+// addresses (one row r each). One invocation per element.
+@compute @workgroup_size(WG)
+fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let rows = params.pack_rows;
+  let cols = params.pack_cols;
+  if (idx >= rows * cols) { return; }
+  let r = idx / cols;
+  let c = idx % cols;
+  packed[params.pack_offset + c * rows + r] = source[idx];
+}

@@ -1,0 +1,311 @@
+// On-GPU generation (shaders/generate.wgsl): a stack of recurrent layers between a token input
+// (Embedding or one-hot) and a dense head, run autoregressively with sampling on the GPU, many
+// steps per dispatch. The parameters are copied once into one packed buffer (so one kernel serves
+// any depth and mix of cells); only the sampled ids are read back.
+//
+//   packGenerator(ctx, spec)          packs the parameters (recorded copies) and the program table
+//   generateSteps(ctx, g, t, o)       records one dispatch: steps s_begin .. s_end-1 for B rows
+//   runGenerator(ctx, g, o)           prime + sample N tokens for B rows: allocates, dispatches in
+//                                     chunks, reads back the ids (and optionally the logits)
+import type { GpuContext } from '../runtime/context.ts';
+import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
+import { isCpuAdapter } from './lstm_seq.ts';
+import { grid1d } from './grid.ts';
+
+const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
+const fields = [
+  ['B', 'u32'], ['S', 'u32'], ['P', 'u32'], ['s_begin', 'u32'], ['s_end', 'u32'], ['seed', 'u32'], ['top_k', 'u32'], ['record', 'u32'],
+  ['inv_temperature', 'f32'], ['scratch_stride', 'u32'], ['h_max', 'u32'], ['g_max', 'u32'], ['n_layers', 'u32'], ['V', 'u32'],
+  ['serial', 'u32'], ['pack_rows', 'u32'], ['pack_cols', 'u32'], ['pack_offset', 'u32'], ['pad0', 'u32'], ['pad1', 'u32'],
+] as const;
+const params = B_('params', 'uniform', 6);
+
+export const GENERATE_KERNELS: KernelSpec[] = [
+  {
+    name: 'generate_steps', file: 'generate.wgsl', params: fields, overrides: { WG: 256 },
+    bindings: [
+      B_('weights', 'read-only-storage', 0), B_('program', 'read-only-storage', 1), B_('ids', 'storage', 2), B_('state', 'storage', 3),
+      B_('scratch', 'storage', 4), B_('logits', 'storage', 5), params,
+    ],
+  },
+  {
+    name: 'generate_pack', file: 'generate.wgsl', params: fields, overrides: { WG: 64 },
+    bindings: [params, B_('source', 'read-only-storage', 7), B_('packed', 'storage', 8)],
+  },
+];
+const ZERO_PARAMS = Object.fromEntries(fields.map(([k]) => [k, 0])) as Record<(typeof fields)[number][0], number>;
+registerKernels(GENERATE_KERNELS);
+
+/** The recurrent cell of one generator layer (RNN with its nonlinearity). */
+export type GeneratorCell = 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
+const CELL_CODE: Record<GeneratorCell, number> = { lstm: 0, gru: 1, rnn_tanh: 2, rnn_relu: 3 };
+const GATES: Record<GeneratorCell, number> = { lstm: 4, gru: 3, rnn_tanh: 1, rnn_relu: 1 };
+
+export interface GeneratorLayer {
+  cell: GeneratorCell;
+  /** PyTorch layouts: (G, I), (G, H), (G), (G) with G = 4H (LSTM), 3H (GRU), H (RNN). */
+  weightIh: Tensor; weightHh: Tensor; biasIh: Tensor; biasHh: Tensor;
+}
+
+export interface GeneratorSpec {
+  /** Token input: an Embedding table (V_in, E), or one-hot over `oneHot` ids (layer 0's I = V_in). */
+  input: { embedding: Tensor } | { oneHot: number };
+  /** Unidirectional layers, bottom first; layer l's input is layer l−1's h. */
+  layers: GeneratorLayer[];
+  /** Dense head to the logits: weight (V, H_top), optional bias (V). */
+  head: { weight: Tensor; bias?: Tensor };
+}
+
+/** A packed generator: the parameters in one buffer plus the program table the kernel walks. */
+export interface PackedGenerator {
+  weights: Tensor;
+  program: Tensor<'u32'>;
+  /** Token ids the input accepts (V_in) and logits the head gives (V). */
+  inputVocab: number;
+  V: number;
+  nLayers: number;
+  hMax: number;
+  gMax: number;
+  release(): void;
+}
+
+const NONE = 0xffffffff;
+
+/** Checks the spec's shapes and records copies of every parameter into one packed buffer. */
+export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGenerator {
+  const op = 'packGenerator';
+  if (spec.layers.length < 1) throw new Error(`${op}: at least one recurrent layer is needed`);
+  // Matrices are stored transposed (see generate.wgsl), vectors and the embedding as they are.
+  const parts: { t: Tensor; transpose: boolean }[] = [];
+  const offsetOf = (t: Tensor, transpose = false): number => {
+    let off = 0;
+    for (const p of parts) off += p.t.size;
+    parts.push({ t, transpose });
+    return off;
+  };
+  const header = new Uint32Array(8);
+  let inputVocab: number, inSize: number;
+  if ('embedding' in spec.input) {
+    checkTensor(op, 'input.embedding', spec.input.embedding, [-1, -1]);
+    [inputVocab, inSize] = spec.input.embedding.shape;
+    header[1] = 0;
+    header[6] = offsetOf(spec.input.embedding);
+  } else {
+    inputVocab = inSize = spec.input.oneHot;
+    if (!Number.isInteger(inputVocab) || inputVocab < 1) throw new Error(`${op}: input.oneHot must be a positive integer, got ${inputVocab}`);
+    header[1] = 1;
+  }
+  header[2] = inSize;
+  const layerWords = new Uint32Array(8 * spec.layers.length);
+  let hMax = 0, gMax = 0, I = inSize;
+  spec.layers.forEach((layer, l) => {
+    if (!(layer.cell in CELL_CODE)) throw new Error(`${op}: layers[${l}].cell must be one of ${Object.keys(CELL_CODE).join(', ')}, got ${String(layer.cell)}`);
+    checkTensor(op, `layers[${l}].weightHh`, layer.weightHh, [-1, -1]);
+    const H = layer.weightHh.shape[1], G = GATES[layer.cell] * H;
+    checkTensor(op, `layers[${l}].weightHh`, layer.weightHh, [G, H]);
+    checkTensor(op, `layers[${l}].weightIh`, layer.weightIh, [G, I]);
+    checkTensor(op, `layers[${l}].biasIh`, layer.biasIh, [G]);
+    checkTensor(op, `layers[${l}].biasHh`, layer.biasHh, [G]);
+    layerWords.set([CELL_CODE[layer.cell], I, H, offsetOf(layer.weightIh, true), offsetOf(layer.weightHh, true), offsetOf(layer.biasIh), offsetOf(layer.biasHh), 0], 8 * l);
+    hMax = Math.max(hMax, H);
+    gMax = Math.max(gMax, G);
+    I = H;
+  });
+  checkTensor(op, 'head.weight', spec.head.weight, [-1, I]);
+  const V = spec.head.weight.shape[0];
+  if (V !== inputVocab) throw new Error(`${op}: the head gives ${V} logits but the input takes ${inputVocab} token ids; sampled ids are fed back, so they must be the same vocabulary`);
+  header[0] = spec.layers.length;
+  header[3] = V;
+  header[4] = offsetOf(spec.head.weight, true);
+  if (spec.head.bias) {
+    checkTensor(op, 'head.bias', spec.head.bias, [V]);
+    header[5] = offsetOf(spec.head.bias);
+  } else {
+    header[5] = NONE;
+  }
+  header[7] = I;
+
+  let total = 0;
+  for (const p of parts) total += p.t.size;
+  const weights = ctx.empty([total], 'f32', 'generator_weights');
+  let at = 0;
+  for (const { t, transpose } of parts) {
+    if (transpose) {
+      const [rows, cols] = t.shape;
+      ctx.dispatch('generate_pack', {
+        bindings: { source: t, packed: weights },
+        params: { ...ZERO_PARAMS, pack_rows: rows, pack_cols: cols, pack_offset: at },
+        workgroups: grid1d(rows * cols, 64, ctx.limits.maxComputeWorkgroupsPerDimension),
+      });
+    } else {
+      ctx.copy(t, weights, t.byteSize, 0, at * 4);
+    }
+    at += t.size;
+  }
+  const table = new Uint32Array(8 + layerWords.length);
+  table.set(header);
+  table.set(layerWords, 8);
+  const program = ctx.tensor(table, [table.length], 'generator_program') as Tensor<'u32'>;
+  return {
+    weights, program, inputVocab, V, nLayers: spec.layers.length, hMax, gMax,
+    release() { weights.release(); program.release(); },
+  };
+}
+
+export interface GenerateStepsTensors {
+  /** (B, S) i32: the prime in columns 0..P−1; sampled ids are written after it. */
+  ids: Tensor<'i32'>;
+  /** (B, L, 2, hMax): h and c of every layer (zeros before the first step). */
+  state: Tensor;
+  /** (B, generatorScratchSize(g, topK)). */
+  scratch: Tensor;
+  /** (B, S − P, V): the logits each sampled token came from (only when `record`). */
+  logits?: Tensor;
+}
+
+export interface GenerateStepsOptions {
+  /** Prime length P (≥ 1). */
+  P: number;
+  sBegin: number;
+  sEnd: number;
+  seed: number;
+  /** > 0; default 1. */
+  temperature?: number;
+  /** Sample among the topK most likely ids (0 = all); default 0. */
+  topK?: number;
+  /** Invocations per workgroup (a power of two); default 64 on CPU adapters, 256 on GPUs. */
+  workgroupSize?: number;
+  /** 'serial': one invocation samples (no barriers); 'parallel': workgroup reductions; 'auto'
+   *  (default): serial when V·max(K, 2) ≤ 1024. */
+  sampler?: 'auto' | 'serial' | 'parallel';
+}
+
+/** The `top_k` the kernel runs: 0 (all ids) when topK is 0 or ≥ V. */
+function effectiveTopK(topK: number, V: number): number {
+  return topK > 0 && topK < V ? topK : 0;
+}
+
+/** Floats of scratch per row for a generator and top-k. */
+export function generatorScratchSize(g: PackedGenerator, topK = 0): number {
+  return 2 * g.gMax + g.V + 2 * effectiveTopK(topK, g.V);
+}
+
+function defaultWorkgroupSize(ctx: GpuContext): number {
+  const cap = Math.min(256, ctx.limits.maxComputeInvocationsPerWorkgroup);
+  let wg = isCpuAdapter(ctx) ? 64 : 256;
+  while (wg > cap) wg /= 2;
+  return wg;
+}
+
+/** Records one dispatch of steps sBegin .. sEnd−1 for every row of `ids`. */
+export function generateSteps(ctx: GpuContext, g: PackedGenerator, t: GenerateStepsTensors, o: GenerateStepsOptions): void {
+  const op = 'generateSteps';
+  checkTensor(op, 'ids', t.ids, [-1, -1], 'i32');
+  const [B, S] = t.ids.shape;
+  const topK = o.topK ?? 0;
+  const temperature = o.temperature ?? 1;
+  if (!Number.isInteger(o.P) || o.P < 1 || o.P >= S) throw new Error(`${op}: prime length P = ${o.P} must be in [1, ${S - 1}] for ids of shape ${shapeString(t.ids.shape)}`);
+  if (!Number.isInteger(o.sBegin) || !Number.isInteger(o.sEnd) || o.sBegin < 0 || o.sEnd > S - 1 || o.sBegin > o.sEnd) {
+    throw new Error(`${op}: steps [${o.sBegin}, ${o.sEnd}) must lie in [0, ${S - 1}]`);
+  }
+  if (!(temperature > 0) || !Number.isFinite(temperature)) throw new Error(`${op}: temperature must be a positive number, got ${temperature}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new Error(`${op}: topK must be a non-negative integer, got ${topK}`);
+  const K = effectiveTopK(topK, g.V);
+  checkTensor(op, 'state', t.state, [B, g.nLayers, 2, g.hMax]);
+  checkTensor(op, 'scratch', t.scratch, [B, generatorScratchSize(g, topK)]);
+  if (t.logits) checkTensor(op, 'logits', t.logits, [B, S - o.P, g.V]);
+  if (B > ctx.limits.maxComputeWorkgroupsPerDimension) throw new Error(`${op}: ${B} rows exceed this adapter's ${ctx.limits.maxComputeWorkgroupsPerDimension} workgroups per dispatch`);
+  const WG = o.workgroupSize ?? defaultWorkgroupSize(ctx);
+  if (!Number.isInteger(WG) || WG < 1 || (WG & (WG - 1)) !== 0 || WG > ctx.limits.maxComputeInvocationsPerWorkgroup) {
+    throw new Error(`${op}: workgroupSize must be a power of two ≤ ${ctx.limits.maxComputeInvocationsPerWorkgroup}, got ${WG}`);
+  }
+  const sampler = o.sampler ?? 'auto';
+  if (!['auto', 'serial', 'parallel'].includes(sampler)) throw new Error(`${op}: sampler must be 'auto', 'serial' or 'parallel', got ${String(sampler)}`);
+  const serial = sampler === 'serial' || (sampler === 'auto' && g.V * Math.max(K, 2) <= 1024);
+  if (o.sBegin === o.sEnd) return;
+  const dummy = t.logits ? null : ctx.empty([1], 'f32', 'generate_no_logits');
+  ctx.dispatch('generate_steps', {
+    bindings: { weights: g.weights, program: g.program, ids: t.ids, state: t.state, scratch: t.scratch, logits: t.logits ?? dummy! },
+    params: {
+      B, S, P: o.P, s_begin: o.sBegin, s_end: o.sEnd, seed: o.seed >>> 0, top_k: K, record: t.logits ? 1 : 0,
+      inv_temperature: 1 / temperature, scratch_stride: generatorScratchSize(g, topK), h_max: g.hMax, g_max: g.gMax,
+      n_layers: g.nLayers, V: g.V, serial: serial ? 1 : 0, pack_rows: 0, pack_cols: 0, pack_offset: 0, pad0: 0, pad1: 0,
+    },
+    overrides: { WG },
+    workgroups: [B, 1],
+  });
+  dummy?.release();
+}
+
+export interface RunGeneratorOptions {
+  /** Prime token ids, shared by every row (at least one). */
+  prime: ArrayLike<number>;
+  /** Tokens to sample after the prime. */
+  length: number;
+  /** Independent samples (rows); default 1. */
+  samples?: number;
+  seed?: number;
+  temperature?: number;
+  topK?: number;
+  /** Steps per dispatch; default 128. */
+  stepsPerDispatch?: number;
+  workgroupSize?: number;
+  sampler?: GenerateStepsOptions['sampler'];
+  /** Also read back the logits every token was sampled from, (samples, length, V). */
+  recordLogits?: boolean;
+  /** Called with the tokens of each finished chunk (rows × new ids), for streaming. Without it
+   *  every chunk is recorded into one submission and the ids are read once at the end. */
+  onTokens?: (tokens: Int32Array[], first: number) => void;
+}
+
+export interface RunGeneratorResult {
+  /** One Int32Array of `length` sampled ids per row. */
+  tokens: Int32Array[];
+  /** (samples, length, V) when recordLogits. */
+  logits?: Float32Array;
+}
+
+/** Primes the generator with `prime` and samples `length` ids per row, all on the GPU. */
+export async function runGenerator(ctx: GpuContext, g: PackedGenerator, o: RunGeneratorOptions): Promise<RunGeneratorResult> {
+  const op = 'runGenerator';
+  const B = o.samples ?? 1;
+  const P = o.prime.length;
+  const N = o.length;
+  if (!Number.isInteger(B) || B < 1) throw new Error(`${op}: samples must be a positive integer, got ${o.samples}`);
+  if (P < 1) throw new Error(`${op}: prime must contain at least one token`);
+  if (!Number.isInteger(N) || N < 0) throw new Error(`${op}: length must be a non-negative integer, got ${N}`);
+  for (let i = 0; i < P; i++) {
+    const v = o.prime[i];
+    if (!Number.isInteger(v) || v < 0 || v >= g.inputVocab) throw new Error(`${op}: prime[${i}] = ${v} is not a token id in [0, ${g.inputVocab - 1}]`);
+  }
+  const chunk = o.stepsPerDispatch ?? 128;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${op}: stepsPerDispatch must be a positive integer, got ${chunk}`);
+  if (N === 0) return { tokens: Array.from({ length: B }, () => new Int32Array(0)), logits: o.recordLogits ? new Float32Array(0) : undefined };
+
+  const S = P + N;
+  const host = new Int32Array(B * S);
+  for (let b = 0; b < B; b++) for (let i = 0; i < P; i++) host[b * S + i] = o.prime[i];
+  const ids = ctx.tensor(host, [B, S], 'generate_ids') as Tensor<'i32'>;
+  const state = ctx.zeros([B, g.nLayers, 2, g.hMax], 'f32', 'generate_state');
+  const scratch = ctx.empty([B, generatorScratchSize(g, o.topK ?? 0)], 'f32', 'generate_scratch');
+  const logits = o.recordLogits ? ctx.empty([B, N, g.V], 'f32', 'generate_logits') : undefined;
+  const rows = (all: Int32Array, from: number, to: number) => Array.from({ length: B }, (_, b) => all.slice(b * S + from, b * S + to));
+  try {
+    const seed = o.seed ?? 1;
+    let emitted = P;
+    for (let s = 0; s < S - 1; s += chunk) {
+      const sEnd = Math.min(s + chunk, S - 1);
+      generateSteps(ctx, g, { ids, state, scratch, logits }, { P, sBegin: s, sEnd, seed, temperature: o.temperature, topK: o.topK, workgroupSize: o.workgroupSize, sampler: o.sampler });
+      if (o.onTokens && sEnd + 1 > emitted) {
+        const all = await ctx.read(ids);
+        o.onTokens(rows(all, emitted, sEnd + 1), emitted - P);
+        emitted = sEnd + 1;
+      }
+    }
+    const all = await ctx.read(ids);
+    return { tokens: rows(all, P, S), logits: logits ? await ctx.read(logits) : undefined };
+  } finally {
+    for (const t of [ids, state, scratch, logits]) t?.release();
+  }
+}
