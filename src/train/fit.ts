@@ -3,6 +3,8 @@
 // users pass one that calls saveCheckpoint).
 import type { Batch, Sequential } from '../nn/model.ts';
 import { ProgressBar } from './progress.ts';
+import { tuneSchedule, type TuneResult } from './tune.ts';
+import { isCpuAdapter } from '../kernels/lstm_seq.ts';
 
 export interface EpochLog {
   epoch: number;
@@ -34,6 +36,13 @@ export interface FitOptions {
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stop early (checked after each step). */
   shouldStop?: () => boolean;
+  /**
+   * Measure the step and sequence schedules on the first batch before training and run the faster
+   * (tuneSchedule). Default 'auto': on GPUs, not on CPU adapters (lavapipe, SwiftShader), where the
+   * step schedule is known to win and measuring would only cost time.
+   */
+  tune?: boolean | 'auto';
+  onTune?: (r: TuneResult) => void;
 }
 
 /**
@@ -52,6 +61,10 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
     let sum = 0, count = 0, step = 0, tokens = 0;
     const it = o.trainBatches(epoch)[Symbol.iterator]();
     let next = it.next();
+    const tune = o.tune ?? 'auto';
+    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context)))) {
+      o.onTune?.(await tuneSchedule(model, next.value));
+    }
     while (!next.done) {
       const batch = next.value;
       next = it.next();

@@ -5,3 +5,4 @@ export * from './checkpoint.ts';
 export * from './generate.ts';
 export * from './progress.ts';
 export * from './fit.ts';
+export * from './tune.ts';

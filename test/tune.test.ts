@@ -1,0 +1,99 @@
+// Schedule choice by measurement (src/train/tune.ts, src/nn/cells.ts): the measured winner is
+// recorded per adapter, cell and (B, T, H) and used by layers on 'auto'; both schedules stay exact.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Dense, GRU, LSTM, OneHot, Sequential, clearTunedSchedules, exportTunedSchedules, importTunedSchedules, setTunedSchedule, tunedSchedule } from '../src/nn/index.ts';
+import { tuneSchedule } from '../src/train/tune.ts';
+import { fit } from '../src/train/fit.ts';
+import { SGD } from '../src/train/optimizers.ts';
+import { Rng } from '../src/cpu/random.ts';
+import type { Batch } from '../src/nn/model.ts';
+import { expectClose, expectThrows } from './helpers/expect.ts';
+import { gpu } from './helpers/gpu.ts';
+
+const test = suite('tune');
+const V = 7, B = 3, T = 6;
+
+async function model(seed = 1) {
+  const ctx = await gpu();
+  const m = new Sequential([new OneHot(V), new LSTM({ hiddenSize: 8 }), new GRU({ hiddenSize: 5, schedule: 'step' }), new Dense({ units: V })], { seed }).build(ctx);
+  m.compile({ loss: 'softmax_cross_entropy', optimizer: new SGD({ lr: 0.1 }) });
+  return { ctx, m };
+}
+
+function batch(seed = 3): Batch {
+  const rng = new Rng(seed);
+  return { x: rng.intArray(B * T, V), shape: [B, T], y: rng.intArray(B * T, V) };
+}
+
+/** Dispatches recorded by one forward + backward, and the loss it gives. */
+async function run(m: Sequential, b: Batch) {
+  const ctx = m.context;
+  const before = ctx.dispatchCount;
+  const loss = await m.evaluate(b);
+  return { dispatches: ctx.dispatchCount - before, loss };
+}
+
+test('tuneSchedule times both schedules, records the faster one, restores layer settings', async () => {
+  clearTunedSchedules();
+  const { ctx, m } = await model();
+  const r = await tuneSchedule(m, batch(), { reps: 1 });
+  assert.equal(r.timings.map((t) => t.schedule), ['step', 'sequence']);
+  for (const t of r.timings) assert.ok(t.ms !== null && t.ms > 0, `${t.schedule}: ${t.ms}`);
+  const best = r.timings[0].ms! <= r.timings[1].ms! ? 'step' : 'sequence';
+  assert.is(r.choice, best);
+  assert.is(tunedSchedule(ctx, 'lstm', { B, T, H: 8 }), best);
+  assert.is(tunedSchedule(ctx, 'gru', { B, T, H: 5 }), best);
+  assert.is(tunedSchedule(ctx, 'lstm', { B: B + 1, T, H: 8 }), undefined, 'other sizes are not measured');
+  const [lstm, gru] = m.recurrentLayers();
+  assert.is(lstm.schedule, undefined);
+  assert.is(gru.schedule, 'step');
+  m.dispose();
+  clearTunedSchedules();
+});
+
+test("a recorded choice drives 'auto' (fewer dispatches under 'sequence'), with the same loss", async () => {
+  clearTunedSchedules();
+  const { ctx, m } = await model(2);
+  const b = batch(4);
+  setTunedSchedule(ctx, 'lstm', { B, T, H: 8 }, 'step');
+  const step = await run(m, b);
+  setTunedSchedule(ctx, 'lstm', { B, T, H: 8 }, 'sequence');
+  const seq = await run(m, b);
+  // The LSTM's forward is ≥ T step dispatches or 2 sequence dispatches; the GRU keeps its own 'step'.
+  assert.ok(step.dispatches - seq.dispatches >= T - 2, `step ${step.dispatches}, sequence ${seq.dispatches} dispatches`);
+  // Same equations, same summation order: equal up to f32 contraction differences.
+  expectClose('loss', [seq.loss], [step.loss], { atol: 1e-6, rtol: 1e-6 });
+  m.dispose();
+  clearTunedSchedules();
+});
+
+test('tuned choices export and import as JSON; bad entries are refused', async () => {
+  clearTunedSchedules();
+  const ctx = await gpu();
+  setTunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }, 'sequence');
+  const json = exportTunedSchedules();
+  clearTunedSchedules();
+  assert.is(tunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }), undefined);
+  importTunedSchedules(json);
+  assert.is(tunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }), 'sequence');
+  expectThrows(() => importTunedSchedules('{"x|lstm|1|2|3": "fast"}'), /importTunedSchedules: bad entry/);
+  expectThrows(() => setTunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }, 'auto' as 'step'), /expected 'step' or 'sequence'/);
+  clearTunedSchedules();
+});
+
+test('fit tunes on the first batch when asked, not by default on a CPU adapter', async () => {
+  clearTunedSchedules();
+  const { ctx, m } = await model(5);
+  const batches = () => [batch(6), batch(7)];
+  let tuned = 0;
+  await fit(m, { epochs: 1, trainBatches: batches, progress: false, onTune: () => { tuned++; } });
+  assert.is(tuned, 0, "'auto' does not measure on lavapipe / SwiftShader / llvmpipe");
+  await fit(m, { epochs: 2, trainBatches: batches, progress: false, tune: true, onTune: (r) => { tuned++; assert.is(r.timings.length, 2); } });
+  assert.is(tuned, 1, 'once, before the first epoch');
+  assert.ok(tunedSchedule(ctx, 'lstm', { B, T, H: 8 }));
+  m.dispose();
+  clearTunedSchedules();
+});
+
+test.run();
