@@ -5,6 +5,8 @@
 //   npm run bench -- --peers webgpu,cpu,wasm   which tfjs backends to run (default all three; 'none' for none)
 //   npm run bench -- --only lstm      configurations whose name contains this
 //   npm run bench -- --kernels        also the step-vs-sequence kernel timings (bench/kernels.ts)
+// Last, sampling 1,000 characters from the shipped Hamlet checkpoint with the per-token loop and
+// with the on-GPU generation kernel (bench/sampling.ts; alone: npm run bench:sampling).
 //
 // Per configuration: our Sequential training step (forward, loss, backward, clip 5, Adam; one
 // command buffer, synced, loss not read back) with each recurrent schedule ('step': one dispatch
@@ -23,6 +25,7 @@ import { Rng } from '../src/cpu/random.ts';
 import type { Batch } from '../src/nn/model.ts';
 import { wallMs } from './timing.ts';
 import { benchLstmKernels, defaultRowsList } from './kernels.ts';
+import { benchSampling } from './sampling.ts';
 
 const argv = process.argv.slice(2);
 const flag = (k: string) => argv.includes(k);
@@ -40,15 +43,19 @@ interface Config {
   kind: 'charrnn' | 'imdb';
   train: boolean;
   B: number; T: number; V: number; E: number; H: number;
+  /** Stacked recurrent layers (default 1). */
+  layers?: number;
 }
 
 const hamlet = FULL ? { B: 64, T: 100 } : { B: 16, T: 50 };
 const imdb = FULL ? { B: 64, T: 200, E: 256 } : { B: 16, T: 50, E: 64 };
+const large = FULL ? { B: 128, T: 128 } : { B: 8, T: 32 };
 const CONFIGS: Config[] = ([
   { name: 'hamlet-lstm-train', cell: 'lstm', kind: 'charrnn', train: true, ...hamlet, V: 65, E: 65, H: 128 },
   { name: 'hamlet-gru-train', cell: 'gru', kind: 'charrnn', train: true, ...hamlet, V: 65, E: 65, H: 128 },
   { name: 'imdb-lstm-train', cell: 'lstm', kind: 'imdb', train: true, B: imdb.B, T: imdb.T, V: 20000, E: imdb.E, H: 128 },
   { name: 'hamlet-lstm-infer', cell: 'lstm', kind: 'charrnn', train: false, ...hamlet, V: 65, E: 65, H: 128 },
+  { name: 'large-lstm2-train', cell: 'lstm', kind: 'charrnn', train: true, ...large, V: 256, E: 256, H: 512, layers: 2 },
 ] as Config[]).filter((c) => !ONLY || c.name.includes(ONLY));
 
 function log(s: string): void {
@@ -66,7 +73,8 @@ function makeBatch(c: Config, seed: number): Batch {
 function flopsOf(c: Config): number {
   const G = (c.cell === 'lstm' ? 4 : 3) * c.H;
   const head = c.kind === 'charrnn' ? c.T * c.H * c.V : c.H; // many-to-one: one head row per sequence
-  const fwd = 2 * c.B * (c.T * (c.E * G + c.H * G) + head);
+  const upper = ((c.layers ?? 1) - 1) * c.T * (c.H * G + c.H * G); // layers above the first: input H
+  const fwd = 2 * c.B * (c.T * (c.E * G + c.H * G) + upper + head);
   return c.train ? 3 * fwd : fwd;
 }
 
@@ -76,7 +84,7 @@ async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): 
   setRecurrentSchedule(schedule);
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
   const layers: Layer[] = c.kind === 'charrnn'
-    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H }), new Dense({ units: c.V })]
+    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1 }), new Dense({ units: c.V })]
     : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H }), new LastStep(), new Dense({ units: 1 })];
   const model = new Sequential(layers, { seed: 1 }).build(ctx);
   model.compile({ loss: c.kind === 'charrnn' ? 'softmax_cross_entropy' : 'sigmoid_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
@@ -145,7 +153,10 @@ async function tfjsMs(backend: string, c: Config): Promise<{ ms: number | null; 
   m.add(tf.layers.embedding({ inputDim: c.V, outputDim: c.E, inputLength: c.T }));
   const rnn = { units: c.H, returnSequences: c.kind === 'charrnn' };
   // tfjs's GRU has no reset_after (PyTorch's form): its reset-before GRU does the same matmul work.
-  m.add(c.cell === 'lstm' ? tf.layers.lstm(rnn) : tf.layers.gru(rnn));
+  for (let l = 0; l < (c.layers ?? 1); l++) {
+    const seqOut = l < (c.layers ?? 1) - 1 || rnn.returnSequences;
+    m.add(c.cell === 'lstm' ? tf.layers.lstm({ ...rnn, returnSequences: seqOut }) : tf.layers.gru({ ...rnn, returnSequences: seqOut }));
+  }
   m.add(tf.layers.dense({ units: c.kind === 'charrnn' ? c.V : 1 }));
   const batch = makeBatch(c, 2);
   const x = tf.tensor2d(Float32Array.from(batch.x), [c.B, c.T]);
@@ -197,7 +208,7 @@ log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.variant}, ${c
 const rows: Record<string, unknown>[] = [];
 for (const c of CONFIGS) {
   const step = await oursMs(ctx, c, 'step');
-  // 'sequence' throws where the cell has no sequence kernel (GRU, RNN so far): reported as null.
+  // 'sequence' throws where a size has no sequence kernel on this adapter: reported as null.
   const seq = await oursMs(ctx, c, 'sequence').catch((e: Error) => { log(`${c.name} sequence schedule: ${e.message.split('\n')[0]}`); return { ms: Infinity, peakBytes: 0 }; });
   const ours = Math.min(step.ms, seq.ms);
   log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms`);
@@ -231,6 +242,13 @@ if (!JSON_OUT) {
     'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
   })));
   for (const r of rows) for (const p of ['webgpu', 'cpu', 'wasm']) if (r[`tfjs_${p}_note`]) console.log(`${r.config} tfjs-${p}: ${r[`tfjs_${p}_note`]}`);
+}
+
+if (!ONLY || 'sampling'.includes(ONLY) || ONLY.includes('sampl')) {
+  const srows = await benchSampling(ctx, { length: 1000, log });
+  for (const r of srows) {
+    if (JSON_OUT) console.log(JSON.stringify(r));
+  }
 }
 
 if (flag('--kernels')) {

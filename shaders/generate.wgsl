@@ -25,14 +25,17 @@
 //   (the CPU reference, src/cpu/generate.ts, samples with the same u in the same order).
 //
 // Bindings (row-major):
-//   0  weights  f32, every parameter packed (offsets in `program`); matrices stored transposed:
-//               W_ih as (I, G), W_hh as (H, G), the head as (H_top, V); the embedding as is   read
+//   0  weights  vec4<f32>, every parameter packed (float offsets in `program`, each a multiple of
+//               4); matrices stored transposed with rows padded by zeros to a multiple of 4:
+//               W_ih as (I, G4), W_hh as (H, G4), the head as (H_top, V4); biases padded to G4 / V4;
+//               the embedding (V_in, E) as it is                                           read
 //   1  program  u32: [8 header words][8 words per layer]                          read
 //        header: n_layers, input_mode, input_size, V, head_w, head_b (NONE: no bias), emb, head_in
 //        layer:  cell (0 LSTM, 1 GRU, 2 RNN tanh, 3 RNN relu), I, H, w_ih, w_hh, b_ih, b_hh, 0
 //   2  ids      i32 (B, S)                                                        read_write
 //   3  state    f32 (B, L, 2, h_max): h then c of every layer                     read_write
-//   4  scratch  f32 (B, scratch_stride): gi (g_max), gh (g_max), z (V), kept z (K), kept id (K)
+//   4  scratch  f32 (B, scratch_stride): gi (g_max), gh (g_max), z (V), kept z (K), kept id (K);
+//               g_max = the largest G4
 //   5  logits   f32 (B, N, V): the raw logits each token was drawn from, when record = 1
 //   6  params   uniform (below)
 //   7  source   f32 (rows, cols)  read         — generate_pack only
@@ -65,11 +68,11 @@ struct Params {
   pack_rows: u32,
   pack_cols: u32,
   pack_offset: u32,
+  pack_stride: u32,
   pad0: u32,
-  pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> weights: array<f32>;
+@group(0) @binding(0) var<storage, read> weights: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> program: array<u32>;
 @group(0) @binding(2) var<storage, read_write> ids: array<i32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
@@ -84,6 +87,11 @@ var<workgroup> red_i: array<u32, WG>;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
+}
+
+// One float of the packed weights by float index.
+fn weight_at(i: u32) -> f32 {
+  return weights[i / 4u][i % 4u];
 }
 
 fn gate_rows(cell: u32, H: u32) -> u32 {
@@ -127,20 +135,26 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   let h_at = state_at(b, l);
   let input_mode = program[1];
   let emb_row = program[6] + tok * I;
-  for (var r = lid; r < G; r += WG) {
-    var gi = weights[b_ih + r];
+  // Invocation lid owns the rows 4·q .. 4·q+3 for q = lid, lid + WG, ...: one vec4 load per k.
+  let Q = (G + 3u) / 4u; // vec4s per transposed row (G padded to a multiple of 4 with zeros)
+  let wi = w_ih / 4u;
+  let wh = w_hh / 4u;
+  for (var q = lid; q < Q; q += WG) {
+    var gi = weights[b_ih / 4u + q];
     if (l == 0u && input_mode == 1u) {
-      gi += weights[w_ih + tok * G + r];
+      gi += weights[wi + tok * Q + q];
     } else if (l == 0u) {
-      for (var k = 0u; k < I; k++) { gi += weights[w_ih + k * G + r] * weights[emb_row + k]; }
+      for (var k = 0u; k < I; k++) { gi += weights[wi + k * Q + q] * weight_at(emb_row + k); }
     } else {
       let x_at = state_at(b, l - 1u);
-      for (var k = 0u; k < I; k++) { gi += weights[w_ih + k * G + r] * state[x_at + k]; }
+      for (var k = 0u; k < I; k++) { gi += weights[wi + k * Q + q] * state[x_at + k]; }
     }
-    var gh = weights[b_hh + r];
-    for (var k = 0u; k < H; k++) { gh += weights[w_hh + k * G + r] * state[h_at + k]; }
-    scratch[sc + r] = gi;
-    scratch[sc + params.g_max + r] = gh;
+    var gh = weights[b_hh / 4u + q];
+    for (var k = 0u; k < H; k++) { gh += weights[wh + k * Q + q] * state[h_at + k]; }
+    for (var i = 0u; i < 4u; i++) {
+      scratch[sc + 4u * q + i] = gi[i];
+      scratch[sc + params.g_max + 4u * q + i] = gh[i];
+    }
   }
   storageBarrier();
   let gi_at = sc;
@@ -182,12 +196,19 @@ fn head(lid: u32, b: u32, s: u32) {
   let z_at = b * params.scratch_stride + 2u * params.g_max;
   let n = s + 1u - params.P;
   let N = params.S - params.P;
-  for (var v = lid; v < V; v += WG) {
-    var acc = 0.0;
-    if (head_b != NONE) { acc = weights[head_b + v]; }
-    for (var k = 0u; k < head_in; k++) { acc += weights[head_w + k * V + v] * state[top + k]; }
-    if (params.record == 1u) { logits[(b * N + n) * V + v] = acc; }
-    scratch[z_at + v] = acc * params.inv_temperature;
+  let Q = (V + 3u) / 4u;
+  let hw = head_w / 4u;
+  for (var q = lid; q < Q; q += WG) {
+    var acc = vec4<f32>(0.0);
+    if (head_b != NONE) { acc = weights[head_b / 4u + q]; }
+    for (var k = 0u; k < head_in; k++) { acc += weights[hw + k * Q + q] * state[top + k]; }
+    for (var i = 0u; i < 4u; i++) {
+      let v = 4u * q + i;
+      if (v < V) {
+        if (params.record == 1u) { logits[(b * N + n) * V + v] = acc[i]; }
+        scratch[z_at + v] = acc[i] * params.inv_temperature;
+      }
+    }
   }
   storageBarrier();
 }
@@ -324,9 +345,10 @@ fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgr
   }
 }
 
-// generate_pack: packed[pack_offset + c·rows + r] = source[r·cols + c] — a (rows, cols) matrix
-// stored transposed, so that at every k the invocations of generate_steps read consecutive
-// addresses (one row r each). One invocation per element.
+// generate_pack: packed[pack_offset + c·pack_stride + r] = source[r·cols + c] — a (rows, cols)
+// matrix stored transposed with rows padded to pack_stride (a multiple of 4; the padding stays 0),
+// so that at every k the invocations of generate_steps read consecutive vec4s (4 rows each).
+// One invocation per element.
 @compute @workgroup_size(WG)
 fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);
@@ -335,5 +357,5 @@ fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (idx >= rows * cols) { return; }
   let r = idx / cols;
   let c = idx % cols;
-  packed[params.pack_offset + c * rows + r] = source[idx];
+  packed[params.pack_offset + c * params.pack_stride + r] = source[idx];
 }

@@ -17,7 +17,7 @@ const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec
 const fields = [
   ['B', 'u32'], ['S', 'u32'], ['P', 'u32'], ['s_begin', 'u32'], ['s_end', 'u32'], ['seed', 'u32'], ['top_k', 'u32'], ['record', 'u32'],
   ['inv_temperature', 'f32'], ['scratch_stride', 'u32'], ['h_max', 'u32'], ['g_max', 'u32'], ['n_layers', 'u32'], ['V', 'u32'],
-  ['serial', 'u32'], ['pack_rows', 'u32'], ['pack_cols', 'u32'], ['pack_offset', 'u32'], ['pad0', 'u32'], ['pad1', 'u32'],
+  ['serial', 'u32'], ['pack_rows', 'u32'], ['pack_cols', 'u32'], ['pack_offset', 'u32'], ['pack_stride', 'u32'], ['pad0', 'u32'],
 ] as const;
 const params = B_('params', 'uniform', 6);
 
@@ -71,18 +71,21 @@ export interface PackedGenerator {
 }
 
 const NONE = 0xffffffff;
+const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 
 /** Checks the spec's shapes and records copies of every parameter into one packed buffer. */
 export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGenerator {
   const op = 'packGenerator';
   if (spec.layers.length < 1) throw new Error(`${op}: at least one recurrent layer is needed`);
-  // Matrices are stored transposed (see generate.wgsl), vectors and the embedding as they are.
-  const parts: { t: Tensor; transpose: boolean }[] = [];
+  // Matrices are stored transposed with rows padded to a multiple of 4, vectors padded to a
+  // multiple of 4, the embedding as it is; every part starts at a multiple of 4 floats (a vec4).
+  const parts: { t: Tensor; transpose: boolean; at: number }[] = [];
+  let packedSize = 0;
   const offsetOf = (t: Tensor, transpose = false): number => {
-    let off = 0;
-    for (const p of parts) off += p.t.size;
-    parts.push({ t, transpose });
-    return off;
+    const at = packedSize;
+    parts.push({ t, transpose, at });
+    packedSize += transpose ? t.shape[1] * pad4(t.shape[0]) : pad4(t.size);
+    return at;
   };
   const header = new Uint32Array(8);
   let inputVocab: number, inSize: number;
@@ -109,7 +112,7 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
     checkTensor(op, `layers[${l}].biasHh`, layer.biasHh, [G]);
     layerWords.set([CELL_CODE[layer.cell], I, H, offsetOf(layer.weightIh, true), offsetOf(layer.weightHh, true), offsetOf(layer.biasIh), offsetOf(layer.biasHh), 0], 8 * l);
     hMax = Math.max(hMax, H);
-    gMax = Math.max(gMax, G);
+    gMax = Math.max(gMax, pad4(G));
     I = H;
   });
   checkTensor(op, 'head.weight', spec.head.weight, [-1, I]);
@@ -126,22 +129,18 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
   }
   header[7] = I;
 
-  let total = 0;
-  for (const p of parts) total += p.t.size;
-  const weights = ctx.empty([total], 'f32', 'generator_weights');
-  let at = 0;
-  for (const { t, transpose } of parts) {
+  const weights = ctx.zeros([packedSize], 'f32', 'generator_weights'); // the padding must be 0
+  for (const { t, transpose, at } of parts) {
     if (transpose) {
       const [rows, cols] = t.shape;
       ctx.dispatch('generate_pack', {
         bindings: { source: t, packed: weights },
-        params: { ...ZERO_PARAMS, pack_rows: rows, pack_cols: cols, pack_offset: at },
+        params: { ...ZERO_PARAMS, pack_rows: rows, pack_cols: cols, pack_offset: at, pack_stride: pad4(rows) },
         workgroups: grid1d(rows * cols, 64, ctx.limits.maxComputeWorkgroupsPerDimension),
       });
     } else {
       ctx.copy(t, weights, t.byteSize, 0, at * 4);
     }
-    at += t.size;
   }
   const table = new Uint32Array(8 + layerWords.length);
   table.set(header);
@@ -174,7 +173,7 @@ export interface GenerateStepsOptions {
   temperature?: number;
   /** Sample among the topK most likely ids (0 = all); default 0. */
   topK?: number;
-  /** Invocations per workgroup (a power of two); default 64 on CPU adapters, 256 on GPUs. */
+  /** Invocations per workgroup (a power of two); default 16 on CPU adapters, 256 on GPUs. */
   workgroupSize?: number;
   /** 'serial': one invocation samples (no barriers); 'parallel': workgroup reductions; 'auto'
    *  (default): serial when V·max(K, 2) ≤ 1024. */
@@ -193,7 +192,7 @@ export function generatorScratchSize(g: PackedGenerator, topK = 0): number {
 
 function defaultWorkgroupSize(ctx: GpuContext): number {
   const cap = Math.min(256, ctx.limits.maxComputeInvocationsPerWorkgroup);
-  let wg = isCpuAdapter(ctx) ? 64 : 256;
+  let wg = isCpuAdapter(ctx) ? 16 : 256; // bench/sampling.ts: 16 was fastest on lavapipe (8-wide SIMD)
   while (wg > cap) wg /= 2;
   return wg;
 }
@@ -230,7 +229,7 @@ export function generateSteps(ctx: GpuContext, g: PackedGenerator, t: GenerateSt
     params: {
       B, S, P: o.P, s_begin: o.sBegin, s_end: o.sEnd, seed: o.seed >>> 0, top_k: K, record: t.logits ? 1 : 0,
       inv_temperature: 1 / temperature, scratch_stride: generatorScratchSize(g, topK), h_max: g.hMax, g_max: g.gMax,
-      n_layers: g.nLayers, V: g.V, serial: serial ? 1 : 0, pack_rows: 0, pack_cols: 0, pack_offset: 0, pad0: 0, pad1: 0,
+      n_layers: g.nLayers, V: g.V, serial: serial ? 1 : 0, pack_rows: 0, pack_cols: 0, pack_offset: 0, pack_stride: 0, pad0: 0,
     },
     overrides: { WG },
     workgroups: [B, 1],
