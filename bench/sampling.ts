@@ -6,7 +6,6 @@
 //          invocations-per-workgroup values, and with 8 samples at once
 //   npm run bench:sampling [-- --json] [--length 1000]      (also the last part of npm run bench)
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { createContext } from '../src/node.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import { modelFromCheckpoint } from '../src/train/checkpoint.ts';
@@ -30,7 +29,9 @@ export async function benchSampling(ctx: GpuContext, o: { length?: number; log?:
   const LENGTH = o.length ?? 1000;
   const log = o.log ?? console.log;
   const adapter = ctx.describe();
-  const { model, metadata } = modelFromCheckpoint(ctx, readFileSync(new URL('../examples/web/public/hamlet.safetensors', import.meta.url)), 'hamlet.safetensors');
+  // Relative to the project root (where npm run bench runs; also from a bundle in .gpu/).
+  const file = 'examples/web/public/hamlet.safetensors';
+  const { model, metadata } = modelFromCheckpoint(ctx, readFileSync(file), file);
   const vocab = new CharVocab(JSON.parse(metadata.vocab) as string[]);
   const prime = vocab.encode('The ');
   log(`sampling ${LENGTH} characters, top-5, from "The " (Hamlet checkpoint, LSTM 128) on ${adapter}`);
@@ -61,7 +62,8 @@ export async function benchSampling(ctx: GpuContext, o: { length?: number; log?:
   return rows;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run directly (not when bundled into bench/run.ts, where import.meta.url is the bundle itself).
+if (/sampling\.(ts|mjs|js)$/.test(process.argv[1] ?? '')) {
   const argv = process.argv.slice(2);
   const JSON_OUT = argv.includes('--json');
   const li = argv.indexOf('--length');
