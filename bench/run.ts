@@ -36,6 +36,8 @@ const PEERS = opt('--peers', 'webgpu,cpu,wasm').split(',').filter((p) => p && p 
 const ONLY = opt('--only', '');
 /** A tfjs configuration gets one timed step only when that step takes longer than this. */
 const TFJS_STEP_LIMIT_MS = Number(opt('--tfjs-limit-ms', '20000'));
+/** A tfjs configuration whose warm-up step takes longer than this is not timed further. */
+const TFJS_SKIP_MS = Number(opt('--tfjs-skip-ms', '60000'));
 
 interface Config {
   name: string;
@@ -182,6 +184,9 @@ async function tfjsMs(backend: string, c: Config): Promise<{ ms: number | null; 
     let t0 = performance.now();
     await step(); // warm-up: shader compilation, weight creation (not timed)
     const warm = performance.now() - t0;
+    // A configuration whose warm-up step alone takes over a minute gets no timed step (the issue:
+    // skip a tfjs configuration only where it would take over a minute, and say so).
+    if (warm > TFJS_SKIP_MS) return { ms: warm, note: `skipped after the warm-up step alone took ${(warm / 1000).toFixed(0)} s (> ${TFJS_SKIP_MS / 1000} s); its time is the warm-up step's` };
     t0 = performance.now();
     await step();
     const first = performance.now() - t0;
