@@ -2,7 +2,7 @@
 // generate from it or from a checkpoint trained in Node (temperature, top-k, streamed characters),
 // load and save checkpoints as safetensors files. Only the browser entry of the library is used.
 import { Chart, LinearScale, LineController, LineElement, PointElement, Tooltip } from 'chart.js';
-import { Adam, createBrowserContext, generate, NO_WEBGPU_MESSAGE, Rng, type GpuContext, type Sequential } from '../../src/index.ts';
+import { Adam, createBrowserContext, generate, generatorSpecOf, NO_WEBGPU_MESSAGE, Rng, type GpuContext, type Sequential } from '../../src/index.ts';
 import { charRnn, charRnnFromCheckpoint, encodeCharRnn, encodeText, randomBatch, vocabOf } from './charrnn.ts';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
@@ -255,7 +255,9 @@ const runGenerate = guarded(async () => {
   } finally {
     generating = false;
     const s = (performance.now() - started) / 1000;
-    el.genInfo.textContent = `${n} characters in ${s.toFixed(1)} s (${(n / Math.max(s, 1e-9)).toFixed(0)} chars/s), seed ${seed}, T=${temperature.toFixed(2)}, top-k ${topK || 'all'}`;
+    // The whole loop (LSTM → dense → softmax → draw) runs in one GPU kernel for this model's shape.
+    const where = typeof generatorSpecOf(cur.model) === 'string' ? 'one forward per character' : 'sampled on the GPU';
+    el.genInfo.textContent = `${n} characters in ${s.toFixed(1)} s (${(n / Math.max(s, 1e-9)).toFixed(0)} chars/s, ${where}), seed ${seed}, T=${temperature.toFixed(2)}, top-k ${topK || 'all'}`;
   }
 });
 
