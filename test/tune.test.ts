@@ -92,6 +92,8 @@ test('fit tunes on the first batch when asked, not by default on a CPU adapter',
   await fit(m, { epochs: 2, trainBatches: batches, progress: false, tune: true, onTune: (r) => { tuned++; assert.is(r.timings.length, 2); } });
   assert.is(tuned, 1, 'once, before the first epoch');
   assert.ok(tunedSchedule(ctx, 'lstm', { B, T, H: 8 }));
+  await fit(m, { epochs: 1, trainBatches: batches, progress: false, tune: true, onTune: () => { tuned++; } });
+  assert.is(tuned, 1, 'sizes measured already are not measured again');
   m.dispose();
   clearTunedSchedules();
 });

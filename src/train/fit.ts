@@ -5,6 +5,13 @@ import type { Batch, Sequential } from '../nn/model.ts';
 import { ProgressBar } from './progress.ts';
 import { tuneSchedule, type TuneResult } from './tune.ts';
 import { isCpuAdapter } from '../kernels/lstm_seq.ts';
+import { tunedSchedule } from '../nn/cells.ts';
+
+/** Whether every recurrent layer already has a measured schedule for this batch's sizes. */
+function alreadyTuned(model: Sequential, batch: Batch): boolean {
+  const [B, T] = batch.shape;
+  return model.recurrentLayers().every((l) => tunedSchedule(model.context, l.cell, { B, T, H: l.hiddenSize }) !== undefined);
+}
 
 export interface EpochLog {
   epoch: number;
@@ -38,8 +45,9 @@ export interface FitOptions {
   shouldStop?: () => boolean;
   /**
    * Measure the step and sequence schedules on the first batch before training and run the faster
-   * (tuneSchedule). Default 'auto': on GPUs, not on CPU adapters (lavapipe, SwiftShader), where the
-   * step schedule is known to win and measuring would only cost time.
+   * (tuneSchedule), unless these sizes were measured already on this adapter. Default 'auto': on
+   * GPUs, not on CPU adapters (lavapipe, SwiftShader), where the step schedule is known to win and
+   * measuring would only cost time.
    */
   tune?: boolean | 'auto';
   onTune?: (r: TuneResult) => void;
@@ -62,7 +70,7 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
     const it = o.trainBatches(epoch)[Symbol.iterator]();
     let next = it.next();
     const tune = o.tune ?? 'auto';
-    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context)))) {
+    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context))) && !alreadyTuned(model, next.value)) {
       o.onTune?.(await tuneSchedule(model, next.value));
     }
     while (!next.done) {
