@@ -72,7 +72,10 @@ export function setSequenceRowsPerWorkgroup(n: number | 'auto'): void {
 
 /** Whether the adapter is a CPU implementation (lavapipe/llvmpipe, SwiftShader, WARP). */
 export function isCpuAdapter(ctx: GpuContext): boolean {
-  return /llvmpipe|lavapipe|swiftshader|warp|software/i.test(ctx.describe());
+  // Every field: Dawn's OpenGL ES backend names the GL version in the description and the
+  // renderer (e.g. "llvmpipe-llvm-15-0-6-256-bits-") only in `device`.
+  const a = ctx.adapterInfo;
+  return /llvmpipe|lavapipe|swiftshader|warp|software/i.test([ctx.describe(), a.device, a.architecture, a.vendor].join(' '));
 }
 
 /**
