@@ -6,11 +6,14 @@
 //
 //   npx tsx examples/sentiment.ts           full run (loss curve, checkpoint, metrics in out/sentiment/)
 //   npx tsx examples/sentiment.ts --quick   a small configuration (see QUICK below) for CI
+//   npx tsx examples/sentiment.ts --resume --epochs 1   one more epoch from the last checkpoint
+//                                           (weights, Adam state and step, saved after every epoch)
 import { join } from 'node:path';
 import { Dense, Dropout, Embedding, GRU, LastStep, LSTM, RNN, Sequential, type Batch } from '../src/nn/index.ts';
 import { Adam } from '../src/train/optimizers.ts';
 import { fit } from '../src/train/fit.ts';
-import { saveCheckpoint } from '../src/train/checkpoint-node.ts';
+import { existsSync } from 'node:fs';
+import { loadCheckpoint, saveCheckpoint, trainingStatePath } from '../src/train/checkpoint-node.ts';
 import { readText } from '../src/data/files.ts';
 import { padLeft, parseReviews, tokenize, WordVocab } from '../src/data/imdb.ts';
 import { accuracy, chunks, shuffled } from './lib/batches.ts';
@@ -25,7 +28,7 @@ run(async () => {
     { epochs: 3, hidden: 128, cell: 'lstm', seed: 123, data: 'data/imdb/movie_data_25k.csv.gz', out: 'out/sentiment' },
     { epochs: 3, hidden: 32 },
     { train: { type: 'string' }, test: { type: 'string' }, maxlen: { type: 'string' }, vocab: { type: 'string' },
-      embed: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' } });
+      embed: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean', default: false } });
   const full = { train: 20000, test: 5000, maxlen: 200, vocab: 20000, embed: 256, batch: 64, lr: 1e-3 };
   const o = { ...(flags.quick ? QUICK : full) };
   for (const k of Object.keys(o) as (keyof typeof o)[]) {
@@ -71,16 +74,24 @@ run(async () => {
 
   const dir = outDir(flags.out);
   const ckpt = join(dir, 'sentiment.safetensors');
+  if (flags.extra.resume && existsSync(ckpt)) {
+    // Without the training-state file beside it (older runs), only the weights load: Adam restarts.
+    const exact = existsSync(trainingStatePath(ckpt));
+    await loadCheckpoint(ckpt, model, { trainingState: exact });
+    console.log(`resumed from ${ckpt} at step ${model.step}${exact ? '' : ' (weights only: no training state beside it, so Adam starts afresh)'}`);
+  }
+  const epochsDone = Math.round(model.step / Math.floor(o.train / o.batch));
   const started = Date.now();
   const losses: number[] = [], testAcc: number[] = [];
   const history = await fit(model, {
     epochs: flags.epochs,
     trainBatches: (epoch) => (function* () {
-      for (const idx of chunks(shuffled(o.train, flags.seed, epoch), o.batch, true)) yield batchOf(idx);
+      // After --resume, continue the sequence of shuffles where the saved run stopped.
+      for (const idx of chunks(shuffled(o.train, flags.seed, epoch + epochsDone), o.batch, true)) yield batchOf(idx);
     })(),
     stepsPerEpoch: Math.floor(o.train / o.batch),
     logEvery: 5,
-    checkpoint: (m) => saveCheckpoint(ckpt, m),
+    checkpoint: (m) => saveCheckpoint(ckpt, m, { trainingState: true }),
     onStepEnd: (_step, loss) => { if (loss !== undefined) losses.push(loss); },
     onEpochEnd: async (log) => {
       testAcc.push(await accuracy(model, testBatches()));
