@@ -25,7 +25,8 @@ const QUICK = { train: 2000, test: 500, maxlen: 40, vocab: 4000, embed: 32, batc
 
 run(async () => {
   const flags = parseFlags('sentiment',
-    { epochs: 3, hidden: 128, cell: 'lstm', seed: 123, data: 'data/imdb/movie_data_25k.csv.gz', out: 'out/sentiment' },
+    // 4 epochs: 84.3% test accuracy after 3, 86.8% after 4 (README, docs/results/sentiment-epochs.txt).
+    { epochs: 4, hidden: 128, cell: 'lstm', seed: 123, data: 'data/imdb/movie_data_25k.csv.gz', out: 'out/sentiment' },
     { epochs: 3, hidden: 32 },
     { train: { type: 'string' }, test: { type: 'string' }, maxlen: { type: 'string' }, vocab: { type: 'string' },
       embed: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean', default: false } });
