@@ -67,6 +67,8 @@ export interface PackedGenerator {
   nLayers: number;
   hMax: number;
   gMax: number;
+  /** One float bound as `logits` when a run records none (allocated once, not per dispatch). */
+  noLogits: Tensor;
   release(): void;
 }
 
@@ -146,9 +148,10 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
   table.set(header);
   table.set(layerWords, 8);
   const program = ctx.tensor(table, [table.length], 'generator_program') as Tensor<'u32'>;
+  const noLogits = ctx.empty([1], 'f32', 'generate_no_logits');
   return {
-    weights, program, inputVocab, V, nLayers: spec.layers.length, hMax, gMax,
-    release() { weights.release(); program.release(); },
+    weights, program, inputVocab, V, nLayers: spec.layers.length, hMax, gMax, noLogits,
+    release() { weights.release(); program.release(); noLogits.release(); },
   };
 }
 
@@ -223,9 +226,8 @@ export function generateSteps(ctx: GpuContext, g: PackedGenerator, t: GenerateSt
   if (!['auto', 'serial', 'parallel'].includes(sampler)) throw new Error(`${op}: sampler must be 'auto', 'serial' or 'parallel', got ${String(sampler)}`);
   const serial = sampler === 'serial' || (sampler === 'auto' && g.V * Math.max(K, 2) <= 1024);
   if (o.sBegin === o.sEnd) return;
-  const dummy = t.logits ? null : ctx.empty([1], 'f32', 'generate_no_logits');
   ctx.dispatch('generate_steps', {
-    bindings: { weights: g.weights, program: g.program, ids: t.ids, state: t.state, scratch: t.scratch, logits: t.logits ?? dummy! },
+    bindings: { weights: g.weights, program: g.program, ids: t.ids, state: t.state, scratch: t.scratch, logits: t.logits ?? g.noLogits },
     params: {
       B, S, P: o.P, s_begin: o.sBegin, s_end: o.sEnd, seed: o.seed >>> 0, top_k: K, record: t.logits ? 1 : 0,
       inv_temperature: 1 / temperature, scratch_stride: generatorScratchSize(g, topK), h_max: g.hMax, g_max: g.gMax,
@@ -234,7 +236,6 @@ export function generateSteps(ctx: GpuContext, g: PackedGenerator, t: GenerateSt
     overrides: { WG },
     workgroups: [B, 1],
   });
-  dummy?.release();
 }
 
 export interface RunGeneratorOptions {

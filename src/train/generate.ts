@@ -18,6 +18,7 @@ import type { Layer, Parameter } from '../nn/layer.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { packGenerator, runGenerator, type GeneratorSpec } from '../kernels/generate.ts';
 import { Rng } from '../cpu/random.ts';
+import { sampleWithUniform } from '../cpu/generate.ts';
 
 export interface SampleOptions {
   /** Softmax temperature (> 0). Default 1. */
@@ -26,24 +27,11 @@ export interface SampleOptions {
   topK?: number;
 }
 
-/** Samples an index from logits with temperature and top-k, using `rng`. */
+/** Samples an index from logits with temperature and top-k, using `rng` (the GPU kernel's rule). */
 export function sampleLogits(logits: ArrayLike<number>, rng: Rng, o: SampleOptions = {}): number {
   const temperature = o.temperature ?? 1;
   if (!(temperature > 0)) throw new Error(`sample: temperature must be positive, got ${temperature}`);
-  const V = logits.length;
-  const k = o.topK && o.topK > 0 ? Math.min(o.topK, V) : V;
-  let idx = Array.from({ length: V }, (_, i) => i);
-  if (k < V) idx = idx.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
-  let max = -Infinity;
-  for (const i of idx) max = Math.max(max, logits[i] / temperature);
-  const p = idx.map((i) => Math.exp(logits[i] / temperature - max));
-  const total = p.reduce((a, b) => a + b, 0);
-  let u = rng.next() * total;
-  for (let j = 0; j < idx.length; j++) {
-    u -= p[j];
-    if (u < 0) return idx[j];
-  }
-  return idx[idx.length - 1];
+  return sampleWithUniform(logits, rng.next(), temperature, o.topK ?? 0);
 }
 
 /** Where the generation loop runs (see the file header). */
