@@ -6,6 +6,8 @@
  * reference (`cpu`). It never imports `webgpu` or Node built-ins.
  * @packageDocumentation
  */
+/// <reference types="@webgpu/types" preserve="true" />
+// The WebGPU types (GPUDevice, GPUBuffer, …) the declarations use; @webgpu/types is a dependency.
 export * from './runtime/index.ts';
 export * from './kernels/index.ts';
 export * from './nn/index.ts';

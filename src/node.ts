@@ -5,6 +5,8 @@
  * atomically).
  * @packageDocumentation
  */
+/// <reference types="@webgpu/types" preserve="true" />
+// The WebGPU types (GPUDevice, GPUBuffer, …) the declarations use; @webgpu/types is a dependency.
 export * from './index.ts';
 export { createNodeContext, createNodeContext as createContext, type NodeContextOptions } from './runtime/node-device.ts';
 export { saveCheckpoint, loadCheckpoint, trainingStatePath } from './train/checkpoint-node.ts';

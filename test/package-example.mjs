@@ -1,5 +1,5 @@
 // The README's "use it from npm" script: run by test/package.test.ts in an empty project that
-// installed the packed tarball (`npm install webgpu-rnn`).
+// installed the packed tarball and Dawn (`npm install webgpu-rnn webgpu`).
 import { createContext, Sequential, Embedding, LSTM, Dense, Adam, saveCheckpoint, loadCheckpoint, generate } from 'webgpu-rnn';
 
 const ctx = await createContext();                  // Dawn in Node (Vulkan / Metal / D3D12)

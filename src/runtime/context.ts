@@ -3,6 +3,7 @@
 // are recorded into. Work is recorded lazily into one compute pass and submitted on `flush()`
 // (or implicitly by `read()`/`write()`), so a whole training step becomes one command buffer.
 
+import { checkAllocation } from './limits.ts';
 import { BufferPool } from './pool.ts';
 import { getKernel, kernelSource, sourceLocation, type KernelSpec } from './registry.ts';
 import {
@@ -77,6 +78,8 @@ export class GpuContext {
 
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, CachedPipeline>();
+  /** While `precompile` runs its callback: the pipelines its dispatches need, by cache key. */
+  private collecting: Map<string, { spec: KernelSpec; constants: Record<string, number> }> | null = null;
   private layouts = new Map<string, GPUBindGroupLayout>();
   private uniforms: Lru<string, GPUBuffer>;
   private bindGroups = new Lru<string, GPUBindGroup>(8192);
@@ -89,6 +92,14 @@ export class GpuContext {
   private pendingError: Error | null = null;
   private lost: string | null = null;
   private disposed = false;
+  /** Set by dispose(): reads still waiting for the GPU reject instead of returning data. */
+  private readsAborted = false;
+  /** Reads waiting for their staging buffer to map; the device is destroyed only after them. */
+  private pendingReads = new Set<Promise<unknown>>();
+  /** Resolves once the device and its buffers are destroyed (after dispose/close). */
+  private released: Promise<void> | null = null;
+  /** Kernels recorded into the open command encoder (named in a validation error). */
+  private recordedKernels = new Set<string>();
   /** Dispatches recorded since the context was made (for tests and benchmarks). */
   dispatchCount = 0;
   /** Command buffers submitted since the context was made (for tests and benchmarks). */
@@ -106,7 +117,7 @@ export class GpuContext {
     this.uniforms = new Lru<string, GPUBuffer>(4096, (b) => { this.forgetBuffer(b); b.destroy(); });
     device.addEventListener('uncapturederror', (ev: Event) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
-      if (!this.pendingError) this.pendingError = new Error(`WebGPU error: ${err.message}`);
+      if (!this.pendingError && !this.disposed) this.pendingError = gpuErrorFor('a WebGPU call outside a command buffer', err);
     });
     device.lost.then((info) => {
       if (!this.disposed) this.lost = `${info.reason}: ${info.message}`;
@@ -127,7 +138,7 @@ export class GpuContext {
   }
 
   private checkAlive(): void {
-    if (this.disposed) throw new Error('GpuContext was disposed');
+    if (this.disposed) throw disposedError();
     if (this.lost !== null) throw new Error(`GPU device was lost (${this.lost}); create a new context and resume from a checkpoint`);
   }
 
@@ -137,6 +148,7 @@ export class GpuContext {
   empty<D extends DType = 'f32'>(shape: readonly number[], dtype: D = 'f32' as D, name = 'tensor'): Tensor<D> {
     this.checkAlive();
     checkShapeValid(name, shape);
+    this.checkAllocation(name, shape);
     const bytes = numel(shape) * BYTES_PER_ELEMENT;
     const buffer = this.pool.acquire(bytes, STORAGE_USAGE, name);
     return new Tensor<D>(buffer, [...shape], dtype, name, (t) => this.pool.release(t.buffer));
@@ -147,6 +159,16 @@ export class GpuContext {
     const t = this.empty(shape, dtype, name);
     this.clear(t);
     return t;
+  }
+
+  /**
+   * Throws, naming `label`, its shape and bytes, the limit and what to do, unless a tensor of this
+   * shape fits this device: one buffer (maxBufferSize) that one storage binding can cover
+   * (maxStorageBufferBindingSize). Every tensor the context makes is checked; layers call it for
+   * their parameters before allocating anything.
+   */
+  checkAllocation(label: string, shape: readonly number[]): void {
+    checkAllocation(this.limits, label, shape);
   }
 
   /** A tensor holding `data` (its dtype follows the typed array; plain arrays become f32). */
@@ -165,6 +187,8 @@ export class GpuContext {
   /** Overwrites a tensor's contents. Recorded work before this call sees the old contents. */
   write(t: Tensor, data: AnyTypedArray): void {
     this.checkAlive();
+    checkUsable('write', t);
+    if (!dtypeOf(data)) throw new Error(`write ${t.name}: data must be a Float32Array, Int32Array or Uint32Array, got ${describeValue(data)}`);
     if (data.length !== t.size) throw new Error(`write ${t.name}: ${data.length} values given, tensor has ${t.size}`);
     if (dtypeOf(data) !== t.dtype) throw new Error(`write ${t.name}: ${dtypeOf(data)} data given, tensor is ${t.dtype}`);
     this.flush();
@@ -173,6 +197,8 @@ export class GpuContext {
 
   /** Reads a tensor back (flushes recorded work first). */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
+    this.checkAlive();
+    checkUsable('read', t);
     const bytes = await this.readBytes(t.buffer, 0, t.byteSize);
     return typedArrayFor(t.dtype, bytes) as TypedArrayFor<D>;
   }
@@ -181,16 +207,36 @@ export class GpuContext {
   async readBytes(buffer: GPUBuffer, offset: number, byteLength: number): Promise<ArrayBuffer> {
     this.checkAlive();
     const size = Math.ceil(byteLength / 4) * 4;
+    if (!Number.isInteger(offset) || offset < 0 || offset % 4 !== 0 || offset + size > buffer.size) {
+      throw new Error(`read ${buffer.label || 'buffer'}: bytes ${offset}..${offset + size} are outside its ${buffer.size} bytes (the offset must be a multiple of 4)`);
+    }
     const staging = this.pool.acquire(size, BufferUsage.MAP_READ | BufferUsage.COPY_DST, 'readback');
     this.endPass();
     this.getEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
     this.flush();
+    // Tracked so that dispose() destroys the device only once no map is pending (Dawn in Node
+    // crashes at a later garbage collection otherwise).
+    const op = this.mapStaging(staging, size, byteLength, buffer.label || 'buffer');
+    this.pendingReads.add(op);
+    try {
+      return await op;
+    } finally {
+      this.pendingReads.delete(op);
+    }
+  }
+
+  private async mapStaging(staging: GPUBuffer, size: number, byteLength: number, what: string): Promise<ArrayBuffer> {
     try {
       await staging.mapAsync(MAP_READ_MODE, 0, size);
     } catch (e) {
+      if (this.readsAborted) throw disposedError(`while a read of ${what} was pending`);
       this.checkAlive();
       this.throwPendingError();
-      throw e;
+      throw new Error(`read ${what}: the GPU could not map the result (${(e as Error).message})`);
+    }
+    if (this.readsAborted) {
+      staging.unmap();
+      throw disposedError(`while a read of ${what} was pending`);
     }
     const out = staging.getMappedRange(0, size).slice(0, byteLength);
     staging.unmap();
@@ -202,9 +248,21 @@ export class GpuContext {
   /** Records a copy of `src` into `dst` (whole tensors, or byte ranges). */
   copy(src: Tensor | GPUBuffer, dst: Tensor | GPUBuffer, bytes?: number, srcOffset = 0, dstOffset = 0): void {
     this.checkAlive();
+    if (src instanceof Tensor) checkUsable('copy', src);
+    if (dst instanceof Tensor) checkUsable('copy', dst);
     const s = src instanceof Tensor ? src.buffer : src;
     const d = dst instanceof Tensor ? dst.buffer : dst;
     const n = bytes ?? (src instanceof Tensor ? src.byteSize : s.size);
+    // Checked here so that a bad range is named instead of failing later inside WebGPU.
+    const srcName = src instanceof Tensor ? src.name : s.label || 'buffer';
+    const dstName = dst instanceof Tensor ? dst.name : d.label || 'buffer';
+    for (const [what, v] of [['byte count', n], ['source offset', srcOffset], ['destination offset', dstOffset]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v % 4 !== 0) throw new Error(`copy ${srcName} → ${dstName}: ${what} must be a non-negative multiple of 4, got ${v}`);
+    }
+    const srcBytes = src instanceof Tensor ? src.byteSize : s.size, dstBytes = dst instanceof Tensor ? dst.byteSize : d.size;
+    if (srcOffset + n > srcBytes) throw new Error(`copy ${srcName} → ${dstName}: bytes ${srcOffset}..${srcOffset + n} are past the end of ${srcName} (${srcBytes} bytes)`);
+    if (dstOffset + n > dstBytes) throw new Error(`copy ${srcName} → ${dstName}: bytes ${dstOffset}..${dstOffset + n} are past the end of ${dstName} (${dstBytes} bytes)`);
+    if (s === d && srcOffset < dstOffset + n && dstOffset < srcOffset + n) throw new Error(`copy ${srcName} → ${dstName}: the source and destination ranges overlap in one buffer`);
     this.endPass();
     this.getEncoder().copyBufferToBuffer(s, srcOffset, d, dstOffset, n);
   }
@@ -212,6 +270,7 @@ export class GpuContext {
   /** Records zero-filling of a tensor. */
   clear(t: Tensor): void {
     this.checkAlive();
+    checkUsable('clear', t);
     this.endPass();
     this.getEncoder().clearBuffer(t.buffer, 0, t.byteSize);
   }
@@ -298,6 +357,42 @@ export class GpuContext {
     }
   }
 
+  /**
+   * Compiles, without blocking, every pipeline that `record` dispatches. `record` runs with its
+   * dispatches collected instead of recorded (its writes, copies and clears still happen, so give
+   * it a scratch model or scratch tensors); each pipeline not yet cached is then created with
+   * `createComputePipelineAsync` and stored in the pipeline cache, so the first real use finds it.
+   * In a page this keeps the first training step from freezing the tab while kernels compile.
+   * Only the dispatches `record` makes before its first `await` are collected; a promise it
+   * returns is awaited afterwards. Returns the number of pipelines created.
+   */
+  async precompile(record: () => unknown): Promise<number> {
+    this.checkAlive();
+    if (this.collecting) throw new Error('precompile: already collecting (precompile calls cannot be nested)');
+    const wanted = new Map<string, { spec: KernelSpec; constants: Record<string, number> }>();
+    this.collecting = wanted;
+    let pending: unknown;
+    try { pending = record(); } finally { this.collecting = null; }
+    await pending;
+    const created = await Promise.all([...wanted].map(async ([key, { spec, constants }]) => {
+      const layout = this.bindGroupLayout(spec);
+      let pipeline: GPUComputePipeline;
+      try {
+        pipeline = await this.device.createComputePipelineAsync({
+          label: key,
+          layout: this.device.createPipelineLayout({ label: `${spec.name} pipeline layout`, bindGroupLayouts: [layout] }),
+          compute: { module: this.shaderModule(spec.file), entryPoint: spec.entry ?? spec.name, constants },
+        });
+      } catch (e) {
+        throw new Error(`kernel ${spec.name} (shaders/${spec.file}): pipeline creation failed: ${(e as Error).message}`);
+      }
+      if (this.pipelines.has(key)) return 0; // made meanwhile by a dispatch
+      this.pipelines.set(key, { pipeline, layout, id: this.nextPipelineId++ });
+      return 1;
+    }));
+    return created.reduce<number>((a, n) => a + n, 0);
+  }
+
   private bufferId(b: GPUBuffer): number {
     let id = this.bufferIds.get(b);
     if (id === undefined) { id = this.nextBufferId++; this.bufferIds.set(b, id); }
@@ -308,7 +403,7 @@ export class GpuContext {
   private forgetBuffer(b: GPUBuffer): void {
     const id = this.bufferIds.get(b);
     if (id === undefined) return;
-    const tag = `#${id}#`;
+    const tag = `#${id}:`;
     this.bindGroups.deleteWhere((k) => k.includes(tag));
   }
 
@@ -343,24 +438,50 @@ export class GpuContext {
   dispatch(name: string, args: DispatchArgs): void {
     this.checkAlive();
     const spec = getKernel(name);
-    const { pipeline, layout, id } = this.pipeline(name, args.overrides);
-    let uniform: GPUBuffer | null = null;
-    const buffers: GPUBuffer[] = spec.bindings.map((b) => {
-      if (b.kind === 'uniform' && b.name === 'params') {
-        uniform = this.uniformFor(spec, args.params);
-        if (!uniform) throw new Error(`kernel ${spec.name}: binding params has no fields in the spec`);
-        return uniform;
-      }
+    if (this.collecting) {
+      const { key, constants } = this.pipelineKey(spec, args.overrides);
+      if (!this.pipelines.has(key)) this.collecting.set(key, { spec, constants });
+      return;
+    }
+    // Everything WebGPU would refuse is checked before the pipeline, the bind group or the
+    // dispatch is made, so a mistake is named here instead of surfacing later as engine text.
+    const [x, y = 1, z = 1] = args.workgroups;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    for (const v of [x, y, z]) {
+      if (!Number.isInteger(v) || v < 0) throw new Error(`kernel ${spec.name}: workgroup counts must be non-negative integers, got ${x}x${y}x${z}`);
+    }
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new Error(`kernel ${spec.name}: ${x}x${y}x${z} workgroups exceed the adapter's limit of ${maxWg} per dimension (maxComputeWorkgroupsPerDimension); use a smaller batch or sequence, or fold the grid into y (grid1d)`);
+    }
+    const bound = spec.bindings.map((b) => {
+      if (b.kind === 'uniform' && b.name === 'params') return null;
       const v = args.bindings[b.name];
       if (v === undefined) throw new Error(`kernel ${spec.name}: binding ${b.name} was not given`);
       if (v instanceof Tensor) {
         if (v.released) throw new Error(`kernel ${spec.name}: ${b.name} (${v.name}) was released`);
-        return v.buffer;
+      } else if (!isGpuBuffer(v)) {
+        throw new Error(`kernel ${spec.name}: binding ${b.name} must be a Tensor or a GPUBuffer, got ${describeValue(v)}`);
       }
-      return v;
+      const { buffer, size } = bindingRange(v);
+      const limit = b.kind === 'uniform' ? this.limits.maxUniformBufferBindingSize : this.limits.maxStorageBufferBindingSize;
+      const limitName = b.kind === 'uniform' ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize';
+      if (size > limit) {
+        const what = v instanceof Tensor ? `${v.name} ${shapeString(v.shape)}` : buffer.label || 'a buffer';
+        throw new Error(`kernel ${spec.name}: ${b.name} (${what}) binds ${size} bytes, more than this adapter's ${limitName} of ${limit}; use smaller sizes (batch, vocabulary, hidden) or an adapter with larger limits`);
+      }
+      return { buffer, size };
     });
+    const { pipeline, layout, id } = this.pipeline(name, args.overrides);
+    const entries = spec.bindings.map((b, i) => {
+      const r = bound[i];
+      if (r) return r;
+      const uniform = this.uniformFor(spec, args.params);
+      if (!uniform) throw new Error(`kernel ${spec.name}: binding params has no fields in the spec`);
+      return { buffer: uniform, size: uniform.size };
+    });
+    const buffers = entries.map((e) => e.buffer);
     let key = `${id}`;
-    for (const buf of buffers) key += `#${this.bufferId(buf)}#`;
+    for (const e of entries) key += `#${this.bufferId(e.buffer)}:${e.size}#`;
     // WebGPU refuses a buffer bound twice in one dispatch when one binding is writable; say which.
     for (let i = 0; i < buffers.length; i++) {
       for (let j = i + 1; j < buffers.length; j++) {
@@ -369,21 +490,20 @@ export class GpuContext {
         }
       }
     }
+    if (x === 0 || y === 0 || z === 0) return;
     let group = this.bindGroups.get(key);
     if (!group) {
+      // The label names what is bound, so a validation error that still happens says so.
+      const what = spec.bindings.map((b, i) => `${b.name}=${entries[i].buffer.label || '?'}`).join(', ');
       group = this.device.createBindGroup({
-        label: `${spec.name} bind group`,
+        label: `${spec.name} bind group (${what})`,
         layout,
-        entries: buffers.map((buffer, i) => ({ binding: spec.bindings[i].index ?? i, resource: { buffer } })),
+        // Each tensor binds its own bytes (rounded up to whole vec4s), not its pooled buffer.
+        entries: entries.map((e, i) => ({ binding: spec.bindings[i].index ?? i, resource: { buffer: e.buffer, offset: 0, size: e.size } })),
       });
       this.bindGroups.set(key, group);
     }
-    const [x, y = 1, z = 1] = args.workgroups;
-    if (x === 0 || y === 0 || z === 0) return;
-    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
-    if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new Error(`kernel ${spec.name}: ${x}x${y}x${z} workgroups exceed the adapter's limit of ${maxWg} per dimension`);
-    }
+    this.recordedKernels.add(spec.name);
     const pass = this.getPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, group);
@@ -394,7 +514,13 @@ export class GpuContext {
   // ---------------------------------------------------------------- recording
 
   private getEncoder(): GPUCommandEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'webgpu-rnn commands' });
+    if (!this.encoder) {
+      // One validation scope per command buffer: an error that still happens is reported on the
+      // next read()/sync() naming the kernels it held, not as a bare engine message.
+      this.device.pushErrorScope('validation');
+      this.recordedKernels.clear();
+      this.encoder = this.device.createCommandEncoder({ label: 'webgpu-rnn commands' });
+    }
     return this.encoder;
   }
 
@@ -415,13 +541,20 @@ export class GpuContext {
 
   /** Submits everything recorded so far as one command buffer. */
   flush(): void {
-    if (this.disposed) return;
+    if (this.disposed) throw disposedError();
     this.endPass();
     if (this.encoder) {
       const cb = this.encoder.finish();
       this.encoder = null;
       this.device.queue.submit([cb]);
       this.submitCount++;
+      const names = [...this.recordedKernels];
+      const kernels = names.length > 6 ? `${names.slice(0, 6).join(' / ')} and ${names.length - 6} more` : names.join(' / ');
+      this.device.popErrorScope().then((err) => {
+        if (err && !this.pendingError && !this.disposed) {
+          this.pendingError = gpuErrorFor(names.length ? `a command buffer with kernel ${kernels}` : 'a copy or clear', err);
+        }
+      }, () => { /* the device is gone: device.lost reports it */ });
     }
   }
 
@@ -447,18 +580,90 @@ export class GpuContext {
     return { ...this.pool.stats(), uniformBuffers: this.uniforms.size };
   }
 
-  /** Releases the device (and, in Node, Dawn) so the process can exit. Safe to call twice. */
+  /**
+   * Releases the device and every buffer, safe whatever is in flight. Work recorded but not yet
+   * submitted is dropped; reads still waiting reject with "GpuContext was disposed"; every later
+   * call throws it. The device itself is destroyed only once the GPU has finished the work already
+   * submitted (destroying it earlier crashes Dawn in Node), so a Node process still exits by
+   * itself. Safe to call twice. Use `await ctx.close()` to finish pending work first.
+   */
   dispose(): void {
     if (this.disposed) return;
-    this.disposed = true;
+    this.readsAborted = true;
+    this.stopRecording(false);
+  }
+
+  /**
+   * Submits what was recorded, lets pending reads finish, waits until the GPU is idle, then
+   * releases everything as `dispose()` does. Later calls throw "GpuContext was disposed".
+   */
+  async close(): Promise<void> {
+    if (!this.disposed) this.stopRecording(this.lost === null);
+    await this.released;
+  }
+
+  private stopRecording(submit: boolean): void {
+    if (submit) {
+      try { this.flush(); } catch { /* a lost device: nothing more can run */ }
+    } else if (this.encoder) {
+      try { this.pass?.end(); } catch { /* already ended */ }
+      this.device.popErrorScope().catch(() => undefined);
+    }
     this.encoder = null;
     this.pass = null;
+    this.disposed = true;
+    this.released = this.releaseWhenIdle();
+  }
+
+  private async releaseWhenIdle(): Promise<void> {
+    try { await this.device.queue.onSubmittedWorkDone(); } catch { /* lost: nothing is running */ }
+    await Promise.allSettled([...this.pendingReads]);
     this.bindGroups.clear();
+    this.uniforms.clear();
     this.pool.destroyAll();
     this.device.destroy();
     this.releaseHandle?.();
     this.releaseHandle = null;
   }
+}
+
+/** The error every call on a disposed context throws. */
+function disposedError(when = ''): Error {
+  return new Error(`GpuContext was disposed${when ? ` ${when}` : ''}: ctx.dispose() or ctx.close() released the device; create a new context (createContext()) to continue`);
+}
+
+/** A WebGPU error that got past the library's checks, named by what was being done. */
+function gpuErrorFor(what: string, err: GPUError): Error {
+  const message = String(err.message);
+  const kind = err.constructor?.name === 'GPUOutOfMemoryError' ? 'ran out of GPU memory' : 'was rejected by WebGPU';
+  // Bind groups are labelled "<kernel> bind group (<binding>=<tensor>, …)": name that one first.
+  const group = /"([A-Za-z0-9_]+) bind group \(([^)]*)\)"/.exec(message);
+  const subject = group ? `kernel ${group[1]} (bound: ${group[2]})` : what;
+  const first = message.split('\n').filter((l) => l.trim()).slice(0, 3).join(' ');
+  return new Error(`${subject} ${kind}. This is a missing check in webgpu-rnn; please report it with this message. Details: ${first}`);
+}
+
+/** Throws unless `t` is a tensor that has not been released. */
+function checkUsable(op: string, t: Tensor): void {
+  if (!(t instanceof Tensor)) throw new Error(`${op}: expected a Tensor, got ${describeValue(t)}`);
+  if (t.released) throw new Error(`${op} ${t.name}: the tensor was released and can no longer be used`);
+}
+
+function isGpuBuffer(v: unknown): v is GPUBuffer {
+  return typeof v === 'object' && v !== null && typeof (v as GPUBuffer).size === 'number' && typeof (v as GPUBuffer).mapAsync === 'function';
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} (upload it with ctx.tensor first)`;
+  return typeof v === 'object' ? `a ${(v as object).constructor?.name ?? 'object'}` : `${typeof v} ${String(v)}`;
+}
+
+/** The bytes a binding covers: a tensor's own bytes rounded up to whole vec4s, or a whole buffer. */
+export function bindingRange(v: Tensor | GPUBuffer): { buffer: GPUBuffer; size: number } {
+  if (v instanceof Tensor) return { buffer: v.buffer, size: Math.min(v.buffer.size, Math.ceil(v.byteSize / 16) * 16) };
+  return { buffer: v, size: v.size };
 }
 
 /** Features and limits the library asks for when the adapter has them. */
@@ -490,8 +695,14 @@ export async function contextFromGpu(
 ): Promise<GpuContext | null> {
   const adapter = await gpu.requestAdapter(adapterOptions);
   if (!adapter) return null;
-  const device = await adapter.requestDevice(deviceDescriptor(adapter));
   const info = adapter.info;
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice(deviceDescriptor(adapter));
+  } catch (e) {
+    const name = info?.description || info?.device || 'the adapter';
+    throw new Error(`could not create a WebGPU device on ${name} (${backend}): ${(e as Error).message}`);
+  }
   const featureLevel = adapterOptions.featureLevel === 'compatibility' || !adapter.features.has('core-features-and-limits') ? 'compatibility' : 'core';
   return new GpuContext(device, adapter, {
     vendor: info?.vendor ?? '',

@@ -7,9 +7,13 @@
 //   WEBGPU_RNN_BACKEND=vulkan|opengles|metal|d3d12|default   force a backend
 //   WEBGPU_RNN_ADAPTER=<text>     pick the adapter whose name contains <text> (Dawn's adapter= flag)
 //   WEBGPU_RNN_DAWN_FLAGS=a=b,c=d extra flags passed to Dawn's create()
+//   WEBGPU_RNN_DAWN_WARNINGS=show print Dawn's limit-clamping warnings (hidden by default)
+//
+// `webgpu` is an optional peer dependency (browser projects never install Dawn), so it is imported
+// only here, on first use, with an install hint when it is missing.
 
-import { create, globals } from 'webgpu';
 import { contextFromGpu, type GpuContext } from './context.ts';
+import { filterDawnWarnings } from './dawn-stderr.ts';
 
 /** Options of the Node `createContext()` (Dawn); each also has an environment variable (see the README). */
 export interface NodeContextOptions {
@@ -40,19 +44,99 @@ function dawnFlags(backend: string | undefined): string[] {
   return flags;
 }
 
-let globalsInstalled = false;
-function installGlobals(): void {
-  if (globalsInstalled) return;
-  globalsInstalled = true;
-  // GPUBufferUsage, GPUMapMode, … for user code that expects browser globals; never overwrite.
-  for (const [k, v] of Object.entries(globals as Record<string, unknown>)) {
-    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+interface DawnModule {
+  create(flags: string[]): unknown;
+  globals: Record<string, unknown>;
+}
+
+export const MISSING_WEBGPU_MESSAGE =
+  'createContext() needs Dawn for Node: install the `webgpu` package (npm install webgpu) to use WebGPU from Node. ' +
+  '(It is an optional peer dependency, so that browser projects do not download it; in a page use createBrowserContext().)';
+
+let dawnModule: Promise<DawnModule> | null = null;
+
+/** Dawn's Node bindings, imported on first use; `webgpu` is an optional peer dependency. */
+async function loadDawn(): Promise<DawnModule> {
+  dawnModule ??= (async () => {
+    let mod: DawnModule;
+    try {
+      // A variable specifier keeps bundlers from resolving `webgpu` for a browser build.
+      const name = 'webgpu';
+      mod = (await import(name)) as DawnModule;
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new Error(MISSING_WEBGPU_MESSAGE);
+      throw new Error(`createContext(): the \`webgpu\` package is installed but could not be loaded (${(e as Error).message}); reinstall it (npm install webgpu)`);
+    }
+    // GPUBufferUsage, GPUMapMode, … for user code that expects browser globals; never overwrite.
+    for (const [k, v] of Object.entries(mod.globals)) {
+      if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+    }
+    return mod;
+  })();
+  try {
+    return await dawnModule;
+  } catch (e) {
+    dawnModule = null; // let a later call retry after `npm install webgpu`
+    throw e;
   }
+}
+
+// One Dawn instance per set of flags for the whole process: an instance lists its adapters (and
+// Dawn prints its warnings) once, and holding it does not keep the process alive.
+const instances = new Map<string, GPU>();
+
+function dawnInstance(dawn: DawnModule, flags: string[]): GPU {
+  const key = flags.join('\n');
+  let gpu = instances.get(key);
+  if (!gpu) {
+    const raw = dawn.create(flags) as GPU;
+    // Dawn lists the adapters inside requestAdapter(): hide its limit warnings there.
+    gpu = {
+      requestAdapter: (o?: GPURequestAdapterOptions) => filterDawnWarnings(() => raw.requestAdapter(o)),
+      getPreferredCanvasFormat: () => raw.getPreferredCanvasFormat(),
+      wgslLanguageFeatures: raw.wgslLanguageFeatures,
+      __brand: 'GPU',
+    } as GPU;
+    instances.set(key, gpu);
+  }
+  return gpu;
+}
+
+const BACKENDS = ['default', 'auto', 'vulkan', 'opengles', 'opengl', 'metal', 'd3d12', 'd3d11'];
+const POWER_PREFERENCES = ['low-power', 'high-performance'];
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? `"${v}"` : v === null ? 'null' : Array.isArray(v) ? 'an array' : `${String(v)} (${typeof v})`;
+}
+
+/** Throws naming the option (or environment variable), the bad value and what is accepted. */
+function checkOptions(options: unknown): NodeContextOptions {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new Error(`createContext: expected an options object like { backend: 'vulkan' } (or nothing), got ${describe(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (key !== 'backend' && key !== 'powerPreference') throw new Error(`createContext: unknown option "${key}"; the options are backend and powerPreference`);
+  }
+  if (o.backend !== undefined && (typeof o.backend !== 'string' || !BACKENDS.includes(o.backend))) {
+    throw new Error(`createContext: option backend must be one of ${BACKENDS.join(', ')}, got ${describe(o.backend)}`);
+  }
+  if (o.powerPreference !== undefined && (typeof o.powerPreference !== 'string' || !POWER_PREFERENCES.includes(o.powerPreference))) {
+    throw new Error(`createContext: option powerPreference must be 'low-power' or 'high-performance', got ${describe(o.powerPreference)}`);
+  }
+  const env = process.env.WEBGPU_RNN_BACKEND;
+  if (o.backend === undefined && env && !BACKENDS.includes(env)) {
+    throw new Error(`createContext: environment variable WEBGPU_RNN_BACKEND must be one of ${BACKENDS.join(', ')}, got "${env}"`);
+  }
+  return o as NodeContextOptions;
 }
 
 /** Creates a GpuContext in Node. Throws with install instructions if no adapter is found. */
 export async function createNodeContext(options: NodeContextOptions = {}): Promise<GpuContext> {
-  installGlobals();
+  options = checkOptions(options);
+  const dawn = await loadDawn();
   if (!process.env.XDG_RUNTIME_DIR && process.platform === 'linux') process.env.XDG_RUNTIME_DIR = '/tmp';
   const forced = options.backend ?? process.env.WEBGPU_RNN_BACKEND;
   const attempts: { backend: string; opts: GPURequestAdapterOptions }[] = [];
@@ -67,13 +151,12 @@ export async function createNodeContext(options: NodeContextOptions = {}): Promi
   const tried: string[] = [];
   for (const a of attempts) {
     if (a.backend.startsWith('opengl') && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
-    let gpu: GPU | null = create(dawnFlags(a.backend)) as unknown as GPU;
+    const gpu = dawnInstance(dawn, dawnFlags(a.backend));
     const opts: GPURequestAdapterOptions = { ...a.opts };
     if (options.powerPreference) opts.powerPreference = options.powerPreference;
     const name = a.backend === 'default' ? defaultBackendName() : a.backend;
-    const ctx = await contextFromGpu(gpu, name, opts, () => { gpu = null; });
+    const ctx = await contextFromGpu(gpu, name, opts);
     if (ctx) return ctx;
-    gpu = null;
     tried.push(name);
   }
   throw new Error(`${INSTALL_HINT}\n  (tried: ${tried.join(', ')})`);
