@@ -9,13 +9,16 @@
 //   g  = grad * scale[0] + weight_decay * p
 //   m  = momentum * m + g    (m = g on the first step: the caller clears m)
 //   p -= lr * (momentum > 0 ? m : g)
+// Skipped step: a non-finite scale[0] (inf or NaN; clip_finalize writes one when the gradient norm
+// or the loss is not finite) makes both kernels write nothing, so p, m and v keep their last good
+// values. The test looks at the bits (exponent all ones), since drivers may fold NaN compares.
 //
 // Bindings (all flat arrays of N elements unless noted):
 //   p      (N)  parameter, updated in place
 //   grad   (N)  gradient
 //   m      (N)  first moment (Adam) / momentum buffer (SGD)
 //   hyper  (3)  [lr, bc1, bc2] written by the host each step, so the uniform stays cached
-//   scale  (1)  gradient scale from clip.wgsl (a buffer holding 1.0 when not clipping)
+//   scale  (1)  gradient scale from clip.wgsl (a buffer holding 1.0 when not clipping); non-finite: skip
 //   v      (N)  second moment (Adam only; last so that SGD's bindings are a prefix)
 
 override WG: u32 = 256u;
@@ -37,10 +40,14 @@ struct Params {
 @group(0) @binding(5) var<uniform> params: Params;
 @group(0) @binding(6) var<storage, read_write> v: array<f32>;   // Adam only
 
+fn skip_step() -> bool {
+  return (bitcast<u32>(scale[0]) & 0x7f800000u) == 0x7f800000u;
+}
+
 @compute @workgroup_size(WG)
 fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.N) { return; }
+  if (i >= params.N || skip_step()) { return; }
   let lr = hyper[0];
   let bc1 = hyper[1];
   let bc2 = hyper[2];
@@ -55,7 +62,7 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 @compute @workgroup_size(WG)
 fn sgd_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.N) { return; }
+  if (i >= params.N || skip_step()) { return; }
   let lr = hyper[0];
   let g = grad[i] * scale[0] + params.weight_decay * p[i];
   var step = g;

@@ -16,22 +16,32 @@
 // clip_finalize (one workgroup, after every clip_sumsq of the step): over the `count` partials,
 //   E = max e_p, Q = sum_p q_p * 4^(e_p - E) (terms with e_p - E < -50 are below f32 resolution
 //   and skipped), total_norm = sqrt(Q) * 2^E; writes norm[0] = total_norm, scale[0] = coef.
-//   An inf or NaN gradient gives total_norm inf/NaN and coef 0/NaN, as PyTorch does.
+//   max_norm 0 means "measure only": coef = 1. A non-finite total_norm (an inf or NaN gradient, or
+//   a norm past the f32 range) gives coef = total_norm, non-finite, which makes adam_update and
+//   sgd_update skip the step (write nothing) instead of writing inf/NaN into the weights.
+// clip_finalize_step (clip_finalize for a training step): also reads the step's loss and writes
+//   status = [skip, total_norm, loss, coef] with skip = 1 when total_norm or the loss is not
+//   finite, else 0; a non-finite loss makes coef non-finite too, so the update is skipped. Finite
+//   means exponent bits not all ones: drivers may fold NaN compares (GL ES does), so no x != x.
 //
 // Determinism: no atomics; every sum runs in a fixed order (within a chunk: thread k's EPT values in
 // order, then a fixed tree; across partials: thread k takes partials k, k+WG, ... in order with
 // Kahan compensation, then a fixed tree).
 // Dispatch: clip_sumsq: ceil(N / CHUNK) workgroups, folded over (x, y) past 65535
-// (p = wid.x + wid.y * nwg.x); clip_finalize: one workgroup; clip_scale: one thread per element,
+// (p = wid.x + wid.y * nwg.x); clip_finalize(_step): one workgroup; clip_scale: one thread per element,
 // folded (i = gid.x + gid.y * nwg.x * WG).
 //
 // Bindings:
 //   grad     (N)         one gradient buffer (any shape, flat): read by clip_sumsq, scaled by clip_scale
+//                        (left as it is when scale is not finite)
 //   partials (2 * count) pairs [q, e] from clip_sumsq
 //   norm     (1)         total_norm
 //   scale    (1)         coef (1 when no clipping is needed)
 //   params   {N, offset, count, max_norm}: N elements of grad, the first partial this dispatch
-//            writes (clip_sumsq), the number of partials (clip_finalize), max_norm (clip_finalize)
+//            writes (clip_sumsq), the number of partials (clip_finalize), max_norm (clip_finalize;
+//            0: no clipping)
+//   loss     (1)         the step's loss (clip_finalize_step)
+//   status   (4)         [skip, total_norm, loss, coef] (clip_finalize_step)
 
 override WG: u32 = 256u;   // power of two, at most 256
 const EPT: u32 = 8u;       // elements per thread in clip_sumsq: CHUNK = WG * EPT
@@ -51,6 +61,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> norm: array<f32>;
 @group(0) @binding(3) var<storage, read_write> scale: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read> loss: array<f32>;
+@group(0) @binding(6) var<storage, read_write> status: array<f32>;
 
 var<workgroup> red: array<f32, 256>;
 
@@ -115,14 +127,18 @@ fn clip_sumsq(
   if (tid == 0u) {
     let j = 2u * (params.offset + p);
     // A non-finite partial gets the largest exponent so that clip_finalize never skips it.
-    let finite = total <= F32_MAX;
+    let finite = is_finite_bits(total);
     partials[j] = total;
     partials[j + 1u] = f32(select(E_MAX, e, finite));
   }
 }
 
-@compute @workgroup_size(WG)
-fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
+fn is_finite_bits(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
+// The total norm over the `count` partials; every thread returns it.
+fn total_norm_of_partials(tid: u32) -> f32 {
   let count = params.count;
   var emax = f32(E_MIN);
   for (var p = tid; p < count; p += WG) { emax = max(emax, partials[2u * p + 1u]); }
@@ -139,20 +155,50 @@ fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
     }
   }
   let Q = block_sum(tid, s);
+  return sqrt(Q) * ldexp(1.0, E);
+}
+
+// min(1, max_norm / (total_norm + 1e-6)); 1 when max_norm is 0; total_norm itself when it is not
+// finite, so that the update kernels skip the step.
+fn clip_coef(total_norm: f32) -> f32 {
+  var coef = 1.0;
+  if (params.max_norm > 0.0) {
+    let r = params.max_norm / (total_norm + 1e-6);
+    coef = select(r, 1.0, r > 1.0);
+  }
+  return select(total_norm, coef, is_finite_bits(total_norm));
+}
+
+@compute @workgroup_size(WG)
+fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
+  let total_norm = total_norm_of_partials(tid);
   if (tid == 0u) {
-    let total_norm = sqrt(Q) * ldexp(1.0, E);
     norm[0] = total_norm;
-    let coef = params.max_norm / (total_norm + 1e-6);
-    // min(1, coef), but a NaN norm must give a NaN coefficient. Drivers may fold NaN compares
-    // (GL ES does), so test the bits: exponent all ones with a nonzero mantissa.
-    let is_nan = (bitcast<u32>(total_norm) & 0x7fffffffu) > 0x7f800000u;
-    scale[0] = select(select(coef, 1.0, coef > 1.0), total_norm, is_nan);   // total_norm is the NaN
+    scale[0] = clip_coef(total_norm);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn clip_finalize_step(@builtin(local_invocation_index) tid: u32) {
+  let total_norm = total_norm_of_partials(tid);
+  if (tid == 0u) {
+    let l = loss[0];
+    let loss_ok = is_finite_bits(l);
+    let skip = !(is_finite_bits(total_norm) && loss_ok);
+    // A non-finite loss with a finite norm still has to skip: pass the loss on as the scale.
+    let coef = select(l, clip_coef(total_norm), loss_ok);
+    norm[0] = total_norm;
+    scale[0] = coef;
+    status[0] = select(0.0, 1.0, skip);
+    status[1] = total_norm;
+    status[2] = l;
+    status[3] = coef;
   }
 }
 
 @compute @workgroup_size(WG)
 fn clip_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= params.N) { return; }
+  if (i >= params.N || !is_finite_bits(scale[0])) { return; }   // a skipped step: leave it
   grad[i] = grad[i] * scale[0];
 }

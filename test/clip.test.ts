@@ -1,8 +1,9 @@
 // Global-norm clipping kernels against the CPU reference (src/cpu/clip.ts), including huge and tiny
-// gradients, non-finite ones, and the fused path through adamUpdate's scale.
+// gradients, non-finite ones (a non-finite coefficient: the update is skipped), the training-step
+// guard's status, and the fused path through adamUpdate's scale.
 import { suite } from 'uvu';
-import { CLIP_CHUNK, clipGradNorm, clipPartialsLength, clipScale } from '../src/kernels/clip.ts';
-import { adamUpdate } from '../src/kernels/adam.ts';
+import { CLIP_CHUNK, STEP_STATUS_LENGTH, clipGradNorm, clipPartialsLength, clipScale } from '../src/kernels/clip.ts';
+import { adamUpdate, sgdUpdate } from '../src/kernels/adam.ts';
 import * as cpu from '../src/cpu/clip.ts';
 import { adamUpdate as cpuAdam } from '../src/cpu/optim.ts';
 import { Rng } from '../src/cpu/random.ts';
@@ -91,17 +92,79 @@ test('huge gradients (1e15, 1e20, 1e30, 3e38) and tiny ones (1e-30) give finite,
   expectClose('norm with 3e38', [g.norm], [cpu.clipTotalNorm(data)], NORM);
 });
 
-test('an inf gradient gives norm inf and coef 0; a NaN gives NaN (as PyTorch)', async () => {
+test('an inf gradient gives norm inf and a non-finite coef (a skipped step); a NaN gives NaN; gradients are left as they are', async () => {
   const ctx = await gpu();
   const shapes = [[5], [3000]];
   const data = randomGrads(4, shapes, 1e30);
   data[1][2500] = Infinity;
-  const inf = await runClip(ctx, data, shapes, 1, false);
-  if (inf.norm !== Infinity || inf.scale !== 0) throw new Error(`inf: norm ${inf.norm}, coef ${inf.scale}`);
+  const inf = await runClip(ctx, data, shapes, 1, true);
+  if (inf.norm !== Infinity || inf.scale !== Infinity) throw new Error(`inf: norm ${inf.norm}, coef ${inf.scale}`);
+  const ref = cpuClip(data, 1);
+  if (ref.coef !== Infinity) throw new Error(`CPU reference coef ${ref.coef}, expected Infinity`);
+  // clip_scale leaves the gradients alone on a skipped step (bit-identical, inf included).
+  inf.grads.forEach((g, i) => expectClose(`grads[${i}] after a skipped clip`, g, data[i], { atol: 0, rtol: 0 }));
   data[1][2500] = 1;
   data[0][3] = NaN;
   const nan = await runClip(ctx, data, shapes, 1, false);
   if (!Number.isNaN(nan.norm) || !Number.isNaN(nan.scale)) throw new Error(`NaN: norm ${nan.norm}, coef ${nan.scale}`);
+  // A NaN in a chunk of tiny values next to huge ones is not lost to the exponent alignment.
+  const mixed = [new Float32Array(3000).fill(1e-30), new Float32Array(10).fill(1e30)];
+  mixed[0][7] = NaN;
+  const m = await runClip(ctx, mixed, [[3000], [10]], 1, false);
+  if (!Number.isNaN(m.norm) || !Number.isNaN(m.scale)) throw new Error(`NaN among tiny values: norm ${m.norm}, coef ${m.scale}`);
+});
+
+test('maxNorm Infinity measures without clipping: coef exactly 1', async () => {
+  const ctx = await gpu();
+  const data = randomGrads(9, SHAPES, 100);
+  const g = await runClip(ctx, data, SHAPES, Infinity, true);
+  if (g.scale !== 1) throw new Error(`coef ${g.scale}, expected 1`);
+  expectClose('norm (measure only)', [g.norm], [cpu.clipTotalNorm(data)], NORM);
+  g.grads.forEach((gg, i) => expectClose(`grads[${i}] unchanged`, gg, data[i], { atol: 0, rtol: 0 }));
+});
+
+/** Runs a guarded clipGradNorm with `loss` and returns the status [skip, norm, loss, coef]. */
+async function runGuard(ctx: GpuContext, data: Float32Array[], shapes: number[][], maxNorm: number, loss: number): Promise<Float32Array> {
+  const grads = data.map((d, i) => ctx.tensor(d, shapes[i], `grad${i}`));
+  const partials = ctx.empty([clipPartialsLength(grads)], 'f32', 'partials');
+  const norm = ctx.empty([1], 'f32', 'norm'), scale = ctx.empty([1], 'f32', 'scale');
+  const lossT = ctx.tensor(new Float32Array([loss]), [1], 'loss'), status = ctx.empty([STEP_STATUS_LENGTH], 'f32', 'status');
+  const before = ctx.dispatchCount;
+  clipGradNorm(ctx, grads, maxNorm, { partials, norm, scale, guard: { loss: lossT, status } });
+  if (ctx.dispatchCount - before !== grads.length + 1) throw new Error(`the guard took ${ctx.dispatchCount - before} dispatches, expected ${grads.length + 1}`);
+  const out = await ctx.read(status);
+  const sc = (await ctx.read(scale))[0];
+  if (!Object.is(sc, out[3]) && !(Number.isNaN(sc) && Number.isNaN(out[3]))) throw new Error(`scale ${sc} differs from status coef ${out[3]}`);
+  for (const t of [...grads, partials, norm, scale, lossT, status]) t.release();
+  return out;
+}
+
+test('guard: status is [skip, norm, loss, coef]; skip exactly when the norm or the loss is not finite', async () => {
+  const ctx = await gpu();
+  const shapes = [[37], [3, 101]];
+  const data = randomGrads(10, shapes, 2);
+  const norm = cpu.clipTotalNorm(data);
+  const cases: [string, Float32Array[], number, number, boolean][] = [
+    ['finite, clipped', data, 1, 0.75, false],
+    ['finite, measure only', data, Infinity, 0.75, false],
+    ['NaN loss', data, 1, NaN, true],
+    ['inf loss', data, Infinity, Infinity, true],
+    ['-inf loss', data, 1, -Infinity, true],
+    ['inf gradient', [data[0], Float32Array.from(data[1], (v, i) => (i === 5 ? -Infinity : v))], 1, 0.75, true],
+    ['NaN gradient', [Float32Array.from(data[0], (v, i) => (i === 36 ? NaN : v)), data[1]], Infinity, 0.75, true],
+  ];
+  for (const [name, grads, maxNorm, loss, skip] of cases) {
+    const s = await runGuard(ctx, grads, shapes, maxNorm, loss);
+    if (s[0] !== (skip ? 1 : 0)) throw new Error(`${name}: skip ${s[0]}, expected ${skip ? 1 : 0}`);
+    if (cpu.stepSkipped(s[1], loss) !== skip) throw new Error(`${name}: the CPU rule disagrees`);
+    if (!Object.is(s[2], Math.fround(loss)) && !(Number.isNaN(s[2]) && Number.isNaN(loss))) throw new Error(`${name}: status loss ${s[2]}, expected ${loss}`);
+    if (skip) {
+      if (Number.isFinite(s[3])) throw new Error(`${name}: coef ${s[3]} is finite on a skipped step`);
+    } else {
+      expectClose(`${name}: norm`, [s[1]], [norm], NORM);
+      expectClose(`${name}: coef`, [s[3]], [cpu.clipCoef(norm, maxNorm)], NORM);
+    }
+  }
 });
 
 test('deterministic: repeated runs give bitwise equal norms', async () => {
@@ -140,6 +203,33 @@ test('fused: adamUpdate reading scale from clipGradNorm matches CPU clip + Adam'
   for (const t of [...ps, ...gs, ...ms, ...vs, partials, norm, scale, hyper]) t.release();
 });
 
+test('fused: a non-finite gradient makes the clipped Adam and SGD steps write nothing (bit-identical p, m, v)', async () => {
+  const ctx = await gpu();
+  const shapes = [[37], [3, 101]];
+  const rng = new Rng(11);
+  const pData = shapes.map((s) => rng.uniformArray(s.reduce((a, b) => a * b, 1)));
+  const gData = randomGrads(12, shapes, 3);
+  gData[1][200] = NaN;
+  for (const maxNorm of [1, Infinity]) {
+    const ps = pData.map((d, i) => ctx.tensor(d, shapes[i], `p${i}`));
+    const gs = gData.map((d, i) => ctx.tensor(d, shapes[i], `g${i}`));
+    const ms = shapes.map((s) => ctx.tensor(new Float32Array(s.reduce((a, b) => a * b, 1)).fill(0.25), s, 'm'));
+    const vs = shapes.map((s) => ctx.tensor(new Float32Array(s.reduce((a, b) => a * b, 1)).fill(0.5), s, 'v'));
+    const partials = ctx.empty([clipPartialsLength(gs)], 'f32', 'partials');
+    const norm = ctx.empty([1], 'f32', 'norm'), scale = ctx.empty([1], 'f32', 'scale');
+    const hyper = ctx.tensor([0.01, 1 - 0.9, 1 - 0.999], [3], 'hyper');
+    clipGradNorm(ctx, gs, maxNorm, { partials, norm, scale });
+    ps.forEach((p, i) => adamUpdate(ctx, p, gs[i], ms[i], vs[i], hyper, scale, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 }));
+    ps.forEach((p, i) => sgdUpdate(ctx, p, gs[i], ms[i], hyper, scale, { momentum: 0.9, weightDecay: 0.1 }));
+    for (let i = 0; i < shapes.length; i++) {
+      expectClose(`p[${i}] (maxNorm ${maxNorm})`, await ctx.read(ps[i]), pData[i], { atol: 0, rtol: 0 });
+      expectClose(`m[${i}] (maxNorm ${maxNorm})`, await ctx.read(ms[i]), new Float32Array(pData[i].length).fill(0.25), { atol: 0, rtol: 0 });
+      expectClose(`v[${i}] (maxNorm ${maxNorm})`, await ctx.read(vs[i]), new Float32Array(pData[i].length).fill(0.5), { atol: 0, rtol: 0 });
+    }
+    for (const t of [...ps, ...gs, ...ms, ...vs, partials, norm, scale, hyper]) t.release();
+  }
+});
+
 test('clipScale multiplies in place by scale[0]', async () => {
   const ctx = await gpu();
   const d = randomGrads(8, [[3, 37]])[0];
@@ -163,7 +253,11 @@ test('wrong shapes, dtypes, sizes and aliasing are refused before any dispatch',
   expectThrows(() => clipGradNorm(ctx, grads, 1, { partials, norm: two, scale }), 'norm', '(2)', 'expected (1)');
   expectThrows(() => clipGradNorm(ctx, grads, 1, { partials, norm, scale: norm }), 'scale and norm must be different');
   expectThrows(() => clipGradNorm(ctx, [g1, partials], 1, { partials, norm, scale }), 'grads[1] and partials must be different');
-  expectThrows(() => clipGradNorm(ctx, grads, 0, { partials, norm, scale }), 'maxNorm must be a positive finite number');
+  expectThrows(() => clipGradNorm(ctx, grads, 0, { partials, norm, scale }), 'maxNorm must be a positive number', 'got 0');
+  expectThrows(() => clipGradNorm(ctx, grads, NaN, { partials, norm, scale }), 'maxNorm must be a positive number', 'got NaN');
+  expectThrows(() => clipGradNorm(ctx, grads, 1, { partials, norm, scale, guard: { loss: two, status: partials } }), 'guard.loss', 'expected (1)');
+  expectThrows(() => clipGradNorm(ctx, grads, 1, { partials, norm, scale, guard: { loss: norm, status: two } }), 'guard.status', `expected (${STEP_STATUS_LENGTH})`);
+  expectThrows(() => clipGradNorm(ctx, grads, 1, { partials, norm, scale, guard: { loss: norm, status: partials } }), 'guard.loss and norm must be different');
   expectThrows(() => clipGradNorm(ctx, [], 1, { partials, norm, scale }), 'non-empty');
   expectThrows(() => clipScale(ctx, g1, two), 'clipScale', 'scale', 'expected (1)');
   expectThrows(() => clipScale(ctx, gi, scale), 'clipScale', 'grad', 'dtype i32');

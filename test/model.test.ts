@@ -137,7 +137,7 @@ test('bad batches are refused before any dispatch with clear errors', async () =
   await expectRejects(() => feat.trainStep({ x: Float32Array.from([1, NaN, 0, 0]), shape: [1, 2, 2], y: new Float32Array(2) }), 'not finite');
   await expectRejects(() => feat.trainStep({ x: new Float32Array(6), shape: [1, 2, 3], y: new Float32Array(2) }), 'expected [B, T, 2]');
   expectThrows(() => new LSTM({ hiddenSize: 0 }), 'hiddenSize must be a positive integer');
-  expectThrows(() => new Dropout(1), 'rate must be in [0, 1)');
+  expectThrows(() => new Dropout(1), 'rate must be a number in [0, 1)');
   model.dispose(); feat.dispose();
 });
 

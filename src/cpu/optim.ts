@@ -1,4 +1,5 @@
 // CPU reference for the optimizer updates (shaders/adam.wgsl), float64, in place.
+// A non-finite gradient scale skips the step: nothing is written (as the kernels do).
 
 export interface AdamCpuOptions {
   lr: number;
@@ -8,7 +9,7 @@ export interface AdamCpuOptions {
   weightDecay: number;
   /** 1-based step count, for bias correction. */
   step: number;
-  /** Gradient scale (clip coefficient). */
+  /** Gradient scale (clip coefficient); inf or NaN skips the step. */
   scale?: number;
 }
 
@@ -16,6 +17,7 @@ export function adamUpdate(p: Float64Array, grad: ArrayLike<number>, m: Float64A
   const bc1 = 1 - Math.pow(o.beta1, o.step);
   const bc2 = 1 - Math.pow(o.beta2, o.step);
   const s = o.scale ?? 1;
+  if (!Number.isFinite(s)) return;
   for (let i = 0; i < p.length; i++) {
     const g = grad[i] * s + o.weightDecay * p[i];
     m[i] = o.beta1 * m[i] + (1 - o.beta1) * g;
@@ -26,9 +28,10 @@ export function adamUpdate(p: Float64Array, grad: ArrayLike<number>, m: Float64A
 
 export function sgdUpdate(
   p: Float64Array, grad: ArrayLike<number>, m: Float64Array,
-  o: { lr: number; momentum: number; weightDecay: number; scale?: number },
+  o: { lr: number; momentum: number; weightDecay: number; /** inf or NaN skips the step */ scale?: number },
 ): void {
   const s = o.scale ?? 1;
+  if (!Number.isFinite(s)) return;
   for (let i = 0; i < p.length; i++) {
     const g = grad[i] * s + o.weightDecay * p[i];
     let step = g;

@@ -1,4 +1,6 @@
 // Optimizer update kernels (shaders/adam.wgsl): Adam and SGD, in place, one thread per element.
+// A non-finite `scale[0]` (clipGradNorm writes one when the gradient norm or the loss is inf/NaN)
+// skips the update: nothing is written, so weights and slots keep their last good values.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
@@ -32,7 +34,7 @@ export interface AdamHyper {
 
 /**
  * One Adam step on a parameter tensor, in place. `hyper` holds [lr, 1-beta1^t, 1-beta2^t];
- * `scale` holds the gradient scale (1, or the clip coefficient).
+ * `scale` holds the gradient scale (1, or the clip coefficient; inf/NaN: skip, write nothing).
  */
 export function adamUpdate(
   ctx: GpuContext, p: Tensor, grad: Tensor, m: Tensor, v: Tensor, hyper: Tensor, scale: Tensor, h: AdamHyper,
@@ -50,7 +52,10 @@ export function adamUpdate(
   });
 }
 
-/** One SGD step (momentum optional) on a parameter tensor, in place. `hyper[0]` is lr. */
+/**
+ * One SGD step (momentum optional) on a parameter tensor, in place. `hyper[0]` is lr; `scale` as
+ * in adamUpdate (inf/NaN: skip, write nothing).
+ */
 export function sgdUpdate(
   ctx: GpuContext, p: Tensor, grad: Tensor, m: Tensor, hyper: Tensor, scale: Tensor, h: { momentum: number; weightDecay: number },
 ): void {

@@ -2,6 +2,8 @@
 // total_norm = sqrt(Σ over all gradients of Σ g²), coef = min(1, maxNorm / (total_norm + 1e-6)).
 // The coefficient lands in a 1-element `scale` buffer that adamUpdate / sgdUpdate read, so clipping
 // fuses into the optimizer step; clipScale applies it in place for users without those kernels.
+// A non-finite norm (or loss, with `guard`) makes the coefficient non-finite, and the update
+// kernels then skip the step: the decision is made on the GPU, in the step's own submission.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { Tensor, checkTensor } from '../runtime/tensor.ts';
@@ -19,12 +21,15 @@ const partials = b('partials', 'storage', 1);
 const norm = b('norm', 'storage', 2);
 const scale = b('scale', 'storage', 3);
 const params = b('params', 'uniform', 4);
+const loss = b('loss', 'read-only-storage', 5);
+const status = b('status', 'storage', 6);
 const fields = [['N', 'u32'], ['offset', 'u32'], ['count', 'u32'], ['max_norm', 'f32']] as const;
 const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'clip.wgsl', bindings, params: fields, overrides: { WG } });
 
 export const CLIP_KERNELS: KernelSpec[] = [
   spec('clip_sumsq', [grad, partials, params]),
   spec('clip_finalize', [partials, norm, scale, params]),
+  spec('clip_finalize_step', [partials, norm, scale, params, loss, status]),
   spec('clip_scale', [grad, scale, params]),
 ];
 registerKernels(CLIP_KERNELS);
@@ -47,23 +52,37 @@ export interface ClipGradNormOptions {
   partials: Tensor;
   /** Output: total_norm, f32 (1). */
   norm: Tensor;
-  /** Output: coef = min(1, maxNorm / (total_norm + 1e-6)), f32 (1): pass it to adamUpdate. */
+  /**
+   * Output: coef = min(1, maxNorm / (total_norm + 1e-6)), f32 (1): pass it to adamUpdate. It is
+   * non-finite when total_norm is (or, with `guard`, when the loss is), which makes adamUpdate and
+   * sgdUpdate skip the step.
+   */
   scale: Tensor;
   /** Also multiply every gradient by coef in place (one more dispatch per gradient). Default false. */
   applyInPlace?: boolean;
+  /**
+   * A training step's guard: `loss` f32 (1) is read, and `status` f32 (STEP_STATUS_LENGTH) gets
+   * [skip (1 or 0), total_norm, loss, coef], skip being 1 when the norm or the loss is not finite.
+   * Same dispatch count (the finalize kernel does it); read `status` back to learn what happened.
+   */
+  guard?: { loss: Tensor; status: Tensor };
 }
+
+/** Length of the status a guarded clipGradNorm writes: [skip, total_norm, loss, coef]. */
+export const STEP_STATUS_LENGTH = 4;
 
 /**
  * Global-norm clipping over many gradient buffers: records one clip_sumsq per gradient, one
  * clip_finalize (writing `norm` and `scale`), and with applyInPlace one clip_scale per gradient.
+ * `maxNorm` is a positive number; `Infinity` measures the norm without clipping (coef 1).
  * Nothing is read back. Deterministic; finite for any finite gradients whose norm fits in f32.
  */
 export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm: number, opts: ClipGradNormOptions): void {
   const op = 'clipGradNorm';
   if (!Array.isArray(grads) || grads.length === 0) throw new Error(`${op}: grads must be a non-empty array of tensors`);
   grads.forEach((g, i) => checkTensor(op, `grads[${i}]`, g, g instanceof Tensor ? g.shape : []));
-  if (!(typeof maxNorm === 'number' && maxNorm > 0 && Number.isFinite(maxNorm))) {
-    throw new Error(`${op}: maxNorm must be a positive finite number, got ${maxNorm}`);
+  if (!(typeof maxNorm === 'number' && maxNorm > 0)) {
+    throw new Error(`${op}: maxNorm must be a positive number (Infinity: measure the norm without clipping), got ${String(maxNorm)}`);
   }
   if (!opts || typeof opts !== 'object') throw new Error(`${op}: options { partials, norm, scale } are required`);
   const need = clipPartialsLength(grads);
@@ -80,29 +99,51 @@ export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm:
     if (other) throw new Error(`${op}: ${name} and ${other} must be different tensors`);
     outs.set(t.buffer, name);
   }
+  const guard = opts.guard;
+  if (guard !== undefined) {
+    if (!guard || typeof guard !== 'object') throw new Error(`${op}: guard must be { loss, status }`);
+    checkTensor(op, 'guard.loss', guard.loss, [1]);
+    checkTensor(op, 'guard.status', guard.status, [STEP_STATUS_LENGTH]);
+    for (const [name, t] of [['guard.loss', guard.loss], ['guard.status', guard.status]] as const) {
+      const other = outs.get(t.buffer);
+      if (other) throw new Error(`${op}: ${name} and ${other} must be different tensors`);
+      outs.set(t.buffer, name);
+    }
+  }
   grads.forEach((g, i) => {
     const other = outs.get(g.buffer);
     if (other) throw new Error(`${op}: grads[${i}] and ${other} must be different tensors`);
   });
+  // The uniform is finite: 0 stands for "no clipping".
+  const maxNormParam = Number.isFinite(maxNorm) ? maxNorm : 0;
 
   let offset = 0;
   for (const g of grads) {
     ctx.dispatch('clip_sumsq', {
       bindings: { grad: g, partials: opts.partials },
-      params: { N: g.size, offset, count: 0, max_norm: maxNorm },
+      params: { N: g.size, offset, count: 0, max_norm: maxNormParam },
       workgroups: grid1d(g.size, CLIP_CHUNK),
     });
     offset += partialsOf(g.size);
   }
-  ctx.dispatch('clip_finalize', {
-    bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale },
-    params: { N: 0, offset: 0, count: offset, max_norm: maxNorm },
-    workgroups: [1],
-  });
+  const finalParams = { N: 0, offset: 0, count: offset, max_norm: maxNormParam };
+  if (guard) {
+    ctx.dispatch('clip_finalize_step', {
+      bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale, loss: guard.loss, status: guard.status },
+      params: finalParams,
+      workgroups: [1],
+    });
+  } else {
+    ctx.dispatch('clip_finalize', {
+      bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale },
+      params: finalParams,
+      workgroups: [1],
+    });
+  }
   if (opts.applyInPlace) for (const g of grads) clipScale(ctx, g, opts.scale);
 }
 
-/** g *= scale[0] in place (scale: f32 (1), e.g. from clipGradNorm). One dispatch. */
+/** g *= scale[0] in place (scale: f32 (1), e.g. from clipGradNorm; a non-finite scale leaves g as it is). One dispatch. */
 export function clipScale(ctx: GpuContext, g: Tensor, scaleT: Tensor): void {
   const op = 'clipScale';
   checkTensor(op, 'grad', g, g instanceof Tensor ? g.shape : []);

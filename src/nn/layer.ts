@@ -9,6 +9,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
+import { hostFloat32Array } from '../runtime/limits.ts';
 
 /** What flows between layers. */
 export type ActKind = 'tokens' | 'seq' | 'vec';
@@ -41,6 +42,13 @@ export interface RunInfo {
   /** The token ids grouped by id (counting sort), uploaded on first use in a step; for the
    *  deterministic scatter-add gradients of Embedding and of a one-hot input projection. */
   tokenIndex?: () => { offsets: Tensor; positions: Tensor };
+}
+
+/** What Layer.checkRun is told about a run before anything of it is written. */
+export interface RunCheck {
+  B: number;
+  T: number;
+  training: boolean;
 }
 
 /** A trainable tensor with its gradient, named as in PyTorch (`weight_ih_l0`, `weight`, …). */
@@ -76,12 +84,36 @@ export abstract class Layer {
   /** A JSON-able description used to rebuild the layer from a checkpoint. */
   abstract config(): Record<string, unknown>;
 
+  /**
+   * Per-run checks that depend on the batch (a stateful layer's batch size, given initial states,
+   * the schedule at these sizes). Sequential calls it on every layer before a run writes,
+   * records or counts anything, so `forward` never has to throw halfway through a recording.
+   * Throws an error naming the layer; changes nothing.
+   */
+  checkRun(_run: RunCheck): void {}
+
+  /**
+   * Widths W of the (B, T, W) tensors a run allocates besides its input and output (a recurrent
+   * layer's gate pre-activations, saved activations), by label. Sequential checks every such
+   * tensor against the device's limits before a run records anything.
+   */
+  runWidths(): Record<string, number> { return {}; }
+
+  /**
+   * Called after a training step whose update the GPU skipped (its gradient norm or loss was not
+   * finite): restores what the step's forward changed in the layer (a stateful layer's carried
+   * states), so the model is as it was before the step. May record GPU work.
+   */
+  stepSkipped(_ctx: GpuContext): void {}
+
   parameters(): Parameter[] {
     return this.params;
   }
 
   /** Uploads the parameters and allocates their gradients. */
   build(ctx: GpuContext): void {
+    // Every parameter is checked against the device's limits before any is allocated.
+    for (const p of this.params) ctx.checkAllocation(`${this.name}.${p.name}`, p.shape);
     this.ctx = ctx;
     for (const p of this.params) {
       p.value?.release();
@@ -118,8 +150,8 @@ export abstract class Layer {
 }
 
 /** PyTorch's default for nn.Linear, nn.LSTM, …: U(−1/√fan, 1/√fan). */
-export function uniformInit(rng: Rng, n: number, bound: number): Float32Array {
-  const a = new Float32Array(n);
+export function uniformInit(rng: Rng, n: number, bound: number, label = 'parameter'): Float32Array {
+  const a = hostFloat32Array(label, [n]);
   for (let i = 0; i < n; i++) a[i] = rng.uniform(-bound, bound);
   return a;
 }

@@ -1,6 +1,8 @@
 // Sequential: a stack of layers with a loss, an optimizer and optional global-norm clipping.
-// One training step = upload the batch, record forward, loss, backward, clip and update into one
-// command buffer, submit. The loss is read back only when asked for.
+// One training step = validate everything on the host, upload the batch, record forward, loss,
+// backward, the gradient norm (and clipping) and the update into one command buffer, submit, and
+// read back a 16-byte status. The GPU skips the update when the gradient norm or the loss is not
+// finite, and the step counters advance only for steps that were applied.
 
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
@@ -9,36 +11,69 @@ import { hashU32 } from '../cpu/seq.ts';
 import { Layer, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
 import { Recurrent, type RecurrentState } from './recurrent.ts';
 import { OneHot } from './embedding.ts';
+import { checkBatch, type CheckedBatch } from './batch.ts';
+import { checkBoolean, checkEnum, checkOptionsObject, describeValue } from './options.ts';
 import { buildTokenIndex } from '../cpu/embedding.ts';
-import { Loss, type LossKind, makeLoss } from '../train/losses.ts';
-import { clipGradNorm, clipPartialsLength } from '../kernels/clip.ts';
+import { Loss, LOSS_KINDS, type LossKind, type Targets, makeLoss } from '../train/losses.ts';
+import { clipGradNorm, clipPartialsLength, STEP_STATUS_LENGTH } from '../kernels/clip.ts';
 import type { Optimizer } from '../train/optimizers.ts';
 
-/** One batch. Token inputs are (B, T) ids; feature inputs (B, T, I) floats. */
+/**
+ * One batch. Token inputs are (B, T) ids; feature inputs (B, T, I) floats. Plain arrays of numbers
+ * are accepted wherever a typed array is named (and converted); a typed array of another kind is
+ * refused.
+ */
 export interface Batch {
-  x: Int32Array | Float32Array;
+  x: Int32Array | Float32Array | number[];
   /** [B, T] for token ids, [B, T, I] for features. */
   shape: number[];
-  /** (B) valid lengths in [1, T]; all T when omitted. */
-  lengths?: Int32Array;
+  /** (B) valid lengths in [1, T], integers; all T when omitted. */
+  lengths?: Int32Array | number[];
   /** Targets: class ids (i32) for softmax cross-entropy, values (f32) for sigmoid cross-entropy and MSE. */
-  y?: Int32Array | Float32Array;
-  /** Per-target weights (softmax cross-entropy); default 1 on valid steps, 0 on padding. */
-  weights?: Float32Array;
+  y?: Int32Array | Float32Array | number[];
+  /** Per-target weights ≥ 0 (softmax cross-entropy only); default 1 on valid steps, 0 on padding. */
+  weights?: Float32Array | number[];
 }
 
 export interface CompileOptions {
   loss: LossKind;
   optimizer: Optimizer;
-  /** Clip gradients to this global norm before each update (PyTorch clip_grad_norm_). */
+  /**
+   * Clip gradients to this global norm before each update (PyTorch clip_grad_norm_): a positive
+   * finite number, or omit it (undefined) for no clipping. 0, negative, NaN and Infinity are errors.
+   * The norm is measured every step either way: a non-finite norm or loss skips the update.
+   */
   clipNorm?: number;
 }
 
+/** What one training step did. */
 export interface StepResult {
-  /** The batch loss, when it was read back (`readLoss`). */
+  /**
+   * True when the GPU skipped the update because the gradient norm or the loss was not finite
+   * (inf/NaN): the weights, optimizer state, `model.step`, `optimizer.step` and the dropout RNG are
+   * as they were before the step, and stateful layers carry the states they had.
+   */
+  skipped: boolean;
+  /** The global gradient norm before clipping (inf or NaN on a skipped step). */
+  gradNorm: number;
+  /** The batch loss, with `readLoss` (and always on a skipped step, to say what went wrong). */
   loss?: number;
-  /** The global gradient norm before clipping, when read back. */
-  gradNorm?: number;
+}
+
+/** What a run needs after its checks: the checked batch and, for a loss, its targets. */
+interface CheckedRun {
+  batch: CheckedBatch;
+  targets?: Targets;
+  training: boolean;
+}
+
+/** The buffers of a step's gradient-norm guard (and clipping). */
+interface GuardBuffers {
+  partials: Tensor;
+  norm: Tensor;
+  scale: Tensor;
+  /** [skip, grad norm, loss, coef], read back after every step. */
+  status: Tensor;
 }
 
 export class Sequential {
@@ -46,19 +81,32 @@ export class Sequential {
   readonly seed: number;
   private rng: Rng;
   private inputDesc: ActDesc | null = null;
+  /** Each layer's output description, from configure() (for the per-run size checks). */
+  private layerOutputs: ActDesc[] = [];
   private outputDesc: ActDesc | null = null;
   private ctx: GpuContext | null = null;
   private lossFn: Loss | null = null;
   optimizer: Optimizer | null = null;
-  clipNorm = 0;
-  /** Training steps taken. */
+  /** The global norm gradients are clipped to; undefined: no clipping. */
+  clipNorm: number | undefined = undefined;
+  /** Training steps applied (skipped steps do not count). */
   step = 0;
   private stepRng: Rng;
   private inputs = new Map<string, Tensor>();
-  private clipBufs: { partials: Tensor; norm: Tensor; scale: Tensor } | null = null;
+  private guardBufs: GuardBuffers | null = null;
+  /** Set while a trainStep waits for its status, so that overlapping calls are refused. */
+  private stepInFlight = false;
 
   constructor(layers: Layer[], opts: { seed?: number } = {}) {
-    if (!Array.isArray(layers) || layers.length === 0) throw new Error('Sequential: give at least one layer');
+    if (!Array.isArray(layers) || layers.length === 0) {
+      throw new Error(`Sequential: expected a non-empty array of layers, e.g. [new LSTM({ hiddenSize: 64 }), new Dense({ units: 10 })], got ${describeValue(layers)}`);
+    }
+    layers.forEach((l, i) => {
+      if (!(l instanceof Layer)) throw new Error(`Sequential: layers[${i}] is ${describeValue(l)}, expected a layer (Embedding, OneHot, LSTM, GRU, RNN, Dense, Dropout, LastStep)`);
+    });
+    if (new Set(layers).size !== layers.length) throw new Error('Sequential: the same layer object appears twice; create a new layer for each position');
+    checkOptionsObject('Sequential', opts, ['seed'], '{ seed: 1 }');
+    if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new Error(`Sequential: option seed must be an integer, got ${describeValue(opts.seed)}`);
     this.layers = layers;
     this.seed = opts.seed ?? 1;
     this.rng = new Rng(this.seed);
@@ -86,7 +134,7 @@ export class Sequential {
       desc = { kind: 'seq', size };
     }
     this.inputDesc = desc;
-    for (const l of this.layers) desc = l.configure(desc, this.rng);
+    this.layerOutputs = this.layers.map((l) => (desc = l.configure(desc!, this.rng)));
     this.outputDesc = desc;
     // A one-hot input feeding a unidirectional recurrent layer becomes a gather of W_ih's columns.
     const [first0, second] = this.layers;
@@ -115,20 +163,42 @@ export class Sequential {
     return this;
   }
 
-  /** Sets the loss, the optimizer (attached to every parameter) and clipping. */
+  /**
+   * Sets the loss, the optimizer (attached to every parameter, its state zeroed) and clipping.
+   * Every option is checked before anything changes: a failed compile leaves the model as it was.
+   */
   compile(o: CompileOptions): this {
     const ctx = this.requireCtx();
-    this.lossFn = makeLoss(o.loss, this.output);
-    this.optimizer = o.optimizer;
-    o.optimizer.attach(ctx, this.namedParameters().map(([key, p]) => ({ key, p })));
-    this.clipNorm = o.clipNorm ?? 0;
-    if (this.clipNorm && !(this.clipNorm > 0)) throw new Error(`compile: clipNorm must be positive, got ${this.clipNorm}`);
-    if (this.clipNorm) {
-      const grads = this.namedParameters().map(([, p]) => p.grad!);
-      this.clipBufs = {
+    checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm'], "{ loss: 'softmax_cross_entropy', optimizer: new Adam() }");
+    if (o.loss === undefined) throw new Error(`compile: option loss is missing; expected one of ${LOSS_KINDS.join(', ')}`);
+    const kind = checkEnum('compile', 'option loss', o.loss, LOSS_KINDS);
+    const opt = o.optimizer as unknown;
+    if (typeof opt !== 'object' || opt === null || typeof (opt as Optimizer).attach !== 'function' || typeof (opt as Optimizer).record !== 'function') {
+      throw new Error(`compile: option optimizer must be an optimizer such as new Adam({ lr: 0.001 }) or new SGD({ lr: 0.1 }), got ${describeValue(opt)}`);
+    }
+    const clipNorm = o.clipNorm;
+    if (clipNorm !== undefined && !(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
+      throw new Error(`compile: option clipNorm is ${describeValue(clipNorm)}; expected a positive finite number, or omit it for no clipping`);
+    }
+    if (this.stepInFlight) throw new Error('compile: a trainStep is still running; await it first');
+    const lossFn = makeLoss(kind, this.output);
+    // Everything is valid: from here on the model changes.
+    const optimizer = opt as Optimizer;
+    this.lossFn?.dispose();
+    if (this.optimizer && this.optimizer !== optimizer) this.releaseOwnOptimizer();
+    this.lossFn = lossFn;
+    this.optimizer = optimizer;
+    optimizer.attach(ctx, this.namedParameters().map(([key, p]) => ({ key, p })));
+    this.clipNorm = clipNorm;
+    if (this.guardBufs) for (const t of Object.values(this.guardBufs)) t.release();
+    this.guardBufs = null;
+    const grads = this.grads();
+    if (grads.length > 0) {
+      this.guardBufs = {
         partials: ctx.empty([clipPartialsLength(grads)], 'f32', 'clip.partials'),
         norm: ctx.zeros([1], 'f32', 'clip.norm'),
         scale: ctx.zeros([1], 'f32', 'clip.scale'),
+        status: ctx.zeros([STEP_STATUS_LENGTH], 'f32', 'step.status'),
       };
     }
     return this;
@@ -184,53 +254,61 @@ export class Sequential {
     return t;
   }
 
-  /** Validates a batch and uploads it; returns the run info and the input activation. */
-  private upload(batch: Batch, training: boolean): { run: RunInfo; x: Act } {
+  /**
+   * Every check of a run, on the host, before anything is written, recorded or counted: the
+   * batch, its targets (with `withTargets`), and each layer's per-run checks. Changes nothing.
+   */
+  private checkRun(owner: string, batch: Batch, training: boolean, withTargets: boolean): CheckedRun {
+    this.requireCtx();
+    if (withTargets && !this.lossFn) throw new Error(`${owner}: the model has no loss; call model.compile({ loss, optimizer }) first`);
+    const checked = checkBatch(owner, batch, this.input);
+    const targets = withTargets
+      ? this.lossFn!.check(batch, { owner, outShape: this.outputShape(checked.B, checked.T), B: checked.B, T: checked.T, lengths: checked.lengths })
+      : undefined;
+    for (const l of this.layers) l.checkRun({ B: checked.B, T: checked.T, training });
+    this.checkRunSizes(checked.B, checked.T);
+    return { batch: checked, targets, training };
+  }
+
+  /**
+   * Every per-run tensor (each layer's input and output, gradients of the same shapes, gates and
+   * saved activations) must fit the device's limits at this (B, T); checked here so that a batch
+   * too large for the adapter is refused by name before any dispatch is recorded.
+   */
+  private checkRunSizes(B: number, T: number): void {
+    const ctx = this.requireCtx();
+    const shapeOf = (d: ActDesc): number[] => (d.kind === 'vec' ? [B, d.size] : d.kind === 'tokens' ? [B, T] : [B, T, d.size]);
+    ctx.checkAllocation(`the batch input at batch ${B} × ${T} steps`, shapeOf(this.input));
+    this.layers.forEach((l, i) => {
+      ctx.checkAllocation(`${l.name}'s output at batch ${B} × ${T} steps`, shapeOf(this.layerOutputs[i]));
+      for (const [label, width] of Object.entries(l.runWidths())) ctx.checkAllocation(`${l.name}.${label} at batch ${B} × ${T} steps`, [B, T, width]);
+    });
+  }
+
+  /**
+   * Uploads a checked run: inputs, lengths, the dropout seed (advancing the step RNG in training),
+   * the token index, and the targets. Every write of a run happens here, before any recording, so
+   * that a step stays one submission.
+   */
+  private upload(c: CheckedRun): { run: RunInfo; x: Act } {
     const ctx = this.requireCtx();
     const inDesc = this.input;
-    if (!batch || !batch.x || !Array.isArray(batch.shape)) throw new Error('batch: expected { x, shape, lengths?, y?, weights? }');
-    const [B, T] = batch.shape;
+    const { B, T, shape, lengths } = c.batch;
     const tokens = inDesc.kind === 'tokens';
-    const wantRank = tokens ? 2 : 3;
-    if (batch.shape.length !== wantRank || !batch.shape.every((d) => Number.isInteger(d) && d >= 1)) {
-      throw new Error(`batch.shape is [${batch.shape.join(', ')}], expected ${tokens ? '[B, T] token ids' : `[B, T, ${inDesc.size}] features`}`);
-    }
-    if (!tokens && batch.shape[2] !== inDesc.size) throw new Error(`batch.shape is [${batch.shape.join(', ')}], expected [B, T, ${inDesc.size}] (the model's input size)`);
-    const n = batch.shape.reduce((a, b) => a * b, 1);
-    if (batch.x.length !== n) throw new Error(`batch.x has ${batch.x.length} values, shape [${batch.shape.join(', ')}] needs ${n}`);
-    if (tokens) {
-      if (!(batch.x instanceof Int32Array)) throw new Error('batch.x must be an Int32Array of token ids for a model that starts with Embedding/OneHot');
-      for (let i = 0; i < n; i++) {
-        const v = batch.x[i];
-        if (v < 0 || v >= inDesc.size) throw new Error(`batch.x: token id ${v} at [${Math.floor(i / T)}, ${i % T}] is outside the vocabulary [0, ${inDesc.size})`);
-      }
-    } else {
-      if (!(batch.x instanceof Float32Array)) throw new Error('batch.x must be a Float32Array of features');
-      for (let i = 0; i < n; i++) if (!Number.isFinite(batch.x[i])) throw new Error(`batch.x: value ${batch.x[i]} at flat index ${i} is not finite`);
-    }
-    let lengths = batch.lengths;
-    if (lengths) {
-      if (!(lengths instanceof Int32Array) || lengths.length !== B) throw new Error(`batch.lengths must be an Int32Array of ${B} lengths, got ${lengths.length}`);
-      for (let b = 0; b < B; b++) if (!(lengths[b] >= 1 && lengths[b] <= T)) throw new Error(`batch.lengths[${b}] = ${lengths[b]} is outside [1, ${T}]`);
-    } else {
-      lengths = new Int32Array(B).fill(T);
-    }
-    const xT = this.inputBuffer('x', batch.shape, tokens ? 'i32' : 'f32');
-    ctx.write(xT, batch.x);
+    const xT = this.inputBuffer('x', shape, tokens ? 'i32' : 'f32');
+    ctx.write(xT, c.batch.x);
     const lenT = this.inputBuffer('lengths', [B], 'i32');
     ctx.write(lenT, lengths);
-    const seed = training ? this.stepRng.seed() : 0;
+    const seed = c.training ? this.stepRng.seed() : 0;
     const seedT = this.inputBuffer('seed', [1], 'u32');
     ctx.write(seedT, Uint32Array.of(seed));
-    const run: RunInfo = {
-      B, T, lengths: lenT, hostLengths: lengths, hostTokens: tokens ? (batch.x as Int32Array) : undefined,
-      training, seed, seedTensor: seedT,
-    };
-    if (tokens) {
+    const hostTokens = tokens ? (c.batch.x as Int32Array) : undefined;
+    const run: RunInfo = { B, T, lengths: lenT, hostLengths: lengths, hostTokens, training: c.training, seed, seedTensor: seedT };
+    if (hostTokens) {
       let index: { offsets: Tensor; positions: Tensor } | null = null;
       run.tokenIndex = () => {
         if (!index) {
-          const idx = buildTokenIndex(batch.x as Int32Array, inDesc.size, [B, T]);
+          const idx = buildTokenIndex(hostTokens, inDesc.size, [B, T]);
           index = { offsets: this.inputBuffer('offsets', [inDesc.size + 1], 'i32'), positions: this.inputBuffer('positions', [B * T], 'i32') };
           ctx.write(index.offsets, idx.offsets);
           ctx.write(index.positions, idx.positions);
@@ -238,20 +316,31 @@ export class Sequential {
         return index;
       };
       // Build it now, before anything is recorded, so the step stays one submission.
-      if (training) run.tokenIndex();
+      if (c.training) run.tokenIndex();
     }
+    if (c.targets) this.lossFn!.upload(ctx, c.targets);
     return { run, x: { kind: tokens ? 'tokens' : 'seq', t: xT } };
   }
 
   /** The shape of the model's output for a batch: (B, T, D) or (B, D). */
-  private outputShape(run: RunInfo): number[] {
+  private outputShape(B: number, T: number): number[] {
     const o = this.output;
-    return o.kind === 'seq' ? [run.B, run.T, o.size] : [run.B, o.size];
+    return o.kind === 'seq' ? [B, T, o.size] : [B, o.size];
+  }
+
+  /** `{ training?: boolean }`-style options of the run methods, checked. */
+  private runOptions(owner: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+    if (opts === undefined) return {};
+    checkOptionsObject(owner, opts, known, `{ ${known[0]}: true }`);
+    for (const k of known) if (opts[k] !== undefined) checkBoolean(owner, `option ${k}`, opts[k]);
+    return opts;
   }
 
   /** Records the forward pass of a batch; returns the output activation (not read back). */
   forward(batch: Batch, opts: { training?: boolean } = {}): { out: Act; run: RunInfo } {
-    const { run, x } = this.upload(batch, opts.training ?? false);
+    const o = this.runOptions('forward', opts, ['training']);
+    const checked = this.checkRun('forward', batch, (o.training as boolean | undefined) ?? false, false);
+    const { run, x } = this.upload(checked);
     let a = x;
     for (const l of this.layers) a = l.forward(this.requireCtx(), a, run);
     return { out: a, run };
@@ -259,9 +348,12 @@ export class Sequential {
 
   /** Runs the model on a batch and reads the outputs back: (B, T, D) or (B, D). */
   async predict(batch: Batch): Promise<{ data: Float32Array; shape: number[] }> {
-    const { out } = this.forward(batch, { training: false });
-    const data = (await this.requireCtx().read(out.t)) as Float32Array;
-    return { data, shape: [...out.t.shape] };
+    const checked = this.checkRun('predict', batch, false, false);
+    const { run, x } = this.upload(checked);
+    let a = x;
+    for (const l of this.layers) a = l.forward(this.requireCtx(), a, run);
+    const data = (await this.requireCtx().read(a.t)) as Float32Array;
+    return { data, shape: [...a.t.shape] };
   }
 
   /**
@@ -269,18 +361,11 @@ export class Sequential {
    * Used by trainStep and by gradient tests.
    */
   computeGradients(batch: Batch, opts: { training?: boolean } = {}): RunInfo {
-    const { run, x } = this.beginStep(batch, opts.training ?? true);
+    const o = this.runOptions('computeGradients', opts, ['training']);
+    const checked = this.checkRun('computeGradients', batch, (o.training as boolean | undefined) ?? true, true);
+    const { run, x } = this.upload(checked);
     this.recordGradients(run, x);
     return run;
-  }
-
-  /** Validates and uploads a batch and its targets: every write of a step, before any recording. */
-  private beginStep(batch: Batch, training: boolean): { run: RunInfo; x: Act } {
-    const loss = this.lossFn;
-    if (!loss) throw new Error('Sequential: compile() it with a loss first');
-    const { run, x } = this.upload(batch, training);
-    loss.prepare(this.requireCtx(), batch, this.outputShape(run), run);
-    return { run, x };
   }
 
   /** Records forward, loss and backward; gradients are cleared first, then accumulated. */
@@ -298,6 +383,12 @@ export class Sequential {
     }
   }
 
+  /** Releases the optimizer's state, unless it has since been attached to another model. */
+  private releaseOwnOptimizer(): void {
+    const opt = this.optimizer;
+    if (opt && opt.attachedTo(this.namedParameters().map(([, p]) => p))) opt.release();
+  }
+
   /** Every parameter's gradient tensor, in namedParameters() order. */
   private grads(): Tensor[] {
     return this.namedParameters().map(([, p]) => p.grad!);
@@ -305,46 +396,73 @@ export class Sequential {
 
   /** The last computed loss (reads back). */
   async readLoss(): Promise<number> {
-    if (!this.lossFn) throw new Error('Sequential: compile() it with a loss first');
+    if (!this.lossFn) throw new Error('readLoss: the model has no loss; call model.compile({ loss, optimizer }) first');
     return this.lossFn.read(this.requireCtx());
   }
 
   /**
-   * One training step: gradients, optional clipping, optimizer update — one submission.
-   * With `readLoss` the loss (and the gradient norm when clipping) is read back; a non-finite
-   * loss then throws, naming the step.
+   * One training step: gradients, the global gradient norm (with clipping when compiled with
+   * clipNorm), the optimizer update — one submission — then a 16-byte status read back.
+   *
+   * Everything is checked before anything is written or recorded; a rejected call changes nothing.
+   * When the gradient norm or the loss is not finite, the GPU skips the update in the same
+   * submission: the result says `skipped: true`, and the weights, optimizer state, `model.step`,
+   * `optimizer.step`, the dropout RNG and stateful layers' carried states stay as they were. It
+   * does not throw then; `fit` applies its `onNonFinite` policy. With `readLoss` the loss is
+   * returned too (same read).
    */
   async trainStep(batch: Batch, opts: { readLoss?: boolean } = {}): Promise<StepResult> {
     const ctx = this.requireCtx();
-    if (!this.optimizer) throw new Error('Sequential: compile() it with an optimizer first');
-    const { run, x } = this.beginStep(batch, true);
-    this.optimizer.beginStep(); // its write, too, comes before the recording: one submission per step
-    this.recordGradients(run, x);
-    let scale: Tensor | undefined;
-    if (this.clipNorm && this.clipBufs) {
-      clipGradNorm(ctx, this.grads(), this.clipNorm, { partials: this.clipBufs.partials, norm: this.clipBufs.norm, scale: this.clipBufs.scale });
-      scale = this.clipBufs.scale;
+    const o = this.runOptions('trainStep', opts, ['readLoss']);
+    if (this.stepInFlight) throw new Error('trainStep: the previous trainStep has not finished; await each step before starting the next');
+    const optimizer = this.optimizer;
+    if (!optimizer || !this.lossFn) throw new Error('trainStep: the model is not compiled; call model.compile({ loss, optimizer }) first');
+    optimizer.checkAttached();
+    const guard = this.guardBufs;
+    if (!guard) throw new Error('trainStep: the model has no trainable parameters');
+    if (!optimizer.attachedTo(this.namedParameters().map(([, p]) => p))) {
+      throw new Error(`trainStep: the optimizer was attached to another model's parameters since this model was compiled; compile this model again (each model needs its own optimizer)`);
     }
-    this.optimizer.record(scale);
-    this.step++;
-    ctx.flush();
-    if (!opts.readLoss) return {};
-    const loss = await this.readLoss();
-    const result: StepResult = { loss };
-    if (this.clipBufs) result.gradNorm = (await ctx.read(this.clipBufs.norm))[0];
-    if (!Number.isFinite(loss)) throw new Error(`training diverged: the loss is ${loss} at step ${this.step}`);
-    return result;
+    const checked = this.checkRun('trainStep', batch, true, true);
+    const lr = optimizer.currentLr();
+    // Everything is valid: write, record, submit.
+    const rngBefore = this.stepRng.getState();
+    this.stepInFlight = true;
+    try {
+      const { run, x } = this.upload(checked);
+      optimizer.prepareStep(lr); // a write too, so before the recording: one submission per step
+      this.recordGradients(run, x);
+      clipGradNorm(ctx, this.grads(), this.clipNorm ?? Infinity, {
+        partials: guard.partials, norm: guard.norm, scale: guard.scale,
+        guard: { loss: this.lossFn.lossBuffer(ctx), status: guard.status },
+      });
+      optimizer.record(guard.scale);
+      const status = await ctx.read(guard.status);
+      const skipped = status[0] !== 0;
+      if (skipped) {
+        this.stepRng.setState(rngBefore);
+        for (const l of this.layers) l.stepSkipped(ctx);
+      } else {
+        this.step++;
+        optimizer.commitStep();
+      }
+      const result: StepResult = { skipped, gradNorm: status[1] };
+      if (o.readLoss || skipped) result.loss = status[2];
+      return result;
+    } finally {
+      this.stepInFlight = false;
+    }
   }
 
-  /** Loss (and outputs) of a batch without training. */
+  /** The loss of a batch without training (no dropout, nothing updated or counted). */
   async evaluate(batch: Batch): Promise<number> {
     const ctx = this.requireCtx();
-    if (!this.lossFn) throw new Error('Sequential: compile() it with a loss first');
-    const { run, x } = this.beginStep(batch, false);
+    const checked = this.checkRun('evaluate', batch, false, true);
+    const { run, x } = this.upload(checked);
     let out = x;
     for (const l of this.layers) out = l.forward(ctx, out, run);
-    this.lossFn.record(ctx, out, false);
-    return this.lossFn.read(ctx);
+    this.lossFn!.record(ctx, out, false);
+    return this.lossFn!.read(ctx);
   }
 
   /** Sets initial states of the recurrent layers (by layer name); see Recurrent.setInitialState. */
@@ -357,8 +475,8 @@ export class Sequential {
     for (const t of this.inputs.values()) t.release();
     this.inputs.clear();
     this.lossFn?.dispose();
-    this.optimizer?.release();
-    if (this.clipBufs) for (const t of Object.values(this.clipBufs)) t.release();
-    this.clipBufs = null;
+    this.releaseOwnOptimizer();
+    if (this.guardBufs) for (const t of Object.values(this.guardBufs)) t.release();
+    this.guardBufs = null;
   }
 }

@@ -14,12 +14,13 @@ import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
 import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../kernels/embedding.ts';
 import { seqAxpy, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { saltOf } from '../cpu/seq.ts';
-import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
-import { CELL_DRIVERS, type CellKind, type CellDriver, type RecurrentSchedule } from './cells.ts';
+import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunCheck, type RunInfo } from './layer.ts';
+import { CELL_DRIVERS, resolveSchedule, type CellKind, type CellDriver, type RecurrentSchedule } from './cells.ts';
+import { checkRecurrentOptions } from './recurrent-options.ts';
 
 export interface RecurrentOptions {
   hiddenSize: number;
-  /** Input features; inferred from the previous layer when omitted. */
+  /** Input features; inferred from the previous layer when omitted or 0. */
   inputSize?: number;
   /** Stacked layers (TF MultiRNNCell). Default 1. */
   numLayers?: number;
@@ -76,27 +77,19 @@ export class Recurrent extends Layer {
   private lastB = 0;
 
   constructor(cell: CellKind, o: RecurrentOptions) {
-    super(o.name ?? cell);
-    if (!Number.isInteger(o.hiddenSize) || o.hiddenSize < 1) throw new Error(`${cell.toUpperCase()}: hiddenSize must be a positive integer, got ${o.hiddenSize}`);
-    const numLayers = o.numLayers ?? 1;
-    if (!Number.isInteger(numLayers) || numLayers < 1) throw new Error(`${cell.toUpperCase()}: numLayers must be a positive integer, got ${numLayers}`);
-    const dropout = o.dropout ?? 0;
-    if (!(dropout >= 0 && dropout < 1)) throw new Error(`${cell.toUpperCase()}: dropout must be in [0, 1), got ${dropout}`);
-    if (o.nonlinearity && cell !== 'rnn') throw new Error(`${cell.toUpperCase()}: nonlinearity applies to RNN only`);
-    if (o.forgetBias !== undefined && cell !== 'lstm') throw new Error(`${cell.toUpperCase()}: forgetBias applies to LSTM only`);
-    if (o.nonlinearity && o.nonlinearity !== 'tanh' && o.nonlinearity !== 'relu') throw new Error(`RNN: nonlinearity must be 'tanh' or 'relu', got ${o.nonlinearity}`);
-    this.cell = cell;
-    this.driver = CELL_DRIVERS[cell];
-    this.hiddenSize = o.hiddenSize;
-    this.numLayers = numLayers;
-    this.bidirectional = o.bidirectional ?? false;
-    this.dropout = dropout;
-    this.stateful = o.stateful ?? false;
-    this.forgetBias = o.forgetBias ?? 0;
-    this.nonlinearity = o.nonlinearity ?? 'tanh';
-    if (o.schedule !== undefined && !['step', 'sequence', 'auto'].includes(o.schedule)) throw new Error(`${cell.toUpperCase()}: schedule must be 'step', 'sequence' or 'auto', got ${String(o.schedule)}`);
-    this.schedule = o.schedule;
-    this.inputSize = o.inputSize ?? 0;
+    const c = checkRecurrentOptions(cell, o); // every option checked before the layer exists
+    super(c.name);
+    this.cell = c.cell;
+    this.driver = CELL_DRIVERS[c.cell];
+    this.hiddenSize = c.hiddenSize;
+    this.numLayers = c.numLayers;
+    this.bidirectional = c.bidirectional;
+    this.dropout = c.dropout;
+    this.stateful = c.stateful;
+    this.forgetBias = c.forgetBias;
+    this.nonlinearity = c.nonlinearity;
+    this.schedule = c.schedule;
+    this.inputSize = c.inputSize;
   }
 
   get numDirections(): number {
@@ -176,6 +169,45 @@ export class Recurrent extends Layer {
     return [this.numLayers * this.numDirections, B, this.hiddenSize];
   }
 
+  /** Batch size against carried states, given initial states, and the schedule at these sizes. */
+  override runWidths(): Record<string, number> {
+    const H = this.hiddenSize, D = this.numDirections;
+    const widths: Record<string, number> = { gx: this.driver.gates * H, out: H * D };
+    for (const [name, width] of Object.entries(this.driver.saved)) widths[name] = width * H;
+    return widths;
+  }
+
+  override checkRun(run: RunCheck): void {
+    const { B, T } = run;
+    const owner = `${this.cell.toUpperCase()} ${JSON.stringify(this.name)}`;
+    if (this.stateful && this.carryValid && this.lastB !== B) {
+      throw new Error(`${owner}: stateful layer got batch size ${B} after ${this.lastB}; expected ${this.lastB} while it carries states (call model.resetStates() before a batch of another size)`);
+    }
+    if (!(this.stateful && this.carryValid) && this.initial) {
+      checkState(owner, 'h0', this.initial.h, this.stateShape(B));
+      if (this.driver.hasCell) {
+        if (!this.initial.c) throw new Error(`${owner}: an LSTM initial state needs c as well as h; expected { h, c } of shape (${this.stateShape(B).join(', ')})`);
+        checkState(owner, 'c0', this.initial.c, this.stateShape(B));
+      }
+    }
+    if (this.ctx) resolveSchedule(this.ctx, this.driver, { B, T, H: this.hiddenSize }, this.schedule);
+  }
+
+  /** Puts back the carried states a skipped step's forward replaced (it copied them to h0_all first). */
+  override stepSkipped(ctx: GpuContext): void {
+    const before = this.beforeRun;
+    if (!before) return;
+    this.lastB = before.lastB;
+    this.carryValid = before.carried;
+    if (!before.carried) return;
+    const shape = this.stateShape(before.lastB);
+    ctx.copy(this.buffer('h0_all', shape), this.buffer('hn_all', shape));
+    if (this.driver.hasCell) ctx.copy(this.buffer('c0_all', shape), this.buffer('cn_all', shape));
+  }
+
+  /** The carry before the last forward, for stepSkipped. */
+  private beforeRun: { carried: boolean; lastB: number } | null = null;
+
   forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
     const { B, T } = run;
     const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
@@ -191,6 +223,7 @@ export class Recurrent extends Layer {
       throw new Error(`${this.name}: stateful layer got batch size ${B} after ${this.lastB}; call resetState() between batches of different sizes`);
     }
 
+    this.beforeRun = { carried: this.stateful && this.carryValid, lastB: this.lastB };
     // Initial states (LD, B, H): given, carried, or zeros.
     const h0All = this.buffer('h0_all', this.stateShape(B));
     const c0All = this.driver.hasCell ? this.buffer('c0_all', this.stateShape(B)) : null;

@@ -1,35 +1,52 @@
 // The training loop: epochs of batches, the loss read back every `logEvery` steps, evaluation,
 // callbacks, periodic checkpoints and a progress bar. Browser-safe: saving is a callback (Node
-// users pass one that calls saveCheckpoint).
+// users pass one that calls saveCheckpoint). Every option is checked before anything runs; a step
+// the GPU skipped (non-finite gradient norm or loss) stops the loop or is counted, by policy.
 import type { Batch, Sequential } from '../nn/model.ts';
 import { ProgressBar } from './progress.ts';
 import { tuneSchedule, type TuneResult } from './tune.ts';
 import { isCpuAdapter } from '../kernels/lstm_seq.ts';
 import { tunedSchedule } from '../nn/cells.ts';
+import { checkBoolean, checkEnum, checkInteger, checkOptionsObject, describeValue } from '../nn/options.ts';
 
 /** Whether every recurrent layer already has a measured schedule for this batch's sizes. */
 function alreadyTuned(model: Sequential, batch: Batch): boolean {
+  if (!Array.isArray(batch?.shape)) return false; // tuneSchedule's own checks name what is wrong
   const [B, T] = batch.shape;
   return model.recurrentLayers().every((l) => tunedSchedule(model.context, l.cell, { B, T, H: l.hiddenSize }) !== undefined);
 }
 
+/** Batches: an array (or any iterable), an async iterable, or a function returning one. */
+export type BatchSource<Args extends unknown[]> =
+  | Iterable<Batch>
+  | AsyncIterable<Batch>
+  | ((...args: Args) => Iterable<Batch> | AsyncIterable<Batch> | Promise<Iterable<Batch> | AsyncIterable<Batch>>);
+
 export interface EpochLog {
   epoch: number;
-  /** Mean of the losses read back during the epoch. */
+  /** Mean of the losses read back during the epoch (skipped steps excluded). */
   loss: number;
   /** Mean loss over evalBatches, when given. */
   evalLoss?: number;
+  /** Steps whose update the GPU skipped (non-finite gradient norm or loss); see `onNonFinite`. */
+  skippedSteps: number;
   seconds: number;
   tokensPerSecond: number;
 }
 
 export interface FitOptions {
+  /** Passes over trainBatches: a positive integer. */
   epochs: number;
-  /** The batches of one epoch; called at each epoch's start (shuffle by epoch here). */
-  trainBatches: (epoch: number) => Iterable<Batch>;
+  /**
+   * The batches of one epoch: an array (reused every epoch), any iterable or async iterable, or a
+   * function of the epoch (0-based) returning one, called at each epoch's start (shuffle here). A
+   * one-shot iterator (a generator object) can only serve one epoch: pass a function for more.
+   */
+  trainBatches: BatchSource<[epoch: number]>;
   /** Steps per epoch, for the progress bar's total and ETA. */
   stepsPerEpoch?: number;
-  evalBatches?: () => Iterable<Batch>;
+  /** Batches to evaluate after each epoch; the same forms as trainBatches. */
+  evalBatches?: BatchSource<[]>;
   /** Read the loss back every N steps (and at each epoch's last step). Default 10. */
   logEvery?: number;
   /** Show a progress bar (TTY) or log lines (otherwise). Default true. */
@@ -39,6 +56,7 @@ export interface FitOptions {
   /** Saves a checkpoint; called after each `checkpointEvery` epochs (only with a finite loss). */
   checkpoint?: (model: Sequential, epoch: number) => Promise<void>;
   checkpointEvery?: number;
+  /** Called after each applied step (not after a skipped one) with the model's step count. */
   onStepEnd?: (step: number, loss: number | undefined) => void | Promise<void>;
   onEpochEnd?: (log: EpochLog) => void | Promise<void>;
   /** Stop early (checked after each step). */
@@ -51,48 +69,164 @@ export interface FitOptions {
    */
   tune?: boolean | 'auto';
   onTune?: (r: TuneResult) => void;
+  /**
+   * What to do when the GPU skips a step because its gradient norm or loss is not finite (the
+   * weights and optimizer state then stay at the last good step). 'throw' (default): stop with an
+   * error naming the step, epoch and batch. 'skip': go on with the next batch, counting skipped
+   * steps in each EpochLog's `skippedSteps`.
+   */
+  onNonFinite?: 'throw' | 'skip';
+}
+
+const FIT_OPTIONS = [
+  'epochs', 'trainBatches', 'stepsPerEpoch', 'evalBatches', 'logEvery', 'progress', 'resetStatesEachEpoch', 'checkpoint',
+  'checkpointEvery', 'onStepEnd', 'onEpochEnd', 'shouldStop', 'tune', 'onTune', 'onNonFinite',
+] as const;
+
+/** Whether `v` is a one-shot iterator (its iterator is itself), which serves a single epoch. */
+function isOneShot(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as { [Symbol.iterator]?: () => unknown; [Symbol.asyncIterator]?: () => unknown };
+  try {
+    if (typeof o[Symbol.iterator] === 'function') return o[Symbol.iterator]!() === v;
+    if (typeof o[Symbol.asyncIterator] === 'function') return o[Symbol.asyncIterator]!() === v;
+  } catch { /* not ours to judge */ }
+  return false;
+}
+
+const isIterable = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function');
+
+function checkSource(name: string, v: unknown, epochs: number, required: boolean): void {
+  const expected = 'an array of batches, an iterable or async iterable of batches, or a function returning one';
+  if (v === undefined) {
+    if (required) throw new Error(`fit: option ${name} is missing; expected ${expected}`);
+    return;
+  }
+  if (typeof v !== 'function' && !isIterable(v)) throw new Error(`fit: option ${name} must be ${expected}, got ${describeValue(v)}`);
+  if (epochs > 1 && isOneShot(v)) {
+    throw new Error(`fit: option ${name} is a one-shot iterator (e.g. a generator object), which can serve only one epoch, but epochs is ${epochs}; pass a function that returns a fresh one, e.g. ${name}: () => batches()`);
+  }
+}
+
+/** Opens a batch source for one pass: a uniform async `next()`. */
+async function openSource(name: string, src: BatchSource<unknown[]>, args: unknown[]): Promise<() => Promise<IteratorResult<Batch>>> {
+  const v = typeof src === 'function' ? await src(...args) : src;
+  if (typeof v === 'object' && v !== null) {
+    const asyncIt = (v as AsyncIterable<Batch>)[Symbol.asyncIterator];
+    if (typeof asyncIt === 'function') {
+      const it = asyncIt.call(v);
+      return () => it.next();
+    }
+    const syncIt = (v as Iterable<Batch>)[Symbol.iterator];
+    if (typeof syncIt === 'function') {
+      const it = syncIt.call(v);
+      return async () => it.next();
+    }
+  }
+  throw new Error(`fit: ${name}(${args.join(', ')}) returned ${describeValue(v)}; expected an array or other iterable of batches`);
+}
+
+/** Adds where in the loop an error happened. */
+function located(where: string, e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new Error(`fit: ${where}: ${msg}`, { cause: e });
+}
+
+function checkFitOptions(model: Sequential, o: FitOptions): void {
+  if (typeof model !== 'object' || model === null || typeof (model as Sequential).trainStep !== 'function') {
+    throw new Error(`fit: the first argument must be a compiled Sequential model, got ${describeValue(model)}`);
+  }
+  checkOptionsObject('fit', o as unknown, FIT_OPTIONS, '{ epochs: 10, trainBatches: batches }');
+  if (o.epochs === undefined) throw new Error('fit: option epochs is missing; expected a positive integer');
+  checkInteger('fit', 'option epochs', o.epochs, 1);
+  checkSource('trainBatches', o.trainBatches, o.epochs, true);
+  checkSource('evalBatches', o.evalBatches, o.epochs, false);
+  if (o.stepsPerEpoch !== undefined) checkInteger('fit', 'option stepsPerEpoch', o.stepsPerEpoch, 0);
+  if (o.logEvery !== undefined) checkInteger('fit', 'option logEvery', o.logEvery, 1);
+  if (o.checkpointEvery !== undefined) checkInteger('fit', 'option checkpointEvery', o.checkpointEvery, 1);
+  for (const k of ['progress', 'resetStatesEachEpoch'] as const) if (o[k] !== undefined) checkBoolean('fit', `option ${k}`, o[k]);
+  for (const k of ['checkpoint', 'onStepEnd', 'onEpochEnd', 'shouldStop', 'onTune'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'function') throw new Error(`fit: option ${k} must be a function, got ${describeValue(o[k])}`);
+  }
+  if (o.tune !== undefined && typeof o.tune !== 'boolean' && o.tune !== 'auto') {
+    throw new Error(`fit: option tune must be true, false or 'auto', got ${describeValue(o.tune)}`);
+  }
+  if (o.onNonFinite !== undefined) checkEnum('fit', 'option onNonFinite', o.onNonFinite, ['throw', 'skip'] as const);
+  if (!model.optimizer) throw new Error('fit: the model is not compiled; call model.compile({ loss, optimizer }) first');
 }
 
 /**
- * Trains `model` for `o.epochs` epochs over `o.trainBatches(epoch)`, reading the loss back every
+ * Trains `model` for `o.epochs` epochs over `o.trainBatches`, reading the loss back every
  * `logEvery` steps, with optional evaluation, callbacks and periodic checkpoints. Returns one
- * {@link EpochLog} per epoch.
+ * {@link EpochLog} per epoch. Options are checked before anything runs; an error from a step names
+ * the epoch and batch.
  */
 export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]> {
-  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`fit: epochs must be a positive integer, got ${o.epochs}`);
+  checkFitOptions(model, o);
   const logEvery = o.logEvery ?? 10;
+  const policy = o.onNonFinite ?? 'throw';
   const history: EpochLog[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     if (o.resetStatesEachEpoch ?? true) model.resetStates();
     const started = Date.now();
     const bar = (o.progress ?? true) ? new ProgressBar({ total: o.stepsPerEpoch ?? 0, label: `epoch ${epoch + 1}/${o.epochs}` }) : null;
-    let sum = 0, count = 0, step = 0, tokens = 0;
-    const it = o.trainBatches(epoch)[Symbol.iterator]();
-    let next = it.next();
+    let sum = 0, count = 0, step = 0, tokens = 0, skippedSteps = 0;
+    const nextBatch = await openSource('trainBatches', o.trainBatches as BatchSource<unknown[]>, [epoch]);
+    let next = await nextBatch();
     const tune = o.tune ?? 'auto';
-    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context))) && !alreadyTuned(model, next.value)) {
-      o.onTune?.(await tuneSchedule(model, next.value));
+    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context)))) {
+      try {
+        if (!alreadyTuned(model, next.value)) o.onTune?.(await tuneSchedule(model, next.value));
+      } catch (e) {
+        throw located(`measuring schedules on epoch 1, batch 1`, e);
+      }
     }
     while (!next.done) {
       const batch = next.value;
-      next = it.next();
+      const where = `epoch ${epoch + 1}, batch ${step + 1}`;
+      next = await nextBatch();
       const last = next.done === true;
       const read = (step + 1) % logEvery === 0 || last;
-      const r = await model.trainStep(batch, { readLoss: read });
+      let r;
+      try {
+        r = await model.trainStep(batch, { readLoss: read });
+      } catch (e) {
+        throw located(where, e);
+      }
       step++;
       const n = batch.shape[0] * batch.shape[1];
       tokens += n;
-      if (r.loss !== undefined) { sum += r.loss; count++; }
-      bar?.update(step, n, { loss: r.loss ?? (count ? sum / count : undefined) });
-      await o.onStepEnd?.(model.step, r.loss);
+      if (r.skipped) {
+        if (policy === 'throw') {
+          const what = Number.isFinite(r.loss) ? `the gradient norm is ${r.gradNorm}` : `the loss is ${r.loss}`;
+          const other = Number.isFinite(r.loss) ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`;
+          throw new Error(`fit: ${what} at step ${model.step + 1} (${where}; ${other}): the update was skipped, so the weights and ` +
+            `optimizer state are those after step ${model.step}. Pass onNonFinite: 'skip' to skip such batches and go on`);
+        }
+        skippedSteps++;
+        bar?.update(step, n, { loss: count ? sum / count : undefined });
+      } else {
+        if (r.loss !== undefined) { sum += r.loss; count++; }
+        bar?.update(step, n, { loss: r.loss ?? (count ? sum / count : undefined) });
+        await o.onStepEnd?.(model.step, r.loss);
+      }
       if (o.shouldStop?.()) break;
     }
     await model.context.sync();
     const seconds = (Date.now() - started) / 1000;
-    const log: EpochLog = { epoch: epoch + 1, loss: count ? sum / count : NaN, seconds, tokensPerSecond: tokens / Math.max(seconds, 1e-9) };
+    const log: EpochLog = { epoch: epoch + 1, loss: count ? sum / count : NaN, skippedSteps, seconds, tokensPerSecond: tokens / Math.max(seconds, 1e-9) };
     if (o.evalBatches) {
       let es = 0, en = 0;
-      for (const b of o.evalBatches()) { es += await model.evaluate(b); en++; }
+      const nextEval = await openSource('evalBatches', o.evalBatches as BatchSource<unknown[]>, []);
+      for (let e = await nextEval(); !e.done; e = await nextEval()) {
+        try {
+          es += await model.evaluate(e.value);
+        } catch (err) {
+          throw located(`evaluating after epoch ${epoch + 1}, batch ${en + 1}`, err);
+        }
+        en++;
+      }
       log.evalLoss = en ? es / en : NaN;
     }
     history.push(log);

@@ -9,13 +9,33 @@
 
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
-import type { Act, ActDesc, RunInfo } from '../nn/layer.ts';
+import type { Act, ActDesc } from '../nn/layer.ts';
 import type { Batch } from '../nn/model.ts';
+import { floatArrayOf, indexOf, intArrayOf } from '../nn/batch.ts';
 import { softmaxCrossEntropy } from '../kernels/softmax_xent.ts';
 import { sigmoidCrossEntropy, meanSquaredError } from '../kernels/losses.ts';
 
 export type LossKind = 'softmax_cross_entropy' | 'sigmoid_cross_entropy' | 'mse';
 export const LOSS_KINDS: readonly LossKind[] = ['softmax_cross_entropy', 'sigmoid_cross_entropy', 'mse'];
+
+/** A batch's targets after checking, ready to upload. */
+export interface Targets {
+  /** The targets' tensor shape: the output's shape without its class axis (softmax), or all of it. */
+  shape: number[];
+  y: Int32Array | Float32Array;
+  weights?: Float32Array;
+}
+
+/** What a loss needs to know about the batch to check its targets. */
+export interface TargetContext {
+  /** The call, for messages (`trainStep`). */
+  owner: string;
+  /** The model's output shape for this batch: (B, T, D) or (B, D). */
+  outShape: number[];
+  B: number;
+  T: number;
+  lengths: Int32Array;
+}
 
 export abstract class Loss {
   protected bufs = new Map<string, Tensor>();
@@ -33,11 +53,19 @@ export abstract class Loss {
     return t;
   }
 
+  /** Checks the batch's targets (y, weights) on the host; writes nothing. */
+  abstract check(batch: Batch, c: TargetContext): Targets;
+
   /**
-   * Checks the batch's targets for an output of `outShape` and uploads them. Called before
-   * anything of the step is recorded, so its writes do not split the step's command buffer.
+   * Uploads checked targets. Called before anything of the step is recorded, so its writes do
+   * not split the step's command buffer.
    */
-  abstract prepare(ctx: GpuContext, batch: Batch, outShape: number[], run: RunInfo): void;
+  abstract upload(ctx: GpuContext, t: Targets): void;
+
+  /** The 1-element buffer the loss kernel writes the batch loss to. */
+  lossBuffer(ctx: GpuContext): Tensor {
+    return this.buf(ctx, 'loss', [1]);
+  }
 
   /** Records the loss (and, with `withGrad`, d(loss)/d(output), returned) for the prepared targets. */
   abstract record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined;
@@ -56,30 +84,38 @@ export abstract class Loss {
 }
 
 class SoftmaxXentLoss extends Loss {
-  prepare(ctx: GpuContext, batch: Batch, outShape: number[], run: RunInfo): void {
+  check(batch: Batch, c: TargetContext): Targets {
+    const { owner, outShape } = c;
     const lead = outShape.slice(0, -1);
     const seq = lead.length === 2;
     const n = lead.reduce((a, b) => a * b, 1);
     const V = outShape[outShape.length - 1];
-    const y = batch.y;
-    if (!(y instanceof Int32Array)) throw new Error(`batch.y must be an Int32Array of class ids for softmax_cross_entropy (shape [${lead.join(', ')}])`);
-    if (y.length !== n) throw new Error(`batch.y has ${y.length} values, expected ${n} (shape [${lead.join(', ')}])`);
-    let w = batch.weights;
-    if (w) {
-      if (!(w instanceof Float32Array) || w.length !== n) throw new Error(`batch.weights must be a Float32Array of ${n} values`);
+    const desc = `${n} class ids in [0, ${V}) (shape [${lead.join(', ')}])`;
+    if (batch.y === undefined) throw new Error(`${owner}: batch.y is missing; softmax_cross_entropy needs an Int32Array of ${desc}`);
+    const y = intArrayOf(owner, 'batch.y', batch.y, n, desc);
+    let w: Float32Array;
+    if (batch.weights !== undefined) {
+      w = floatArrayOf(owner, 'batch.weights', batch.weights, n, `${n} weights ≥ 0 (shape [${lead.join(', ')}])`, lead);
     } else {
       w = new Float32Array(n).fill(1);
-      if (seq) for (let b = 0; b < run.B; b++) for (let t = run.hostLengths[b]; t < run.T; t++) w[b * run.T + t] = 0;
+      if (seq) for (let b = 0; b < c.B; b++) for (let t = c.lengths[b]; t < c.T; t++) w[b * c.T + t] = 0;
     }
+    let sum = 0;
     for (let i = 0; i < n; i++) {
-      if (!Number.isFinite(w[i])) throw new Error(`batch.weights[${i}] = ${w[i]} is not finite`);
-      if (w[i] !== 0 && (y[i] < 0 || y[i] >= V)) {
-        const where = seq ? `[${Math.floor(i / run.T)}, ${i % run.T}]` : `[${i}]`;
-        throw new Error(`batch.y: class id ${y[i]} at ${where} is outside [0, ${V})`);
-      }
+      if (w[i] < 0) throw new Error(`${owner}: batch.weights${indexOf(i, lead)} is ${w[i]}; expected weights ≥ 0`);
+      sum += w[i];
+      // Positions with weight 0 (padding) may hold any id: the kernel ignores them.
+      if (w[i] !== 0 && (y[i] < 0 || y[i] >= V)) throw new Error(`${owner}: batch.y: class id ${y[i]} at ${indexOf(i, lead)} is outside [0, ${V}) (the output has ${V} classes)`);
     }
-    ctx.write(this.buf(ctx, 'targets', lead, 'i32'), y);
-    ctx.write(this.buf(ctx, 'weights', lead), w);
+    if (!(sum > 0) || !Number.isFinite(sum)) {
+      throw new Error(`${owner}: batch.weights sum to ${sum}; expected a finite sum > 0 (the loss is Σ w·CE / Σ w)`);
+    }
+    return { shape: lead, y, weights: w };
+  }
+
+  upload(ctx: GpuContext, t: Targets): void {
+    ctx.write(this.buf(ctx, 'targets', t.shape, 'i32'), t.y);
+    ctx.write(this.buf(ctx, 'weights', t.shape), t.weights!);
   }
 
   record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined {
@@ -94,13 +130,17 @@ class SoftmaxXentLoss extends Loss {
 }
 
 class ElementwiseLoss extends Loss {
-  prepare(ctx: GpuContext, batch: Batch, outShape: number[]): void {
-    const y = batch.y;
+  check(batch: Batch, c: TargetContext): Targets {
+    const { owner, outShape } = c;
     const n = outShape.reduce((a, b) => a * b, 1);
-    if (!(y instanceof Float32Array)) throw new Error(`batch.y must be a Float32Array of ${n} targets for ${this.kind} (shape [${outShape.join(', ')}])`);
-    if (y.length !== n) throw new Error(`batch.y has ${y.length} values, expected ${n} (the output's shape [${outShape.join(', ')}])`);
-    for (let i = 0; i < n; i++) if (!Number.isFinite(y[i])) throw new Error(`batch.y[${i}] = ${y[i]} is not finite`);
-    ctx.write(this.buf(ctx, 'targets', outShape), y);
+    const desc = `${n} finite targets (the output's shape [${outShape.join(', ')}])`;
+    if (batch.y === undefined) throw new Error(`${owner}: batch.y is missing; ${this.kind} needs a Float32Array of ${desc}`);
+    if (batch.weights !== undefined) throw new Error(`${owner}: batch.weights is given, but ${this.kind} takes no weights (only softmax_cross_entropy does); remove it`);
+    return { shape: outShape, y: floatArrayOf(owner, 'batch.y', batch.y, n, desc, outShape) };
+  }
+
+  upload(ctx: GpuContext, t: Targets): void {
+    ctx.write(this.buf(ctx, 'targets', t.shape), t.y);
   }
 
   record(ctx: GpuContext, out: Act, withGrad: boolean): Tensor | undefined {
