@@ -74,6 +74,20 @@ test('corrupt files are refused with a message naming the file and the problem',
   expectThrows(() => decodeSafetensors(big, 'z'), 'does not fit in i32');
 });
 
+test('bytes that are not safetensors say so, with the reason and how the bytes begin', () => {
+  expectThrows(() => decodeSafetensors(new Uint8Array(0), 'e.bin'), 'e.bin: is empty (0 bytes)', 'expected a safetensors file');
+  // A text file: its first 8 bytes read as a header length of ~7e18.
+  const text = new TextEncoder().encode('hello world, this is text');
+  expectThrows(() => decodeSafetensors(text, 'notes.txt'), 'notes.txt: not a safetensors file', /header length of \d+ bytes but only 17 bytes follow/, 'starts with the text "hello world,"');
+  const zip = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1]);
+  expectThrows(() => decodeSafetensors(zip, 'a.zip'), 'not a safetensors file', 'starts with the bytes 50 4b 03 04');
+  const header = (json: string) => { const h = new TextEncoder().encode(json); const out = new Uint8Array(8 + h.length); new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true); out.set(h, 8); return out; };
+  expectThrows(() => decodeSafetensors(header('[1, 2]'), 'x'), 'not a safetensors file', 'JSON object starting with "{"');
+  expectThrows(() => decodeSafetensors(header('{"__metadata__": {"step": 3}}'), 'x'), '__metadata__ must be an object of strings');
+  expectThrows(() => decodeSafetensors(header('{"w": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 0]}}'), 'x'), 'w has shape [1.5]', 'non-negative integers');
+  expectThrows(() => decodeSafetensors(header('{"w": {"dtype": "F32"}}'), 'x'), 'w lacks dtype, shape or data_offsets');
+});
+
 test('argmax decoding and seeded top-k sampling', () => {
   const logits = Float32Array.from([0, 5, 1, 9, 2, 3]);
   if (argmaxDecode(logits, 3).join() !== '1,0') throw new Error('argmax wrong');
@@ -87,6 +101,7 @@ test('argmax decoding and seeded top-k sampling', () => {
   const a = Array.from({ length: 20 }, () => sampleLogits([1, 2, 3], new Rng(5), { temperature: 0.5 }));
   if (new Set(a).size !== 1) throw new Error('same seed gave different samples');
   expectThrows(() => sampleLogits([1, 2], rng, { temperature: 0 }), 'temperature must be positive');
+  expectThrows(() => sampleLogits([1, 2], rng, { topK: 1.5 }), 'topK must be an integer in [0, 2]', 'got 1.5');
 });
 
 test.run();

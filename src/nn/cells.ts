@@ -84,6 +84,8 @@ export function resolveSchedule(ctx: GpuContext, driver: CellDriver, d: Schedule
 }
 
 export type CellKind = 'lstm' | 'gru' | 'rnn';
+/** The cells a Recurrent layer can run (its `cell` argument). */
+export const CELL_KINDS: readonly CellKind[] = ['lstm', 'gru', 'rnn'];
 
 export interface CellForward {
   gx: Tensor; whh: Tensor; bhh: Tensor; h0: Tensor; c0?: Tensor; lengths: Tensor;

@@ -4,8 +4,10 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
+import { hostFloat32Array } from '../runtime/limits.ts';
 import { embeddingBackward, embeddingForward, oneHotForward } from '../kernels/embedding.ts';
 import { Layer, checkAct, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
+import { checkInteger, checkLayerName, checkOptionsObject, describeValue, layerLabel } from './options.ts';
 
 export interface EmbeddingOptions {
   numEmbeddings: number;
@@ -13,18 +15,20 @@ export interface EmbeddingOptions {
   name?: string;
 }
 
+const EMBEDDING_OPTIONS = ['numEmbeddings', 'embeddingDim', 'name'] as const;
+
 export class Embedding extends Layer {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   private weight!: Parameter;
 
   constructor(o: EmbeddingOptions) {
-    super(o.name ?? 'embedding');
-    for (const [k, v] of [['numEmbeddings', o.numEmbeddings], ['embeddingDim', o.embeddingDim]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`Embedding: ${k} must be a positive integer, got ${v}`);
-    }
-    this.numEmbeddings = o.numEmbeddings;
-    this.embeddingDim = o.embeddingDim;
+    checkOptionsObject('Embedding', o, EMBEDDING_OPTIONS, '{ numEmbeddings: 65, embeddingDim: 16 }');
+    const name = o.name === undefined ? 'embedding' : checkLayerName('Embedding', o.name);
+    super(name);
+    const owner = layerLabel('Embedding', name);
+    this.numEmbeddings = checkInteger(owner, 'option numEmbeddings', o.numEmbeddings, 1);
+    this.embeddingDim = checkInteger(owner, 'option embeddingDim', o.embeddingDim, 1);
   }
 
   inputDesc(): ActDesc {
@@ -36,7 +40,7 @@ export class Embedding extends Layer {
     if (input.size !== this.numEmbeddings) throw new Error(`${this.name}: vocabulary ${input.size} given, numEmbeddings is ${this.numEmbeddings}`);
     this.params = [];
     const n = this.numEmbeddings * this.embeddingDim;
-    const init = new Float32Array(n);
+    const init = hostFloat32Array(`${this.name}.weight`, [this.numEmbeddings, this.embeddingDim]);
     for (let i = 0; i < n; i++) init[i] = rng.normal();
     this.weight = this.addParam('weight', [this.numEmbeddings, this.embeddingDim], init);
     return { kind: 'seq', size: this.embeddingDim };
@@ -66,9 +70,11 @@ export class OneHot extends Layer {
   readonly numClasses: number;
 
   constructor(numClasses: number, name = 'one_hot') {
-    super(name);
-    if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`OneHot: numClasses must be a positive integer, got ${numClasses}`);
-    this.numClasses = numClasses;
+    super(checkLayerName('OneHot', name));
+    if (typeof numClasses === 'object' && numClasses !== null) {
+      throw new Error(`OneHot: the first argument is the number of classes, e.g. new OneHot(65), got ${describeValue(numClasses)}`);
+    }
+    this.numClasses = checkInteger(layerLabel('OneHot', name), 'numClasses', numClasses, 1);
   }
 
   inputDesc(): ActDesc {

@@ -7,11 +7,16 @@ import { activationBackward, activationForward, type Activation } from '../kerne
 import { seqDropout, seqGatherLast, seqScatterLast } from '../kernels/seq.ts';
 import { Layer, checkAct, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
 import { saltOf } from '../cpu/seq.ts';
+import { checkBoolean, checkEnum, checkInteger, checkLayerName, checkNumberInRange, checkOptionsObject, describeValue, layerLabel } from './options.ts';
+
+/** The activations a Dense layer can apply (its `activation` option). */
+export const DENSE_ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid'];
+const DENSE_OPTIONS = ['units', 'inputSize', 'activation', 'bias', 'name'] as const;
 
 export interface DenseOptions {
   /** Output features. */
   units: number;
-  /** Input features; inferred from the previous layer when omitted. */
+  /** Input features; inferred from the previous layer when omitted or 0. */
   inputSize?: number;
   /** Applied after the affine map; none by default. */
   activation?: Activation;
@@ -36,12 +41,14 @@ export class Dense extends Layer {
   private y: Tensor | null = null;
 
   constructor(o: DenseOptions) {
-    super(o.name ?? 'dense');
-    if (!Number.isInteger(o.units) || o.units < 1) throw new Error(`Dense: units must be a positive integer, got ${o.units}`);
-    this.units = o.units;
-    this.activation = o.activation;
-    this.useBias = o.bias ?? true;
-    this.inputSize = o.inputSize ?? 0;
+    checkOptionsObject('Dense', o, DENSE_OPTIONS, '{ units: 10 }');
+    const name = o.name === undefined ? 'dense' : checkLayerName('Dense', o.name);
+    super(name);
+    const owner = layerLabel('Dense', name);
+    this.units = checkInteger(owner, 'option units', o.units, 1);
+    this.activation = o.activation === undefined ? undefined : checkEnum(owner, 'option activation', o.activation, DENSE_ACTIVATIONS);
+    this.useBias = o.bias === undefined ? true : checkBoolean(owner, 'option bias', o.bias);
+    this.inputSize = o.inputSize === undefined ? 0 : checkInteger(owner, 'option inputSize (0 = inferred)', o.inputSize, 0);
   }
 
   configure(input: ActDesc, rng: Rng): ActDesc {
@@ -50,7 +57,7 @@ export class Dense extends Layer {
     this.inputSize = input.size;
     this.params = [];
     const bound = 1 / Math.sqrt(this.inputSize);
-    this.weight = this.addParam('weight', [this.units, this.inputSize], uniformInit(rng, this.units * this.inputSize, bound));
+    this.weight = this.addParam('weight', [this.units, this.inputSize], uniformInit(rng, this.units * this.inputSize, bound, `${this.name}.weight`));
     if (this.useBias) this.bias = this.addParam('bias', [this.units], uniformInit(rng, this.units, bound));
     return { kind: input.kind, size: this.units };
   }
@@ -99,9 +106,11 @@ export class Dropout extends Layer {
   private salt = 0;
 
   constructor(rate: number, name = 'dropout') {
-    super(name);
-    if (!(rate >= 0 && rate < 1)) throw new Error(`Dropout: rate must be in [0, 1), got ${rate}`);
-    this.rate = rate;
+    super(checkLayerName('Dropout', name));
+    if (typeof rate === 'object' && rate !== null) {
+      throw new Error(`Dropout: the first argument is the rate, e.g. new Dropout(0.5), got ${describeValue(rate)}`);
+    }
+    this.rate = checkNumberInRange(layerLabel('Dropout', name), 'rate', rate, 0, 1);
   }
 
   configure(input: ActDesc): ActDesc {
@@ -133,7 +142,7 @@ export class Dropout extends Layer {
 /** Takes each row's output at its last valid step (many-to-one): (B, T, D) → (B, D). */
 export class LastStep extends Layer {
   constructor(name = 'last_step') {
-    super(name);
+    super(checkLayerName('LastStep', name));
   }
 
   configure(input: ActDesc): ActDesc {

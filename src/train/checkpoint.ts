@@ -5,13 +5,17 @@
 // PyTorch for a module with the same attribute names. Training state for an exact resume
 // (optimizer slots and step, the model's step and dropout RNG, carried RNN states) goes in a
 // second file, `<name>.train.safetensors`, written first so that the model file is the commit point.
+//
+// Loading is all-or-nothing: every tensor of both files (names, dtypes, shapes, finite values),
+// the optimizer type, the counters, the RNG state and the carried states are checked before
+// anything is written into the model; a bad file throws naming itself and leaves the model as it was.
 
 import { Sequential } from '../nn/model.ts';
 import { layerFromConfig, type LayerConfig } from '../nn/config.ts';
 import type { GpuContext } from '../runtime/context.ts';
-import type { ActDesc } from '../nn/layer.ts';
-import type { Recurrent } from '../nn/recurrent.ts';
+import type { ActDesc, Parameter } from '../nn/layer.ts';
 import type { Tensor } from '../runtime/tensor.ts';
+import { describeValue } from '../nn/options.ts';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-rnn/1';
@@ -20,57 +24,155 @@ export interface StateDict {
   [name: string]: { shape: number[]; data: Float32Array };
 }
 
-/** Reads every parameter back from the GPU, in layer order. */
-export async function stateDict(model: Sequential): Promise<StateDict> {
-  const out: StateDict = {};
+/** What a load left out: with `strict: false` both may be non-empty; with strict (the default) both are empty. */
+export interface LoadReport {
+  /** Model parameters the file does not hold (they kept their values). */
+  missing: string[];
+  /** Tensors in the file the model does not have (ignored). */
+  unexpected: string[];
+}
+
+/** What decodeModelInto / loadCheckpoint return: the file's metadata and the load report. */
+export interface CheckpointLoadReport extends LoadReport {
+  metadata: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /**
+   * Default true (like PyTorch's load_state_dict): every parameter must be in the file and the file
+   * may hold nothing else. With false, missing parameters keep their values and extra tensors are
+   * ignored (both listed in the report). Wrong shapes, dtypes or non-finite values are errors either way.
+   */
+  strict?: boolean;
+  /** Names the bytes in error messages (a file path). */
+  source?: string;
+}
+
+/**
+ * Throws unless `model` is built and not disposed: `action` names what was attempted
+ * ("save", "load checkpoint.safetensors", …).
+ */
+export function requireBuiltModel(model: Sequential, action: string): GpuContext {
+  // Duck-typed: a model from another copy of the package (two bundles) is still a model.
+  if (typeof (model as Partial<Sequential> | null)?.namedParameters !== 'function') throw new Error(`${action}: expected a Sequential model, got ${describeValue(model)}`);
   const ctx = model.contextOrNull;
+  if (!ctx) throw new Error(`${action}: the model is not built; build the model first (model.build(ctx))`);
   for (const [name, p] of model.namedParameters()) {
-    out[name] = { shape: [...p.shape], data: p.value && ctx ? ((await ctx.read(p.value)) as Float32Array) : p.init.slice() };
+    if (!p.value || p.value.released) throw new Error(`${action}: the model was disposed (${name} has no GPU buffer); build a new model`);
+  }
+  return ctx;
+}
+
+/** Reads every parameter back from the GPU, in layer order. The model must be built and not disposed. */
+export async function stateDict(model: Sequential): Promise<StateDict> {
+  const ctx = requireBuiltModel(model, 'stateDict');
+  const out: StateDict = {};
+  for (const [name, p] of model.namedParameters()) {
+    out[name] = { shape: [...p.shape], data: (await ctx.read(p.value!)) as Float32Array };
   }
   return out;
 }
 
-/**
- * Loads parameters by name. Every model parameter must be present with its exact shape, and
- * (with strict, the default) no other tensor may be in the dict. Nothing is written unless
- * everything checks out.
- */
-export function loadStateDict(model: Sequential, dict: StateDict | Map<string, SafeTensor>, opts: { strict?: boolean; source?: string } = {}): void {
-  const source = opts.source ?? 'state dict';
-  const get = (k: string) => (dict instanceof Map ? dict.get(k) : dict[k]);
+/** A checked parameter write: applied only once everything in a load has been checked. */
+type ParamWrite = [Parameter, Float32Array];
+
+/** `[3, 1]` for flat index 25 of shape (8, 8)… : where a bad value sits, as a user reads it. */
+function indexOf(flat: number, shape: readonly number[]): string {
+  const idx: number[] = [];
+  let r = flat;
+  for (let d = shape.length - 1; d >= 0; d--) { idx.unshift(r % shape[d]); r = Math.floor(r / shape[d]); }
+  return `[${idx.join(', ')}]`;
+}
+
+/** The first non-finite value of `data`, as "value NaN at [i, j]", or null. */
+function firstNonFinite(data: ArrayLike<number>, shape: readonly number[]): string | null {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) return `value ${data[i]} at ${indexOf(i, shape)} (flat index ${i}) is not finite`;
+  }
+  return null;
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/** Checks a dict against the model's parameters; returns the writes and the report, or throws. */
+function planParameterLoad(model: Sequential, dict: StateDict | Map<string, SafeTensor>, strict: boolean, source: string): { writes: ParamWrite[] } & LoadReport {
+  const get = (k: string) => (dict instanceof Map ? dict.get(k) : Object.prototype.hasOwnProperty.call(dict, k) ? dict[k] : undefined);
   const keys = dict instanceof Map ? [...dict.keys()] : Object.keys(dict);
   const params = model.namedParameters();
-  const missing: string[] = [], wrong: string[] = [];
+  const missing: string[] = [], wrong: string[] = [], writes: ParamWrite[] = [];
   for (const [name, p] of params) {
     const t = get(name);
     if (!t) { missing.push(name); continue; }
-    if ('dtype' in t && t.dtype !== 'F32') wrong.push(`${name}: dtype ${t.dtype}, expected F32`);
-    else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) wrong.push(`${name}: shape (${t.shape.join(', ')}), expected (${p.shape.join(', ')})`);
+    const shape = Array.isArray(t.shape) ? t.shape : [];
+    const n = shape.reduce((a, b) => a * b, 1);
+    if ('dtype' in t && t.dtype !== 'F32') wrong.push(`${name}: dtype ${t.dtype} (integers), expected a float tensor (F32, F64, F16 or BF16)`);
+    else if (!sameShape(shape, p.shape)) wrong.push(`${name}: shape (${shape.join(', ')}), expected (${p.shape.join(', ')})`);
+    else if (!t.data || t.data.length !== n) wrong.push(`${name}: ${t.data?.length ?? 'no'} values for shape (${shape.join(', ')}), expected ${n}`);
     else {
-      for (let i = 0; i < t.data.length; i++) {
-        if (!Number.isFinite(t.data[i])) { wrong.push(`${name}: value ${t.data[i]} at flat index ${i} is not finite`); break; }
-      }
+      const bad = firstNonFinite(t.data, shape);
+      if (bad) wrong.push(`${name}: ${bad}`);
+      else writes.push([p, new Float32Array(t.data)]);
     }
   }
   const known = new Set(params.map(([n]) => n));
-  const unexpected = (opts.strict ?? true) ? keys.filter((k) => !known.has(k)) : [];
-  if (missing.length || wrong.length || unexpected.length) {
+  const unexpected = keys.filter((k) => !known.has(k));
+  if (wrong.length || (strict && (missing.length || unexpected.length))) {
     const parts = [];
-    if (missing.length) parts.push(`missing ${missing.join(', ')}`);
+    if (strict && missing.length) parts.push(`missing ${missing.join(', ')}`);
     if (wrong.length) parts.push(`mismatched ${wrong.join('; ')}`);
-    if (unexpected.length) parts.push(`unexpected ${unexpected.join(', ')}`);
-    throw new CheckpointError(source, `does not fit this model: ${parts.join('; ')}`);
+    if (strict && unexpected.length) parts.push(`unexpected ${unexpected.join(', ')}`);
+    let hint = '';
+    if (strict && missing.length && unexpected.length) hint = ' (are the layer names the same? pass strict: false to load what matches)';
+    else if (strict && !wrong.length) hint = ' (pass strict: false to load what matches)';
+    throw new CheckpointError(source, `does not fit this model: ${parts.join('; ')}${hint}`);
   }
+  return { writes, missing, unexpected };
+}
+
+/** Writes checked parameters: the CPU copy (used by a later build) and, when built, the GPU buffer. */
+function applyParameterWrites(model: Sequential, writes: ParamWrite[]): void {
   const ctx = model.contextOrNull;
-  for (const [name, p] of params) {
-    const data = new Float32Array(get(name)!.data as Float32Array);
+  for (const [p, data] of writes) {
     p.init = data;
     if (p.value && ctx) ctx.write(p.value, data);
   }
 }
 
-/** The model's parameters as safetensors bytes, with the layer config in the metadata. */
-export async function encodeModel(model: Sequential, extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
+function loadOptions(opts: string | LoadOptions | undefined, defaultSource: string): { strict: boolean; source: string } {
+  if (typeof opts === 'string') return { strict: true, source: opts };
+  if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw new Error(`load options must be an object like { strict: false }, got ${describeValue(opts)}`);
+  const strict = opts?.strict ?? true;
+  if (typeof strict !== 'boolean') throw new Error(`load option strict must be a boolean (true or false), got ${describeValue(strict)}`);
+  const source = opts?.source ?? defaultSource;
+  return { strict, source };
+}
+
+/**
+ * Loads parameters by name into a built model. With strict (the default) every model parameter
+ * must be present with its exact shape and no other tensor may be in the dict; with
+ * `strict: false` missing parameters keep their values and extra tensors are ignored. Values must
+ * be finite. Nothing is written unless everything checks out.
+ */
+export function loadStateDict(model: Sequential, dict: StateDict | Map<string, SafeTensor>, opts: LoadOptions = {}): LoadReport {
+  const { strict, source } = loadOptions(opts, 'state dict');
+  requireBuiltModel(model, `load ${source}`);
+  if (typeof dict !== 'object' || dict === null) throw new Error(`loadStateDict: expected a state dict ({ name: { shape, data } } or a Map), got ${describeValue(dict)}`);
+  const { writes, missing, unexpected } = planParameterLoad(model, dict, strict, source);
+  applyParameterWrites(model, writes);
+  return { missing, unexpected };
+}
+
+/**
+ * The model's parameters as safetensors bytes, with the layer config in the metadata.
+ * `checkpointId` (saveCheckpoint sets it) ties the file to the training-state file of the same save.
+ */
+export async function encodeModel(model: Sequential, extraMetadata: Record<string, string> = {}, checkpointId?: string): Promise<Uint8Array> {
+  requireBuiltModel(model, 'save');
+  if (typeof extraMetadata !== 'object' || extraMetadata === null) throw new Error(`save: metadata must be an object of strings, got ${describeValue(extraMetadata)}`);
+  for (const [k, v] of Object.entries(extraMetadata)) {
+    if (typeof v !== 'string') throw new Error(`save: metadata ${JSON.stringify(k)} must be a string (safetensors metadata is string to string; use JSON.stringify), got ${describeValue(v)}`);
+    if (RESERVED_METADATA.includes(k)) throw new Error(`save: metadata key ${JSON.stringify(k)} is reserved for the checkpoint itself (reserved: ${RESERVED_METADATA.join(', ')})`);
+  }
   const sd = await stateDict(model);
   const tensors: Record<string, SafeTensor> = {};
   for (const [k, v] of Object.entries(sd)) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
@@ -78,22 +180,31 @@ export async function encodeModel(model: Sequential, extraMetadata: Record<strin
     format: CHECKPOINT_FORMAT,
     config: JSON.stringify({ layers: model.layers.map((l) => l.config()), input: model.input, seed: model.seed }),
     step: String(model.step),
+    ...(checkpointId === undefined ? {} : { checkpoint_id: checkpointId }),
     ...extraMetadata,
   });
 }
 
-/** Loads parameters from safetensors bytes (a file of ours, or a PyTorch state_dict saved with safetensors). */
-export function decodeModelInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, source = 'checkpoint'): { metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  loadStateDict(model, tensors, { source });
-  return { metadata };
+/** Metadata keys the checkpoint writes itself (a user's metadata may not override them). */
+const RESERVED_METADATA = ['format', 'config', 'step', 'checkpoint_id'];
+
+/**
+ * Loads parameters from safetensors bytes (a file of ours, or a PyTorch state_dict saved with
+ * safetensors) into a built model; `opts` is the source name or { strict, source }. Validates
+ * everything first; returns the metadata and what was missing or ignored (strict: false).
+ */
+export function decodeModelInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, opts: string | LoadOptions = {}): CheckpointLoadReport {
+  return decodeCheckpointInto(model, bytes, null, typeof opts === 'string' ? { source: opts } : opts);
 }
 
-/** Training state for an exact resume: optimizer slots and step, model step and RNG, carried states. */
-export async function encodeTrainingState(model: Sequential): Promise<Uint8Array> {
-  const ctx = model.context;
+/**
+ * Training state for an exact resume: optimizer slots and step, model step and RNG, carried
+ * states. `checkpointId` as for encodeModel.
+ */
+export async function encodeTrainingState(model: Sequential, checkpointId?: string): Promise<Uint8Array> {
+  const ctx = requireBuiltModel(model, 'save the training state');
   const opt = model.optimizer;
-  if (!opt) throw new Error('encodeTrainingState: the model has no optimizer (compile it first)');
+  if (!opt) throw new Error('save the training state: the model has no optimizer (compile it first)');
   const tensors: Record<string, SafeTensor> = {};
   const st = opt.state();
   for (const [key, slots] of st.slots) {
@@ -111,58 +222,153 @@ export async function encodeTrainingState(model: Sequential): Promise<Uint8Array
     optimizer_step: String(st.step),
     model_step: String(model.step),
     rng_state: String(model.rngState()),
+    ...(checkpointId === undefined ? {} : { checkpoint_id: checkpointId }),
   });
 }
 
-/** Restores what encodeTrainingState saved. The model must be compiled with the same optimizer type. */
-export function decodeTrainingStateInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, source = 'training state'): void {
-  const ctx = model.context;
+/** A counter from metadata: a non-negative integer written in decimal. */
+function metadataCount(source: string, metadata: Record<string, string>, key: string, max = Number.MAX_SAFE_INTEGER): number {
+  const s = metadata[key];
+  if (typeof s !== 'string' || !/^\d+$/.test(s) || Number(s) > max) {
+    throw new CheckpointError(source, `metadata ${key} is ${s === undefined ? 'missing' : JSON.stringify(s)}, expected an integer in [0, ${max}]`);
+  }
+  return Number(s);
+}
+
+/**
+ * Checks training-state tensors and metadata against the compiled model and returns the function
+ * that applies them; throws (changing nothing) when anything does not fit.
+ */
+function planTrainingStateLoad(model: Sequential, tensors: Map<string, SafeTensor>, metadata: Record<string, string>, source: string): () => void {
+  const ctx = requireBuiltModel(model, `load ${source}`);
   const opt = model.optimizer;
-  if (!opt) throw new Error(`${source}: compile the model with an optimizer before loading its state`);
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(source, `format is ${metadata.format ?? 'missing'}, expected ${CHECKPOINT_FORMAT}`);
-  const savedOpt = JSON.parse(metadata.optimizer ?? '{}') as { type?: string };
-  if (savedOpt.type !== opt.config().type) throw new CheckpointError(source, `holds ${savedOpt.type} state, the model uses ${String(opt.config().type)}`);
-  const st = opt.state();
-  const writes: [Tensor, Float32Array][] = [];
-  for (const [key, slots] of st.slots) {
+  if (!opt) throw new Error(`load ${source}: compile the model with an optimizer before loading its training state`);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(source, `format is ${metadata.format ?? 'missing'}, expected ${CHECKPOINT_FORMAT} (is this a .train.safetensors file?)`);
+  let savedOpt: { type?: unknown };
+  try { savedOpt = JSON.parse(metadata.optimizer ?? 'null') ?? {}; } catch (e) { throw new CheckpointError(source, `optimizer metadata is not valid JSON (${(e as Error).message})`); }
+  const want = opt.config().type;
+  if (savedOpt.type !== want) throw new CheckpointError(source, `holds ${String(savedOpt.type ?? 'no')} optimizer state, the model is compiled with ${String(want)}; compile it with the same optimizer type`);
+  const optimizerStep = metadataCount(source, metadata, 'optimizer_step');
+  const modelStep = metadataCount(source, metadata, 'model_step');
+  const rng = metadata.rng_state === undefined ? undefined : metadataCount(source, metadata, 'rng_state', 0xffffffff);
+  const used = new Set<string>();
+  const problems: string[] = [];
+  /** A tensor of this file: F32, of the expected shape (or rank-3 state), finite. */
+  const take = (name: string, shape: readonly number[] | null): Float32Array | null => {
+    const t = tensors.get(name);
+    if (!t) { problems.push(`${name} is missing`); return null; }
+    used.add(name);
+    if (t.dtype !== 'F32') { problems.push(`${name} has dtype ${t.dtype}, expected a float tensor`); return null; }
+    if (shape && !sameShape(t.shape, shape)) { problems.push(`${name} has shape (${t.shape.join(', ')}), expected (${shape.join(', ')})`); return null; }
+    const bad = firstNonFinite(t.data, t.shape);
+    if (bad) { problems.push(`${name}: ${bad}`); return null; }
+    return t.data as Float32Array;
+  };
+  const slotWrites: [Tensor, Float32Array][] = [];
+  for (const [key, slots] of opt.state().slots) {
     for (const [slot, t] of Object.entries(slots)) {
-      const s = tensors.get(`optimizer.${key}.${slot}`);
-      if (!s) throw new CheckpointError(source, `optimizer.${key}.${slot} is missing`);
-      if (s.data.length !== t.size) throw new CheckpointError(source, `optimizer.${key}.${slot} has ${s.data.length} values, expected ${t.size}`);
-      writes.push([t, s.data as Float32Array]);
+      const data = take(`optimizer.${key}.${slot}`, t.shape);
+      if (data) slotWrites.push([t, data]);
     }
   }
-  const carried: [string, Recurrent, SafeTensor, SafeTensor | undefined][] = [];
+  const carried: { restore: () => void }[] = [];
   for (const l of model.recurrentLayers()) {
-    const h = tensors.get(`state.${l.name}.h`);
-    if (h) carried.push([l.name, l, h, tensors.get(`state.${l.name}.c`)]);
+    const hName = `state.${l.name}.h`, cName = `state.${l.name}.c`;
+    if (!tensors.has(hName)) {
+      if (tensors.has(cName)) problems.push(`${cName} has no matching ${hName}`);
+      if (l.stateful) carried.push({ restore: () => l.resetState() }); // saved with nothing carried
+      continue;
+    }
+    if (!l.stateful) { problems.push(`${hName} is a carried state but layer ${l.name} is not stateful`); used.add(hName); continue; }
+    const hShape = tensors.get(hName)!.shape;
+    const LD = l.numLayers * l.numDirections;
+    if (hShape.length !== 3 || hShape[0] !== LD || hShape[2] !== l.hiddenSize || !(hShape[1] >= 1)) {
+      problems.push(`${hName} has shape (${hShape.join(', ')}), expected (${LD}, B, ${l.hiddenSize}) = (numLayers·directions, batch, hidden)`);
+      used.add(hName);
+      if (tensors.has(cName)) used.add(cName);
+      continue;
+    }
+    const h = take(hName, hShape);
+    const c = l.cell === 'lstm' ? take(cName, hShape) : null;
+    if (h && (c || l.cell !== 'lstm')) carried.push({ restore: () => l.restoreCarriedState(hShape, h, c ?? undefined) });
   }
-  for (const [t, d] of writes) ctx.write(t, d);
-  opt.step = Number(metadata.optimizer_step ?? 0);
-  model.step = Number(metadata.model_step ?? 0);
-  if (metadata.rng_state) model.setRngState(Number(metadata.rng_state));
-  for (const [, l, h, c] of carried) l.restoreCarriedState(h.shape, h.data as Float32Array, c?.data as Float32Array | undefined);
+  const unexpected = [...tensors.keys()].filter((k) => !used.has(k));
+  if (unexpected.length) problems.push(`it holds ${unexpected.join(', ')}, which this model does not have (the training state of another model?)`);
+  if (problems.length) throw new CheckpointError(source, `training state does not fit this model: ${problems.join('; ')}`);
+  return () => {
+    for (const [t, d] of slotWrites) ctx.write(t, d);
+    opt.step = optimizerStep;
+    model.step = modelStep;
+    if (rng !== undefined) model.setRngState(rng);
+    for (const c of carried) c.restore();
+  };
+}
+
+/** Restores what encodeTrainingState saved (all or nothing). The model must be compiled with the same optimizer type. */
+export function decodeTrainingStateInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, source = 'training state'): void {
+  requireBuiltModel(model, `load ${source}`);
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  planTrainingStateLoad(model, tensors, metadata, source)();
+}
+
+/**
+ * Loads a model file and, when given, its training-state file, all or nothing: both are decoded
+ * and checked against the model before either is written. `opts.source` names the model file;
+ * `opts.trainingStateSource` the state file.
+ */
+export function decodeCheckpointInto(
+  model: Sequential, bytes: Uint8Array | ArrayBuffer, trainingState: Uint8Array | ArrayBuffer | null,
+  opts: LoadOptions & { trainingStateSource?: string } = {},
+): CheckpointLoadReport {
+  const { strict, source } = loadOptions(opts, 'checkpoint');
+  const stateSource = opts.trainingStateSource ?? 'training state';
+  requireBuiltModel(model, `load ${source}`);
+  if (trainingState && !model.optimizer) throw new Error(`load ${stateSource}: compile the model with an optimizer before loading its training state`);
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const { writes, missing, unexpected } = planParameterLoad(model, tensors, strict, source);
+  let applyState: (() => void) | null = null;
+  if (trainingState) {
+    const state = decodeSafetensors(trainingState, stateSource);
+    const a = metadata.checkpoint_id, b = state.metadata.checkpoint_id;
+    if (a !== undefined && b !== undefined && a !== b) {
+      throw new CheckpointError(stateSource, `belongs to a different save than ${source} (checkpoint_id ${b}, the model file has ${a}); a save was interrupted between the two files`);
+    }
+    applyState = planTrainingStateLoad(model, state.tensors, state.metadata, stateSource);
+  }
+  applyParameterWrites(model, writes);
+  applyState?.();
+  return { metadata, missing, unexpected };
+}
+
+function isActDesc(v: unknown): v is ActDesc {
+  const d = v as ActDesc;
+  return typeof d === 'object' && d !== null && (d.kind === 'tokens' || d.kind === 'seq') && Number.isInteger(d.size) && d.size >= 1;
 }
 
 /**
  * Rebuilds a model from checkpoint bytes written by encodeModel / saveCheckpoint: the layers from
  * the `config` metadata, then the parameters. No code describing the architecture is needed.
+ * Everything is checked before the model is built on the GPU.
  */
 export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBuffer, source = 'checkpoint'): { model: Sequential; metadata: Record<string, string> } {
-  const { metadata } = decodeSafetensors(bytes, source);
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== CHECKPOINT_FORMAT || !metadata.config) {
     throw new CheckpointError(source, `has no webgpu-rnn layer config in its metadata (format ${metadata.format ?? 'missing'}); build the model in code and use decodeModelInto`);
   }
   let config: { layers: LayerConfig[]; input: ActDesc; seed?: number };
   try { config = JSON.parse(metadata.config); } catch (e) { throw new CheckpointError(source, `config metadata is not valid JSON (${(e as Error).message})`); }
-  const model = new Sequential(config.layers.map(layerFromConfig), { seed: config.seed ?? 1 }).build(ctx, config.input);
-  try {
-    decodeModelInto(model, bytes, source);
-  } catch (e) {
-    model.dispose();
-    throw e;
+  if (typeof config !== 'object' || config === null || !Array.isArray(config.layers) || config.layers.length === 0 || !isActDesc(config.input)) {
+    throw new CheckpointError(source, 'config metadata must be { layers: [...], input: { kind, size }, seed }');
   }
+  let model: Sequential;
+  try {
+    model = new Sequential(config.layers.map(layerFromConfig), { seed: config.seed ?? 1 }).configure(config.input);
+  } catch (e) {
+    throw new CheckpointError(source, `its layer config cannot be rebuilt: ${(e as Error).message}`);
+  }
+  const { writes } = planParameterLoad(model, tensors, true, source);
+  applyParameterWrites(model, writes); // the CPU copies: build uploads them
+  model.build(ctx);
   model.step = Number(metadata.step ?? 0) || 0;
   return { model, metadata };
 }

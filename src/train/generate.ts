@@ -19,29 +19,43 @@ import type { Tensor } from '../runtime/tensor.ts';
 import { packGenerator, runGenerator, type GeneratorSpec } from '../kernels/generate.ts';
 import { Rng } from '../cpu/random.ts';
 import { sampleWithUniform } from '../cpu/generate.ts';
+import { checkOptionsObject, describeValue } from '../nn/options.ts';
+import { requireBuiltModel } from './checkpoint.ts';
 
 export interface SampleOptions {
-  /** Softmax temperature (> 0). Default 1. */
+  /** Softmax temperature: a finite number > 0. Default 1. */
   temperature?: number;
-  /** Keep only the k most likely tokens (0 = all). Default 0. */
+  /** Keep only the k most likely tokens: an integer in [0, V], where 0 (the default) and V both mean all. */
   topK?: number;
+}
+
+function checkTemperature(op: string, t: unknown): number {
+  if (typeof t !== 'number' || !Number.isFinite(t) || !(t > 0)) throw new Error(`${op}: temperature must be positive and finite (e.g. 0.8), got ${describeValue(t)}`);
+  return t;
+}
+
+function checkTopK(op: string, k: unknown, V: number): number {
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > V) {
+    throw new Error(`${op}: topK must be an integer in [0, ${V}] (the vocabulary size; 0 samples from all), got ${describeValue(k)}`);
+  }
+  return k;
 }
 
 /** Samples an index from logits with temperature and top-k, using `rng` (the GPU kernel's rule). */
 export function sampleLogits(logits: ArrayLike<number>, rng: Rng, o: SampleOptions = {}): number {
-  const temperature = o.temperature ?? 1;
-  if (!(temperature > 0)) throw new Error(`sample: temperature must be positive, got ${temperature}`);
-  return sampleWithUniform(logits, rng.next(), temperature, o.topK ?? 0);
+  const temperature = checkTemperature('sample', o.temperature ?? 1);
+  return sampleWithUniform(logits, rng.next(), temperature, checkTopK('sample', o.topK ?? 0, logits.length));
 }
 
 /** Where the generation loop runs (see the file header). */
 export type GenerateEngine = 'auto' | 'gpu' | 'steps';
 
 export interface GenerateOptions extends SampleOptions {
-  /** Token ids to start from (at least one). */
+  /** Token ids to start from (at least one), each an integer in [0, V). */
   prime: Int32Array | number[];
-  /** How many tokens to generate after the prime. */
+  /** How many tokens to generate after the prime: a positive integer. */
   length: number;
+  /** Seeds the draws (an integer; default 1): the same seed gives the same tokens. */
   seed?: number;
   /** Called with each new token as it is produced (streaming; with the 'gpu' engine tokens
    *  arrive a chunk of `stepsPerDispatch` at a time). */
@@ -93,7 +107,44 @@ export function generatorSpecOf(model: Sequential): GeneratorSpec | string {
  * stateful carry is reset before and after.
  */
 export async function generate(model: Sequential, o: GenerateOptions): Promise<Int32Array> {
+  checkOptionsObject('generate', o, GENERATE_OPTIONS, '{ prime: [0], length: 100 }');
   return (await generateSamples(model, { ...o, samples: 1 }))[0];
+}
+
+const GENERATE_OPTIONS = ['prime', 'length', 'seed', 'onToken', 'engine', 'stepsPerDispatch', 'temperature', 'topK'] as const;
+
+/** Every generation option checked (and the prime copied) before anything is recorded. */
+function checkGenerateOptions(model: Sequential, o: GenerateOptions & { samples: number }): { prime: Int32Array; temperature: number; topK: number; seed: number; engine: GenerateEngine } {
+  const op = 'generate';
+  checkOptionsObject(op, o, [...GENERATE_OPTIONS, 'samples'], '{ prime: [0], length: 100 }');
+  requireBuiltModel(model, op);
+  if (model.input.kind !== 'tokens') throw new Error('generate: the model must take token ids (start with Embedding or OneHot)');
+  if (model.output.kind !== 'seq') throw new Error('generate: the model must output per-step logits (no LastStep)');
+  const vIn = model.input.size, V = model.output.size;
+  if (V > vIn) throw new Error(`generate: the model outputs ${V} scores per step but takes token ids in [0, ${vIn}): sampled ids could not be fed back`);
+  const raw = o.prime as unknown;
+  if (!Array.isArray(raw) && !(ArrayBuffer.isView(raw) && !(raw instanceof DataView))) {
+    throw new Error(`generate: prime must be an array of token ids (e.g. [3, 1, 4] or an Int32Array), got ${describeValue(raw)}`);
+  }
+  const ids = raw as ArrayLike<unknown>;
+  if (ids.length === 0) throw new Error('generate: prime must contain at least one token (an array of token ids in [0, V))');
+  for (let i = 0; i < ids.length; i++) {
+    const v = ids[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= vIn) throw new Error(`generate: prime[${i}] = ${describeValue(v)} is not a token id in [0, ${vIn - 1}] (expected an integer)`);
+  }
+  if (typeof o.length !== 'number' || !Number.isInteger(o.length) || o.length < 1) throw new Error(`generate: length must be a positive integer (the number of tokens to generate), got ${describeValue(o.length)}`);
+  if (typeof o.samples !== 'number' || !Number.isInteger(o.samples) || o.samples < 1) throw new Error(`generate: samples must be a positive integer, got ${describeValue(o.samples)}`);
+  const temperature = checkTemperature(op, o.temperature ?? 1);
+  const topK = checkTopK(op, o.topK ?? 0, V);
+  const seed = o.seed ?? 1;
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new Error(`generate: seed must be an integer, got ${describeValue(seed)}`);
+  const engine = o.engine ?? 'auto';
+  if (!['auto', 'gpu', 'steps'].includes(engine)) throw new Error(`generate: engine must be 'auto', 'gpu' or 'steps', got ${describeValue(engine)}`);
+  if (o.stepsPerDispatch !== undefined && (typeof o.stepsPerDispatch !== 'number' || !Number.isInteger(o.stepsPerDispatch) || o.stepsPerDispatch < 1)) {
+    throw new Error(`generate: stepsPerDispatch must be a positive integer, got ${describeValue(o.stepsPerDispatch)}`);
+  }
+  if (o.onToken !== undefined && typeof o.onToken !== 'function') throw new Error(`generate: onToken must be a function (id, index) => void, got ${describeValue(o.onToken)}`);
+  return { prime: Int32Array.from(ids as ArrayLike<number>), temperature, topK, seed, engine };
 }
 
 /**
@@ -101,27 +152,14 @@ export async function generate(model: Sequential, o: GenerateOptions): Promise<I
  * on the GPU engine; the 'steps' engine runs them one after another).
  */
 export async function generateSamples(model: Sequential, o: GenerateOptions & { samples: number }): Promise<Int32Array[]> {
+  const { prime, temperature, topK, seed, engine } = checkGenerateOptions(model, o);
   const ctx = model.context;
-  if (model.input.kind !== 'tokens') throw new Error('generate: the model must take token ids (start with Embedding or OneHot)');
-  if (model.output.kind !== 'seq') throw new Error('generate: the model must output per-step logits (no LastStep)');
-  const prime = Int32Array.from(o.prime);
-  if (prime.length === 0) throw new Error('generate: prime must contain at least one token');
-  if (!Number.isInteger(o.length) || o.length < 0) throw new Error(`generate: length must be a non-negative integer, got ${o.length}`);
-  if (!Number.isInteger(o.samples) || o.samples < 1) throw new Error(`generate: samples must be a positive integer, got ${o.samples}`);
-  const temperature = o.temperature ?? 1;
-  if (!(temperature > 0)) throw new Error(`generate: temperature must be positive, got ${temperature}`);
-  const engine = o.engine ?? 'auto';
-  if (!['auto', 'gpu', 'steps'].includes(engine)) throw new Error(`generate: engine must be 'auto', 'gpu' or 'steps', got ${String(engine)}`);
-  const V = model.output.size;
-  for (let i = 0; i < prime.length; i++) {
-    if (!Number.isInteger(prime[i]) || prime[i] < 0 || prime[i] >= V) throw new Error(`generate: prime[${i}] = ${prime[i]} is not a token id in [0, ${V - 1}]`);
-  }
   const spec = engine === 'steps' ? 'the steps engine was asked for' : generatorSpecOf(model);
   if (typeof spec !== 'string') {
     const g = packGenerator(ctx, spec);
     try {
       const { tokens } = await runGenerator(ctx, g, {
-        prime, length: o.length, samples: o.samples, seed: o.seed ?? 1, temperature, topK: o.topK ?? 0,
+        prime, length: o.length, samples: o.samples, seed, temperature, topK,
         stepsPerDispatch: o.stepsPerDispatch ?? (o.onToken ? 32 : 128),
         onTokens: o.onToken ? (rows, first) => rows[0].forEach((id, k) => o.onToken!(id, first + k)) : undefined,
       });
@@ -132,8 +170,8 @@ export async function generateSamples(model: Sequential, o: GenerateOptions & { 
   }
   if (engine === 'gpu') throw new Error(`generate: the 'gpu' engine cannot run this model: ${spec}`);
   const out: Int32Array[] = [];
-  const rng = new Rng(o.seed ?? 1);
-  for (let r = 0; r < o.samples; r++) out.push(await generateSteps(model, prime, o, rng, r === 0 ? o.onToken : undefined));
+  const rng = new Rng(seed);
+  for (let r = 0; r < o.samples; r++) out.push(await generateSteps(model, prime, { ...o, temperature, topK }, rng, r === 0 ? o.onToken : undefined));
   return out;
 }
 

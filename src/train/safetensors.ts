@@ -53,25 +53,42 @@ function f16ToF32(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** How a file that is not safetensors begins, for the error: its first bytes as text or hex. */
+function describeStart(bytes: Uint8Array): string {
+  const head = bytes.subarray(0, 12);
+  if (head.length === 0) return 'nothing';
+  const printable = head.every((b) => b >= 0x20 && b < 0x7f || b === 0x0a || b === 0x0d || b === 0x09);
+  if (printable) return `it starts with the text ${JSON.stringify(new TextDecoder().decode(head))}`;
+  return `it starts with the bytes ${Array.from(head, (b) => b.toString(16).padStart(2, '0')).join(' ')}`;
+}
+
 /** Decodes safetensors bytes, checking every offset; throws CheckpointError naming `source`. */
 export function decodeSafetensors(input: ArrayBuffer | Uint8Array, source = 'checkpoint'): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
   // A plain Uint8Array view: a Node Buffer's slice() would share memory instead of copying.
   const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
-  if (bytes.length < 8) throw new CheckpointError(source, `file is ${bytes.length} bytes, too short to be safetensors (truncated?)`);
+  if (bytes.length === 0) throw new CheckpointError(source, 'is empty (0 bytes); expected a safetensors file (8-byte header length, JSON header, tensor data)');
+  if (bytes.length < 8) throw new CheckpointError(source, `not a safetensors file: it is ${bytes.length} bytes, too short for the 8-byte header length (truncated?)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));
-  if (n > bytes.length - 8) throw new CheckpointError(source, `header says ${n} bytes of JSON but the file has ${bytes.length - 8} after the length (truncated or not safetensors)`);
+  if (n > bytes.length - 8) {
+    throw new CheckpointError(source, `not a safetensors file: its first 8 bytes give a header length of ${n} bytes but only ${bytes.length - 8} bytes follow (a truncated file, or another format: ${describeStart(bytes)})`);
+  }
+  if (n < 2 || bytes[8] !== 0x7b) throw new CheckpointError(source, `not a safetensors file: the header must be a JSON object starting with "{" (${describeStart(bytes.subarray(8))} after the length)`);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch (e) {
-    throw new CheckpointError(source, `header is not valid JSON (${(e as Error).message}); is this a safetensors file?`);
+    throw new CheckpointError(source, `not a safetensors file: its ${n}-byte header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(source, 'header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(source, 'not a safetensors file: the header is not a JSON object');
+  const rawMeta = header.__metadata__ ?? {};
+  if (typeof rawMeta !== 'object' || rawMeta === null || Array.isArray(rawMeta) || Object.values(rawMeta).some((v) => typeof v !== 'string')) {
+    throw new CheckpointError(source, '__metadata__ must be an object of strings');
+  }
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
   const tensors = new Map<string, SafeTensor>();
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const metadata = rawMeta as Record<string, string>;
   const ranges: [number, number, string][] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -83,6 +100,7 @@ export function decodeSafetensors(input: ArrayBuffer | Uint8Array, source = 'che
     if (!elBytes || !['F32', 'F64', 'F16', 'BF16', 'I32', 'I64'].includes(info.dtype)) {
       throw new CheckpointError(source, `${name} has dtype ${info.dtype}; supported: F32, F64, F16, BF16 (read as f32), I32, I64 (read as i32)`);
     }
+    if (!info.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CheckpointError(source, `${name} has shape [${info.shape.join(', ')}], expected non-negative integers`);
     const count = info.shape.reduce((a, b) => a * b, 1);
     const [begin, end] = info.data_offsets;
     if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end < begin) throw new CheckpointError(source, `${name} has invalid data_offsets [${begin}, ${end}]`);
