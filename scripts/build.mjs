@@ -3,14 +3,18 @@
 //     a stale module fails the build: run `npm run gen:shaders`);
 //  2. tsc -p tsconfig.build.json (relative `.ts` imports become `.js` in the JavaScript);
 //  3. the same rewrite in the .d.ts files, so that consumers on any moduleResolution read them;
-//  4. bundles the browser entry (dist/index.js) with esbuild --platform=browser and fails if it
-//     reaches `webgpu`, a `node:` module or any Node built-in.
+//  4. replaces dist/shaders.generated.js with the shaders minified (comments and blanks removed,
+//     every line kept, so compile errors still name the line in shaders/*.wgsl);
+//  5. bundles the browser entry (dist/index.js) with esbuild --platform=browser, fails if it
+//     reaches `webgpu`, a `node:` module or any Node built-in, and prints its size (raw, gzip).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { generateMinifiedJs } from './gen-shaders.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -36,6 +40,12 @@ for (const f of walk(dist).filter((f) => f.endsWith('.d.ts'))) {
   if (out !== text) { writeFileSync(f, out); rewritten++; }
 }
 log(`tsc → dist/ (${rewritten} declaration files with .ts imports rewritten to .js)`);
+
+// The shipped WGSL: the same tokens on the same lines, without comments and indentation.
+const shadersJs = join(dist, 'shaders.generated.js');
+const wgslBefore = readFileSync(shadersJs, 'utf8').length;
+writeFileSync(shadersJs, generateMinifiedJs());
+log(`dist/shaders.generated.js: WGSL minified, ${(wgslBefore / 1024).toFixed(0)} → ${(readFileSync(shadersJs, 'utf8').length / 1024).toFixed(0)} KiB`);
 
 // The browser entry must stay free of Dawn and Node.
 const nodeOnly = new Set([...builtinModules, 'webgpu']);
@@ -66,5 +76,8 @@ if (offenders.length) {
   console.error(`[build] the browser entry dist/index.js reaches Node-only modules:\n  ${offenders.join('\n  ')}`);
   process.exit(1);
 }
-const bytes = result.outputFiles[0].contents.length;
-log(`browser entry bundles for the browser with no Node modules (${(bytes / 1024).toFixed(0)} KiB unminified, ${Object.keys(result.metafile.inputs).length} modules)`);
+const bytes = result.outputFiles[0].contents;
+// What a page ships: the browser entry bundled and minified by the page's bundler, then gzipped.
+const shipped = (await build({ entryPoints: [join(dist, 'index.js')], bundle: true, platform: 'browser', format: 'esm', write: false, minify: true, logLevel: 'silent' })).outputFiles[0].contents;
+const kib = (b) => `${(b.length / 1024).toFixed(0)} KiB (gzip ${(gzipSync(b, { level: 9 }).length / 1024).toFixed(0)} KiB)`;
+log(`browser entry bundles for the browser with no Node modules (${Object.keys(result.metafile.inputs).length} modules): ${kib(bytes)}, minified ${kib(shipped)}`);

@@ -35,7 +35,7 @@ async function runGpu(
 }
 
 // ---------------------------------------------------------------- the lab 12 deck's sequence_loss examples
-// /work/shared/tutorials/000_3928efb94a6a1ba7.txt ("Cost: sequence_loss"): TF1 code, batch 1, length 3,
+// Sung Kim, DeepLearningZeroToAll lab 12 "RNN in TensorFlow", slide "Cost: sequence_loss": TF1 code, batch 1, length 3,
 // 2 classes, y_data = [[1, 1, 1]], weights = [[1, 1, 1]]. Printed: "Loss: 0.596759" for
 // prediction [[0.2,0.7],[0.6,0.2],[0.2,0.9]]; "Loss1: 0.513015" for [[0.3,0.7]]*3 (the transcription
 // garbles it as "0.5 | 30 | 5": the same digits with the 1 read as a bar) and "Loss2: 0.371101" for
