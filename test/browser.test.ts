@@ -3,17 +3,22 @@
 //     test/browser-uvu.ts and helpers/gpu.ts to test/browser-gpu.ts (navigator.gpu): every test
 //     that runs in the page becomes one uvu test here, named `<file> › <test>`.
 //  2. The web demo (examples/web, built with Vite, served on 127.0.0.1): it finds an adapter,
-//     training in the page lowers the loss, a checkpoint picked from disk generates exactly what
-//     Node generates from it with the same seed, Save downloads a checkpoint Node can load, the
-//     shipped Hamlet checkpoint (when present) generates what Node generates, and without WebGPU
-//     the page says so. Screenshots go to docs/screenshots/.
+//     compiles its kernels before the first step, training in the page lowers the loss, samples
+//     are drawn during training and on demand while it trains, changed settings apply (rebuilt at
+//     step 0, otherwise "Reset applies"), emoji text trains and generates, new characters say to
+//     press Reset, a checkpoint picked from disk generates exactly what Node generates from it with
+//     the same seed, a wrong file is named as not a checkpoint, Save downloads a checkpoint Node
+//     can load, the shipped Hamlet checkpoint (when present) generates what Node generates, and
+//     without WebGPU (no navigator.gpu, no adapter, an insecure origin, opened from a file) the
+//     page says why and what to do. Screenshots go to out/screenshots/ (git-ignored), so a test run leaves the
+//     clone clean; WEBGPU_RNN_SCREENSHOTS=docs/screenshots npm test -- browser refreshes the README's.
 // Chromium must be /usr/bin/chromium (or CHROMIUM_PATH); `npm run setup -- --browser` installs it.
 import { suite } from 'uvu';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { gpu } from './helpers/gpu.ts';
@@ -51,7 +56,7 @@ function browserTestFiles(): { files: string[]; nodeOnly: string[] } {
   return { files, nodeOnly };
 }
 const { files: KERNEL_TEST_FILES, nodeOnly: NODE_ONLY_TEST_FILES } = browserTestFiles();
-const screenshots = join(root, 'docs', 'screenshots');
+const screenshots = resolve(root, process.env.WEBGPU_RNN_SCREENSHOTS || join('out', 'screenshots'));
 const shippedCheckpoint = join(root, 'examples', 'web', 'public', 'hamlet.safetensors');
 const work = mkdtempSync(join(tmpdir(), 'webgpu-rnn-browser-'));
 const webDir = join(work, 'web');
@@ -175,7 +180,11 @@ kernels.run();
 
 // ---- 2. the demo --------------------------------------------------------------------------------
 const demo = suite('browser: web demo');
-type DemoState = { ready: boolean; adapter: string; error: string; losses: { x: number; y: number }[]; step: number; training: boolean; generating: boolean; generated: string; tokensPerSecond: number; modelName: string };
+type DemoState = {
+  ready: boolean; adapter: string; error: string; phase: string; phases: string[]; losses: { x: number; y: number }[]; step: number;
+  training: boolean; generating: boolean; vocab: string[]; generated: string; samples: { step: number; auto: boolean; text: string }[];
+  tokensPerSecond: number; modelName: string; kernelsCompiled: number; compileMs: number; firstStepMs: number;
+};
 let page: Page | null = null;
 const consoleErrors: string[] = [];
 
@@ -186,7 +195,11 @@ function requireEnv(): Env {
 async function state(p: Page): Promise<DemoState> {
   return p.evaluate(() => {
     const d = (globalThis as unknown as { demo: DemoState }).demo;
-    return { ready: d.ready, adapter: d.adapter, error: d.error, losses: [...d.losses], step: d.step, training: d.training, generating: d.generating, generated: d.generated, tokensPerSecond: d.tokensPerSecond, modelName: d.modelName };
+    return {
+      ready: d.ready, adapter: d.adapter, error: d.error, phase: d.phase, phases: [...d.phases], losses: [...d.losses], step: d.step,
+      training: d.training, generating: d.generating, vocab: [...d.vocab], generated: d.generated, samples: [...d.samples],
+      tokensPerSecond: d.tokensPerSecond, modelName: d.modelName, kernelsCompiled: d.kernelsCompiled, compileMs: d.compileMs, firstStepMs: d.firstStepMs,
+    };
   });
 }
 async function openDemo(): Promise<Page> {
@@ -259,7 +272,10 @@ demo.after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-demo('the page loads, finds the SwiftShader adapter and builds a model', async () => {
+/** Runs in the page: the demo's state object (for waitForFunction callbacks). */
+type DemoWindow = { demo: DemoState };
+
+demo('the page loads, finds the SwiftShader adapter and builds a model; it explains itself and shows no empty black box', async () => {
   page = await openDemo();
   const s = await state(page);
   if (s.error) throw new Error(`the page reported: ${s.error}`);
@@ -267,30 +283,71 @@ demo('the page loads, finds the SwiftShader adapter and builds a model', async (
   if (!s.modelName.includes('trained here')) throw new Error(`no fresh model: ${s.modelName}`);
   const text = await page.inputValue('#text');
   if (!text.startsWith('The Tragedie of Hamlet')) throw new Error(`Hamlet is not preloaded: ${JSON.stringify(text.slice(0, 40))}`);
+  const explain = (await page.textContent('#explain')) ?? '';
+  if (!/random weights/.test(explain) || !/Start trains it/.test(explain)) throw new Error(`the explanation panel says: ${explain}`);
+  const footer = (await page.textContent('#footer')) ?? '';
+  if (!footer.includes('LSTM 128')) throw new Error(`the footer does not name the model: ${footer}`);
+  const output = await page.$eval('#output', (el) => ({ bg: getComputedStyle(el).backgroundColor, placeholder: getComputedStyle(el, '::before').content }));
+  const [r, g, b] = (output.bg.match(/\d+/g) ?? []).map(Number);
+  if (!(r > 200 && g > 200 && b > 200)) throw new Error(`the empty output box is dark: ${output.bg}`);
+  if (!/Samples appear here/.test(output.placeholder)) throw new Error(`the empty output box says nothing: ${output.placeholder}`);
 });
 
-demo('training in the page lowers the loss (chart, tokens/s, Start/Pause/Reset)', async () => {
+demo('training: kernels compile before the first step, the loss falls, samples come during training and on demand while it trains', async () => {
   const p = page ?? (page = await openDemo());
-  await p.selectOption('#hidden', '64');
+  await p.selectOption('#hidden', '64'); // no step taken yet: the model is rebuilt at once
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.modelName.includes('LSTM 64'), undefined, { timeout: 10_000 });
   await p.fill('#batch', '16');
   await p.fill('#seqlen', '32');
   await p.fill('#lr', '0.01');
+  await p.fill('#sample-every', '25');
+  await p.fill('#length', '120');
   await p.click('#reset');
-  await p.waitForFunction(() => (globalThis as unknown as { demo: DemoState }).demo.step === 0);
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.step === 0);
+  // The longest gap between animation frames from Start to the first step: how long the page froze.
+  // (A string: tsx would wrap a named function in a helper the page does not have.)
+  await p.evaluate(`(() => {
+    globalThis.frameGap = 0; globalThis.stopFrames = false;
+    let last = performance.now();
+    requestAnimationFrame(function tick(t) {
+      globalThis.frameGap = Math.max(globalThis.frameGap, t - last); last = t;
+      if (!globalThis.stopFrames) requestAnimationFrame(tick);
+    });
+  })()`);
   await p.click('#start');
-  const steps = 60;
-  await p.waitForFunction((n) => (globalThis as unknown as { demo: DemoState }).demo.step >= n, steps, { timeout: 300_000, polling: 250 });
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.step >= 1, undefined, { timeout: 300_000, polling: 50 });
+  const frameGap = await p.evaluate(() => { const w = globalThis as unknown as { frameGap: number; stopFrames: boolean }; w.stopFrames = true; return w.frameGap; });
+  const warm = await state(p);
+  log(`kernels: ${warm.kernelsCompiled} pipelines compiled asynchronously in ${warm.compileMs.toFixed(0)} ms, first step ${warm.firstStepMs.toFixed(0)} ms, longest frame gap ${frameGap.toFixed(0)} ms`);
+  const compilingAt = warm.phases.lastIndexOf('compiling');
+  if (compilingAt < 0 || warm.phases.indexOf('training', compilingAt) < 0) throw new Error(`no "compiling kernels" phase before training: ${warm.phases.join(' → ')}`);
+  if (!(warm.kernelsCompiled > 0)) throw new Error('no kernel was compiled before the first step');
+  // Compiled on first use instead, the first step takes the compile time itself (5 s against 0.3 s here).
+  if (!(warm.firstStepMs < warm.compileMs)) throw new Error(`the first step took ${warm.firstStepMs.toFixed(0)} ms, longer than compiling (${warm.compileMs.toFixed(0)} ms): kernels were compiled during it`);
+
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.step >= 30, undefined, { timeout: 300_000, polling: 100 });
+  if (await p.locator('#generate').isDisabled()) throw new Error('Generate is disabled while training');
+  await p.click('#generate');
+  await p.waitForFunction(() => { const d = (globalThis as unknown as DemoWindow).demo; return d.samples.some((x) => !x.auto) && !d.generating; }, undefined, { timeout: 180_000, polling: 100 });
+  const sampled = await state(p);
+  const onDemand = sampled.samples.find((x) => !x.auto)!;
+  if (!sampled.training) throw new Error('training stopped for the sample');
+  if (!(onDemand.text.length > 100)) throw new Error(`the sample is ${JSON.stringify(onDemand.text)}`);
+  const steps = Math.max(60, sampled.step + 5);
+  await p.waitForFunction((n) => (globalThis as unknown as DemoWindow).demo.step >= n, steps, { timeout: 300_000, polling: 250 });
   mkdirSync(screenshots, { recursive: true });
   await p.waitForTimeout(300); // one chart refresh
   await p.screenshot({ path: join(screenshots, 'demo-training.png') });
   await p.click('#pause');
-  await p.waitForFunction(() => !(globalThis as unknown as { demo: DemoState }).demo.training, undefined, { timeout: 60_000 });
+  await p.waitForFunction(() => !(globalThis as unknown as DemoWindow).demo.training, undefined, { timeout: 60_000 });
   const s = await state(p);
   if (s.error) throw new Error(`the page reported: ${s.error}`);
+  const auto = s.samples.filter((x) => x.auto).map((x) => x.step);
+  if (!auto.includes(25) || !auto.includes(50)) throw new Error(`samples during training at steps ${auto.join(', ')}, expected 25 and 50`);
   const ys = s.losses.map((l) => l.y);
   const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
   const first = mean(ys.slice(0, 5)), last = mean(ys.slice(-5));
-  log(`page training: ${ys.length} steps, loss ${first.toFixed(3)} → ${last.toFixed(3)}, ${Math.round(s.tokensPerSecond)} tokens/s`);
+  log(`page training: ${ys.length} steps, loss ${first.toFixed(3)} → ${last.toFixed(3)}, ${Math.round(s.tokensPerSecond)} tokens/s; samples at steps ${s.samples.map((x) => `${x.step}${x.auto ? '' : ' (Generate)'}`).join(', ')}`);
   if (!(ys.length >= steps)) throw new Error(`only ${ys.length} losses recorded`);
   if (!(first > 3.5 && last < first - 0.5)) throw new Error(`the loss did not fall enough: first five ${first.toFixed(3)}, last five ${last.toFixed(3)}`);
   if (!(s.tokensPerSecond > 0)) throw new Error('tokens/s was not shown');
@@ -298,16 +355,119 @@ demo('training in the page lowers the loss (chart, tokens/s, Start/Pause/Reset)'
   if (Number(shown) !== s.step) throw new Error(`step shown ${shown}, model at ${s.step}`);
 });
 
-demo('a checkpoint picked from disk generates exactly what Node generates with the same seed', async () => {
+demo('changed settings apply: after training "Reset applies the new settings"; at step 0 the model is rebuilt at once', async () => {
   const p = page ?? (page = await openDemo());
+  const note = p.locator('#settings-note');
+  if ((await state(p)).step === 0) throw new Error('expected the model trained by the previous test');
+  await p.selectOption('#cell', 'GRU');
+  if (!(await note.isVisible()) || !/Reset applies the new settings/.test((await note.textContent()) ?? '')) throw new Error('no "Reset applies the new settings" note after changing the cell');
+  if (!(await state(p)).modelName.includes('LSTM 64')) throw new Error('the trained model was replaced without Reset');
+  await p.selectOption('#cell', 'LSTM');
+  if (await note.isVisible()) throw new Error('the note stays although the settings are the model\'s again');
+  await p.selectOption('#cell', 'GRU');
+  await p.click('#reset');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.modelName.includes('GRU 64'), undefined, { timeout: 30_000 });
+  const after = await state(p);
+  if (await note.isVisible()) throw new Error('the note stays after Reset');
+  if (after.losses.length !== 0 || after.generated !== '' || ((await p.textContent('#output')) ?? '') !== '') throw new Error('Reset kept the old chart or sample');
+  if (!((await p.textContent('#footer')) ?? '').includes('GRU 64')) throw new Error('the footer does not name the new model');
+  await p.selectOption('#layers', '2');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.modelName.includes('GRU 64 × 2 layers'), undefined, { timeout: 30_000 });
+  if (await note.isVisible()) throw new Error('at step 0 the model is rebuilt, no note expected');
+  await p.selectOption('#layers', '1');
+  await p.selectOption('#cell', 'LSTM');
+  await p.waitForFunction(() => /: Embedding 65→32 → LSTM 64 → Dense 65/.test((globalThis as unknown as DemoWindow).demo.modelName), undefined, { timeout: 30_000 });
+});
+
+// Emoji and 𝄞 are outside the BMP: two UTF-16 units each, one character (token) each.
+const EMOJI_TEXT = 'I 🙂 WebGPU 😀 and 𝄞 music. ';
+
+demo('text with emoji trains and generates; characters the model has not seen say to press Reset', async () => {
+  const p = await openDemo(); // a page of its own: the others keep Hamlet for the screenshots
+  try {
+    await emojiTrainsAndGenerates(p);
+  } finally {
+    await p.close();
+  }
+});
+
+async function emojiTrainsAndGenerates(p: Page): Promise<void> {
+  await p.fill('#text', EMOJI_TEXT.repeat(60)); // at step 0: rebuilt on the new characters
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.vocab.includes('🙂'), undefined, { timeout: 30_000 });
+  const info = (await p.textContent('#text-info')) ?? '';
+  if (!info.includes(`${([...EMOJI_TEXT].length * 60).toLocaleString('en-US')} characters`)) throw new Error(`text info counts UTF-16 units: ${info}`);
+  await p.fill('#batch', '8');
+  await p.fill('#seqlen', '16');
+  await p.fill('#lr', '0.02');
+  await p.fill('#sample-every', '0');
+  await p.click('#start');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.step >= 30, undefined, { timeout: 300_000, polling: 100 });
+  await p.click('#pause');
+  await p.waitForFunction(() => !(globalThis as unknown as DemoWindow).demo.training, undefined, { timeout: 60_000 });
+  let s = await state(p);
+  if (s.error) throw new Error(`the page reported: ${s.error}`);
+  if (s.vocab.some((c) => [...c].length !== 1)) throw new Error(`vocabulary entries that are not one character: ${JSON.stringify(s.vocab)}`);
+  await p.fill('#prime', '🙂');
+  await p.fill('#length', '60');
+  await p.fill('#topk', '3');
+  await p.click('#generate');
+  await p.waitForFunction(() => { const d = (globalThis as unknown as DemoWindow).demo; return !d.generating && d.samples.length > 0; }, undefined, { timeout: 120_000, polling: 100 });
+  s = await state(p);
+  const text = s.generated;
+  log(`emoji sample: ${JSON.stringify(text)}`);
+  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) throw new Error(`a lone surrogate in ${JSON.stringify(text)}`);
+  if ([...text].length !== 61) throw new Error(`${[...text].length} characters generated, expected the prime and 60`);
+  if (![...text].slice(1).some((c) => c.codePointAt(0)! > 0xffff)) throw new Error(`no character outside the BMP was generated: ${JSON.stringify(text)}`);
+
+  await p.fill('#text', `${EMOJI_TEXT.repeat(60)}Ça 🚀`);
+  const note = p.locator('#text-note');
+  await note.waitFor({ state: 'visible', timeout: 10_000 });
+  const said = (await note.textContent()) ?? '';
+  if (!/characters the model has not seen \(Ç 🚀\)/.test(said) || !/press Reset to start a new model with them/.test(said)) throw new Error(`the note says: ${said}`);
+  await p.click('#start');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.error !== '', undefined, { timeout: 10_000 });
+  s = await state(p);
+  if (!/has characters the model has not seen \(Ç 🚀\): press Reset/.test(s.error) || s.training) throw new Error(`Start with new characters: ${s.error}`);
+  await p.click('#reset');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.vocab.includes('Ç'), undefined, { timeout: 30_000 });
+  if (await note.isVisible()) throw new Error('the note stays after Reset');
+  if ((await state(p)).error) throw new Error('the error stays after Reset');
+}
+
+demo('a checkpoint picked from disk replaces the chart and sample, and generates exactly what Node generates with the same seed', async () => {
+  const p = page ?? (page = await openDemo());
+  // Something for the load to clear: a few steps and a sample of the model trained here.
+  await p.fill('#sample-every', '3');
+  await p.fill('#length', '40');
+  await p.click('#start');
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.samples.some((x) => x.auto), undefined, { timeout: 120_000, polling: 100 });
+  await p.click('#pause');
+  await p.waitForFunction(() => !(globalThis as unknown as DemoWindow).demo.training, undefined, { timeout: 60_000 });
+  if (!((await state(p)).losses.length >= 3 && ((await p.textContent('#output')) ?? '') !== '')) throw new Error('no chart or sample to clear');
   const bytes = await nodeCheckpoint();
   const file = join(work, 'node-trained.safetensors');
   writeFileSync(file, bytes);
   await p.setInputFiles('#ckpt-file', file);
   await p.waitForFunction(() => (globalThis as unknown as { demo: DemoState }).demo.modelName.includes('node-trained'), undefined, { timeout: 30_000 });
+  const loaded = await state(p);
+  if (loaded.losses.length !== 0 || loaded.generated !== '' || ((await p.textContent('#output')) ?? '') !== '' || ((await p.textContent('#output-caption')) ?? '') !== '') {
+    throw new Error('the old chart or sample stayed after loading a checkpoint');
+  }
   const got = await pageGenerate(p, join(screenshots, 'demo-generating.png'));
   const want = await nodeGenerate(bytes);
   if (got !== want) throw new Error(`page and Node generations differ; ${firstDifference(got, want)}`);
+});
+
+demo('a file that is not a checkpoint is named as such, and the loaded model stays', async () => {
+  const p = page ?? (page = await openDemo());
+  const before = (await state(p)).modelName;
+  await p.setInputFiles('#ckpt-file', join(root, 'examples', 'web', 'public', 'hamlet.txt'));
+  await p.waitForFunction(() => (globalThis as unknown as DemoWindow).demo.error !== '', undefined, { timeout: 30_000 });
+  const s = await state(p);
+  if (!/^not a webgpu-rnn checkpoint \(\.safetensors\): hamlet\.txt begins with the text "The Tragedie of Hamlet/.test(s.error)) throw new Error(`message: ${s.error}`);
+  if (!/pick a \.safetensors file saved by this page or by saveCheckpoint in Node/.test(s.error)) throw new Error(`message: ${s.error}`);
+  if (!(await p.locator('#error').isVisible())) throw new Error('the message is not shown');
+  if (s.modelName !== before) throw new Error(`the model changed: ${before} → ${s.modelName}`);
 });
 
 demo('Save downloads a checkpoint that Node loads and generates from', async () => {
@@ -337,21 +497,59 @@ if (existsSync(shippedCheckpoint)) {
   log('examples/web/public/hamlet.safetensors is not there yet: the shipped-checkpoint test is not registered (the file-picker test compares page and Node, and takes the generating screenshot)');
 }
 
-demo('without WebGPU the page says so instead of going blank', async () => {
-  const e = requireEnv();
-  const p = await e.browser.newPage();
+/** Opens the demo in a fresh page of `browser` (set up by `prepare`) and returns the no-WebGPU banner's text. */
+async function unavailableMessage(browser: Browser, url: string, prepare?: (p: Page) => Promise<unknown>): Promise<{ banner: string; startDisabled: boolean; secure: boolean }> {
+  const p = await browser.newPage();
   try {
-    await p.addInitScript(() => { delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu; });
-    await p.goto(`${e.base}/`);
-    await p.waitForFunction(() => (globalThis as unknown as { demo?: DemoState }).demo?.ready === true, undefined, { timeout: 30_000 });
-    const banner = p.locator('#no-webgpu');
-    if (!(await banner.isVisible())) throw new Error('the no-WebGPU message is not shown');
-    const text = (await banner.textContent()) ?? '';
-    if (!/no WebGPU/i.test(text)) throw new Error(`message: ${text}`);
-    if (!(await p.locator('#start').isDisabled())) throw new Error('Start is enabled without WebGPU');
+    await prepare?.(p);
+    await p.goto(url);
+    await p.locator('#no-webgpu').waitFor({ state: 'visible', timeout: 30_000 });
+    return {
+      banner: (await p.textContent('#no-webgpu')) ?? '',
+      startDisabled: await p.locator('#start').isDisabled(),
+      secure: await p.evaluate(() => globalThis.isSecureContext),
+    };
   } finally {
     await p.close();
   }
+}
+
+demo('without navigator.gpu the page says which browsers have WebGPU and which flags enable it', async () => {
+  const e = requireEnv();
+  const m = await unavailableMessage(e.browser, `${e.base}/`, (p) => p.addInitScript(() => { delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu; }));
+  if (!/no WebGPU/.test(m.banner) || !/Chrome and Edge 113\+/.test(m.banner) || !/enable-unsafe-webgpu/.test(m.banner)) throw new Error(`message: ${m.banner}`);
+  if (!m.startDisabled) throw new Error('Start is enabled without WebGPU');
+});
+
+demo('with WebGPU but no adapter the page says what to check', async () => {
+  const e = requireEnv();
+  const m = await unavailableMessage(e.browser, `${e.base}/`, (p) => p.addInitScript(() => {
+    (GPU.prototype as unknown as { requestAdapter: () => Promise<null> }).requestAdapter = async () => null;
+  }));
+  if (!/found no usable GPU adapter/.test(m.banner) || !/chrome:\/\/gpu/.test(m.banner) || !/graphics acceleration/.test(m.banner)) throw new Error(`message: ${m.banner}`);
+  if (!m.startDisabled) throw new Error('Start is enabled without an adapter');
+});
+
+demo('over plain http from a non-localhost name the page says WebGPU needs https or localhost', async () => {
+  const e = requireEnv();
+  const host = 'webgpu-rnn-demo.test'; // resolved to the test server by Chromium only
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, `--host-resolver-rules=MAP ${host} 127.0.0.1`] });
+  try {
+    const m = await unavailableMessage(browser, `${e.base.replace('127.0.0.1', host)}/`);
+    if (m.secure) throw new Error('the page was a secure context: the test does not test anything');
+    if (!/WebGPU needs a secure context/.test(m.banner) || !m.banner.includes(host) || !/https/.test(m.banner) || !/http:\/\/127\.0\.0\.1/.test(m.banner)) throw new Error(`message: ${m.banner}`);
+    if (/no WebGPU \(navigator\.gpu is missing\)/.test(m.banner)) throw new Error(`blames the browser instead of the origin: ${m.banner}`);
+    if (!m.startDisabled) throw new Error('Start is enabled on an insecure origin');
+  } finally {
+    await browser.close();
+  }
+});
+
+demo('opened from a file:// URL the page says to serve it (npm run web:dev) instead of hanging', async () => {
+  const e = requireEnv();
+  const m = await unavailableMessage(e.browser, pathToFileURL(join(webDir, 'index.html')).href);
+  if (!/opened from a file/.test(m.banner) || !/npm run web:dev/.test(m.banner)) throw new Error(`message: ${m.banner}`);
 });
 
 demo('no errors in the page console', () => {

@@ -10,6 +10,8 @@ import { readText } from '../src/data/files.ts';
 import { parseCsv } from '../src/data/csv.ts';
 import { imageRows, loadMnist, MNIST_DEFAULT_DIR, parseMnist } from '../src/data/mnist.ts';
 import { csvRows, padLeft, parseReviews, tokenize, WordVocab } from '../src/data/imdb.ts';
+import { CharVocab } from '../src/data/text.ts';
+import { charCount, decodeText, encodeText, unseenCharacters, vocabOf, whyNotSafetensors } from '../examples/web/charrnn.ts';
 import { expectThrows } from './helpers/expect.ts';
 
 const test = suite('data');
@@ -139,6 +141,47 @@ test('IMDb: a vocabulary over the first 2,000 reviews starts with the common wor
   const ids = padLeft(reviews.slice(0, 4).map((r) => vocab.encode(tokenize(r.text))), 200);
   assert.is(ids.length, 800);
   assert.ok(ids.every((id) => id >= 0 && id < vocab.size));
+});
+
+// Characters outside the BMP (emoji, 𝄞) are two UTF-16 units but one code point: one token each.
+const EMOJI_TEXT = 'I 🙂 WebGPU 😀🙂 — 𝄞 ça va';
+
+test('CharVocab: characters are code points, so emoji and other non-BMP characters encode and decode', () => {
+  const vocab = CharVocab.fromText(EMOJI_TEXT);
+  assert.ok(vocab.chars.includes('🙂') && vocab.chars.includes('𝄞'), `vocabulary ${JSON.stringify(vocab.chars)}`);
+  assert.ok(vocab.chars.every((c) => [...c].length === 1), 'every entry is one code point');
+  const ids = vocab.encode(EMOJI_TEXT);
+  assert.is(ids.length, [...EMOJI_TEXT].length); // 23 code points, 26 UTF-16 units
+  assert.ok(ids.length < EMOJI_TEXT.length);
+  assert.is(vocab.decode(ids), EMOJI_TEXT);
+  expectThrows(() => vocab.encode('I 🙂 🚀', 'prompt'), 'prompt: character "🚀" at position 4 is not in the vocabulary', /expected one of the \d+ characters/);
+});
+
+test('web demo text helpers: vocabOf, encodeText and decodeText agree on code points; unseen characters are listed once', () => {
+  const vocab = vocabOf(EMOJI_TEXT);
+  assert.is(new Set(vocab).size, vocab.length);
+  assert.ok(vocab.includes('😀') && !vocab.some((c) => c.length === 1 && c >= '\uD800' && c <= '\uDFFF'), 'no lone surrogate halves');
+  const ids = encodeText(EMOJI_TEXT, vocab);
+  assert.is(ids.length, charCount(EMOJI_TEXT));
+  assert.is(charCount(EMOJI_TEXT), 23);
+  assert.is(decodeText(ids, vocab), EMOJI_TEXT);
+  assert.equal(unseenCharacters('Ça 🙂 Ça 🚀', vocab), ['Ç', '🚀']);
+  assert.equal(unseenCharacters(EMOJI_TEXT, vocab), []);
+  expectThrows(() => encodeText('I 🙂 🚀', vocab), 'character "🚀" at position 4 is not in the model\'s vocabulary', /expected one of its \d+ characters/);
+});
+
+test('whyNotSafetensors: text, images and short files are named as not safetensors; a real header passes', () => {
+  const enc = new TextEncoder();
+  const text = whyNotSafetensors(enc.encode('To be, or not to be, that is the question: whether tis nobler'));
+  assert.ok(text && /begins with the text "To be, or not to be/.test(text) && /not with a safetensors header/.test(text), String(text));
+  const png = whyNotSafetensors(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 1, 2, 3));
+  assert.ok(png && /begins with the bytes 89 50 4e 47 0d 0a 1a 0a/.test(png), String(png));
+  assert.match(String(whyNotSafetensors(new Uint8Array(3))), /only 3 bytes long/);
+  const json = enc.encode('{"__metadata__":{}}');
+  const file = new Uint8Array(8 + json.length);
+  new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true);
+  file.set(json, 8);
+  assert.is(whyNotSafetensors(file), null);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,5 +1,7 @@
 // Text data for character models: a vocabulary of the distinct characters (sorted, as the
 // tutorials build it) and the tutorial's reshape into B parallel streams cut into T-step batches.
+// A character is a Unicode code point (what `for…of` and `Array.from` yield), never a UTF-16 unit,
+// so an emoji or any other character outside the BMP is one token, not two halves of a pair.
 
 export class CharVocab {
   readonly chars: string[];
@@ -19,11 +21,16 @@ export class CharVocab {
     return this.chars.length;
   }
 
+  /** Token ids of a text, one per code point; throws naming the first character not in the vocabulary. */
   encode(text: string, source = 'text'): Int32Array {
-    const out = new Int32Array(text.length);
-    for (let i = 0; i < text.length; i++) {
-      const id = this.index.get(text[i]);
-      if (id === undefined) throw new Error(`${source}: character ${JSON.stringify(text[i])} at position ${i} is not in the vocabulary`);
+    const chars = Array.from(text);
+    const out = new Int32Array(chars.length);
+    for (let i = 0; i < chars.length; i++) {
+      const id = this.index.get(chars[i]);
+      if (id === undefined) {
+        throw new Error(`${source}: character ${JSON.stringify(chars[i])} at position ${i} is not in the vocabulary, ` +
+          `expected one of the ${this.size} characters it was built from`);
+      }
       out[i] = id;
     }
     return out;
