@@ -255,7 +255,7 @@ async function compileKernels(cur: Current): Promise<void> {
     const ids = Int32Array.from({ length: B * T }, (_, i) => i % V);
     demo.kernelsCompiled += await ctx!.precompile(() => Promise.all([
       scratch.trainStep({ x: ids, y: ids, shape: [B, T] }),
-      generate(scratch, { prime: [0], length: 1, topK: topK() }),
+      generate(scratch, { prime: [0], length: 1, topK: Math.min(topK(), V) }),
     ]));
   } finally {
     scratch.dispose();
@@ -423,7 +423,7 @@ async function sampleInto(cur: Current, auto: boolean): Promise<void> {
   const primeText = [...el.prime.value].filter((c) => known.has(c)).join('') || cur.vocab[0];
   const length = Math.max(1, Math.min(5000, Math.floor(Number(el.length.value) || 400)));
   const temperature = Number(el.temperature.value);
-  const k = topK();
+  const k = Math.min(topK(), cur.vocab.length); // top-k beyond the vocabulary means all of it
   const seed = Math.max(0, Math.floor(Number(el.seed.value) || 0));
   const step = cur.model.step;
   el.outputCaption.textContent = `${auto ? 'sample drawn during training' : 'sample'} at step ${step} · T=${temperature.toFixed(2)}, top-k ${k || 'all'}, seed ${seed}`;
