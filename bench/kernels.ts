@@ -4,8 +4,8 @@
 //   npx tsx bench/kernels.ts [--B 16] [--T 50] [--H 128] [--json]
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
-import { lstmBackwardSequence, lstmForwardSequence } from '../src/kernels/lstm.ts';
-import { lstmSeqBackward, lstmSeqForward, seqPlan } from '../src/kernels/lstm_seq.ts';
+import { lstmBackwardSteps, lstmForwardSteps } from '../src/kernels/lstm.ts';
+import { lstmBackwardFused, lstmForwardFused, seqPlan } from '../src/kernels/lstm_seq.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { GpuTimer, wallMs } from './timing.ts';
 
@@ -39,10 +39,10 @@ export async function benchLstmKernels(ctx: GpuContext, B: number, T: number, H:
     if (timer) { gpu = Infinity; for (let i = 0; i < 3; i++) gpu = Math.min(gpu, await timer.time(record)); }
     rows.push({ kernel, B, T, H, rows_per_wg: rb, dispatches, wall_ms: wall, gpu_ms: gpu, gflops: flops / ((gpu ?? wall) * 1e6) });
   };
-  await measure('lstm step forward', null, () => lstmForwardSequence(ctx, f));
-  for (const rb of rbList) await measure('lstm seq forward', rb, () => lstmSeqForward(ctx, f, { rowsPerWorkgroup: rb }));
-  await measure('lstm step backward', null, () => lstmBackwardSequence(ctx, b));
-  for (const rb of rbList) await measure('lstm seq backward', rb, () => lstmSeqBackward(ctx, b, { rowsPerWorkgroup: rb }));
+  await measure('lstm step forward', null, () => lstmForwardSteps(ctx, f));
+  for (const rb of rbList) await measure('lstm seq forward', rb, () => lstmForwardFused(ctx, f, { rowsPerWorkgroup: rb }));
+  await measure('lstm step backward', null, () => lstmBackwardSteps(ctx, b));
+  for (const rb of rbList) await measure('lstm seq backward', rb, () => lstmBackwardFused(ctx, b, { rowsPerWorkgroup: rb }));
   timer?.destroy();
   for (const t of made) t.release();
   return rows;

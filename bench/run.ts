@@ -18,7 +18,7 @@
 // ceiling_gflops = best GFLOP/s of our own matmul kernels measured in this run.
 import { createContext } from '../src/node.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
-import { Dense, Embedding, GRU, LastStep, LSTM, Sequential, setRecurrentSchedule, type Layer, type RecurrentSchedule } from '../src/nn/index.ts';
+import { Dense, Embedding, GRU, LastStep, LSTM, Sequential, type Layer, type RecurrentSchedule } from '../src/nn/index.ts';
 import { Adam } from '../src/train/optimizers.ts';
 import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
@@ -83,26 +83,19 @@ function flopsOf(c: Config): number {
 // ---------------------------------------------------------------- ours
 
 async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): Promise<{ ms: number; peakBytes: number }> {
-  setRecurrentSchedule(schedule);
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
   const layers: Layer[] = c.kind === 'charrnn'
-    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1 }), new Dense({ units: c.V })]
-    : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H }), new LastStep(), new Dense({ units: 1 })];
+    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1, schedule }), new Dense({ units: c.V })]
+    : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, schedule }), new LastStep(), new Dense({ units: 1 })];
   const model = new Sequential(layers, { seed: 1 }).build(ctx);
   model.compile({ loss: c.kind === 'charrnn' ? 'softmax_cross_entropy' : 'sigmoid_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
   const batch = makeBatch(c, 2);
   const step = c.train
     ? async () => { await model.trainStep(batch); await ctx.sync(); }
     : async () => { await model.predict(batch); };
-  let ms: number;
-  try {
-    ms = await wallMs(step, { warmup: 2, budgetMs: 4000, trials: 2 });
-  } finally {
-    setRecurrentSchedule('auto');
-  }
+  const ms = await wallMs(step, { warmup: 2, budgetMs: 4000, trials: 2 });
   const peakBytes = ctx.memoryStats().liveBytes + ctx.memoryStats().pooledBytes;
   model.dispose();
-  setRecurrentSchedule('auto');
   return { ms, peakBytes };
 }
 

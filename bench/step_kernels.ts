@@ -1,16 +1,17 @@
-// Plain vs register-blocked step kernels (src/kernels/step_variant.ts) for LSTM, GRU and RNN:
-// wall milliseconds of one whole-sequence forward (lstmForwardSequence / gruForwardSequence /
-// rnnForwardSequence: T step dispatches) and one whole-sequence backward, recorded, submitted and
-// synced. The two variants alternate ROUNDS times in this one process (plain, blocked, plain, ...)
+// Plain (R = 1) vs register-blocked (R = 4) step kernels (src/kernels/step_variant.ts) for LSTM,
+// GRU and RNN: wall milliseconds of one whole-sequence forward (lstmForwardSteps /
+// gruForwardSteps / rnnForwardSteps: T step dispatches + the final-state gather) and one
+// whole-sequence backward, recorded, submitted and synced. The two variants alternate ROUNDS times
+// in this one process (plain, blocked, plain, ...)
 // so that machine load hits both alike; the table shows the median of each and plain / blocked.
 //   npx tsx bench/step_kernels.ts [--rounds 3] [--cells lstm,gru,rnn] [--sizes 64x100x128,16x50x128] [--json]
 import { createContext } from '../src/node.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
-import { lstmBackwardSequence, lstmForwardSequence } from '../src/kernels/lstm.ts';
-import { gruBackwardSequence, gruForwardSequence } from '../src/kernels/gru.ts';
-import { rnnBackwardSequence, rnnForwardSequence } from '../src/kernels/rnn.ts';
-import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
+import { lstmBackwardSteps, lstmForwardSteps } from '../src/kernels/lstm.ts';
+import { gruBackwardSteps, gruForwardSteps } from '../src/kernels/gru.ts';
+import { rnnBackwardSteps, rnnForwardSteps } from '../src/kernels/rnn.ts';
+import type { StepKernelVariant } from '../src/kernels/step_variant.ts';
 import { Rng } from '../src/cpu/random.ts';
 
 type Cell = 'lstm' | 'gru' | 'rnn';
@@ -36,22 +37,22 @@ function setup(ctx: GpuContext, cell: Cell, B: number, T: number, H: number): Wo
     const c0 = mk([B, H], 'c0'), cs = mk([B, T, H], 'cs'), gates = mk([B, T, G], 'gates'), cn = mk([B, H], 'cn');
     const dcn = mk([B, H], 'dcn'), dcCarry = mk([B, H], 'dcCarry'), dc0 = mk([B, H], 'dc0');
     return {
-      forward: () => lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, hn, cn }),
-      backward: () => lstmBackwardSequence(ctx, { dhs, dhn, dcn, gates, cs, c0, whh, lengths, dgates, dcCarry, dh0, dc0 }),
+      forward: () => lstmForwardSteps(ctx, { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, hn, cn }),
+      backward: () => lstmBackwardSteps(ctx, { dhs, dhn, dcn, gates, cs, c0, whh, lengths, dgates, dcCarry, dh0, dc0 }),
       release,
     };
   }
   if (cell === 'gru') {
     const gates = mk([B, T, G], 'gates'), hnLin = mk([B, T, H], 'hnLin'), dghh = mk([B, T, G], 'dghh'), dhCarry = mk([B, H], 'dhCarry');
     return {
-      forward: () => gruForwardSequence(ctx, { gx, whh, bhh, h0, lengths, hs, gates, hnLin, hn }),
-      backward: () => gruBackwardSequence(ctx, { dhs, gates, hnLin, hs, h0, whh, lengths, dgates, dghh, dhn, dh0, dhCarry }),
+      forward: () => gruForwardSteps(ctx, { gx, whh, bhh, h0, lengths, hs, gates, hnLin, hn }),
+      backward: () => gruBackwardSteps(ctx, { dhs, gates, hnLin, hs, h0, whh, lengths, dgates, dghh, dhn, dh0, dhCarry }),
       release,
     };
   }
   return {
-    forward: () => rnnForwardSequence(ctx, { gx, whh, bhh, h0, lengths, hs, hn }),
-    backward: () => rnnBackwardSequence(ctx, { dhs, dhn, hs, whh, lengths, dgates, dh0 }),
+    forward: () => rnnForwardSteps(ctx, { gx, whh, bhh, h0, lengths, hs, hn }),
+    backward: () => rnnBackwardSteps(ctx, { dhs, dhn, hs, whh, lengths, dgates, dh0 }),
     release,
   };
 }
@@ -59,7 +60,7 @@ function setup(ctx: GpuContext, cell: Cell, B: number, T: number, H: number): Wo
 async function timeMs(ctx: GpuContext, v: StepKernelVariant, record: () => void): Promise<number> {
   await ctx.sync();
   const t0 = performance.now();
-  setStepKernelVariant(v);
+  ctx.configure({ stepVariant: v });
   record();
   await ctx.sync();
   return performance.now() - t0;
@@ -72,7 +73,7 @@ const rounds = Number(arg('--rounds', '3'));
 const cells = arg('--cells', 'lstm,gru,rnn').split(',') as Cell[];
 const sizes = arg('--sizes', '64x100x128,16x50x128').split(',').map((z) => z.split('x').map(Number) as [number, number, number]);
 const ctx = await createContext();
-const prev = getStepKernelVariant();
+const prev = ctx.settings;
 const rows: Record<string, string | number>[] = [];
 console.log(`adapter: ${ctx.describe()}; ${rounds} alternating rounds per variant; load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 for (const cell of cells) {
@@ -93,7 +94,7 @@ for (const cell of cells) {
     w.release();
   }
 }
-setStepKernelVariant(prev);
+ctx.configure(prev);
 if (!process.argv.includes('--json')) console.table(rows);
 console.log(`load average after: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 ctx.dispose();

@@ -7,9 +7,7 @@
 //   npx tsx examples/charseq.ts --quick    the same 100 steps; fails unless the reconstruction is exact
 //                                          and the loss is below 0.1
 import { join } from 'node:path';
-import { Dense, OneHot, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { CharVocab } from '../src/data/text.ts';
+import { Dense, OneHot, Sequential, type Batch, Adam, CharVocab } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 import { adapterName, argmaxRows, noDataFile, numberFlag, recurrent } from './lib/seq.ts';

@@ -16,13 +16,7 @@
 //                                           that finishes in about a minute on a software GPU
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Dense, Dropout, GRU, LSTM, OneHot, RNN, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { generate } from '../src/train/generate.ts';
-import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint-node.ts';
-import { CharVocab, charBatches, reshapeStreams } from '../src/data/text.ts';
-import { readText } from '../src/data/files.ts';
+import { Dense, Dropout, GRU, LSTM, OneHot, RNN, Sequential, type Batch, Adam, fit, generate, loadCheckpoint, saveCheckpoint, CharVocab, charBatches, reshapeStreams, readText } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { adapterName } from './lib/seq.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';

@@ -8,8 +8,7 @@
 //   npx tsx examples/hihello.ts            200 steps, the loss and the predicted string at each
 //   npx tsx examples/hihello.ts --quick    the same 200 steps; fails unless the prediction is exact
 import { join } from 'node:path';
-import { Dense, OneHot, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
+import { Dense, OneHot, Sequential, type Batch, Adam } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 import { adapterName, argmaxRows, noDataFile, numberFlag, recurrent } from './lib/seq.ts';

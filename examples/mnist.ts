@@ -9,11 +9,7 @@
 //   npx tsx examples/mnist.ts --quick       3,000 training / 1,000 test images, LSTM 48, batch 50, lr 1e-2,
 //                                           2 epochs: about a minute on a software GPU
 import { join } from 'node:path';
-import { Dense, GRU, LastStep, LSTM, RNN, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { saveCheckpoint } from '../src/train/checkpoint-node.ts';
-import { loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/data/mnist.ts';
+import { Dense, GRU, LastStep, LSTM, RNN, Sequential, type Batch, Adam, fit, saveCheckpoint, loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/node.ts';
 import { accuracy, chunks, shuffled } from './lib/batches.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';

@@ -9,11 +9,7 @@
 //   npx tsx examples/mnist_generate.ts           full run (out/mnist_generate/: grid.png, loss.svg, metrics)
 //   npx tsx examples/mnist_generate.ts --quick   2,000 training images, 2 × LSTM 32, lr 5e-3, 2 epochs: about a minute
 import { join } from 'node:path';
-import { Dense, GRU, LSTM, RNN, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { saveCheckpoint } from '../src/train/checkpoint-node.ts';
-import { loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/data/mnist.ts';
+import { Dense, GRU, LSTM, RNN, Sequential, type Batch, Adam, fit, saveCheckpoint, loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/node.ts';
 import { chunks, shuffled } from './lib/batches.ts';
 import { lineChart } from './lib/plot.ts';
 import { writeImageGrid } from './lib/png.ts';

@@ -8,10 +8,7 @@
 //   npx tsx examples/sentence.ts            500 steps (the lab's iterations), each over all 170 windows
 //   npx tsx examples/sentence.ts --quick    150 steps; fails unless at most 2 of the 179 characters are wrong
 import { join } from 'node:path';
-import { Dense, OneHot, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { CharVocab } from '../src/data/text.ts';
+import { Dense, OneHot, Sequential, type Batch, Adam, fit, CharVocab } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 import { adapterName, argmaxRows, noDataFile, numberFlag, recurrent } from './lib/seq.ts';

@@ -9,13 +9,8 @@
 //   npx tsx examples/sentiment.ts --resume --epochs 1   one more epoch from the last checkpoint
 //                                           (weights, Adam state and step, saved after every epoch)
 import { join } from 'node:path';
-import { Dense, Dropout, Embedding, GRU, LastStep, LSTM, RNN, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
+import { Dense, Dropout, Embedding, GRU, LastStep, LSTM, RNN, Sequential, type Batch, Adam, fit, loadCheckpoint, saveCheckpoint, trainingStatePath, readText, padLeft, parseReviews, tokenize, WordVocab } from '../src/node.ts';
 import { existsSync } from 'node:fs';
-import { loadCheckpoint, saveCheckpoint, trainingStatePath } from '../src/train/checkpoint-node.ts';
-import { readText } from '../src/data/files.ts';
-import { padLeft, parseReviews, tokenize, WordVocab } from '../src/data/imdb.ts';
 import { accuracy, chunks, shuffled } from './lib/batches.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';

@@ -8,10 +8,7 @@
 //   npx tsx examples/sine.ts            30 epochs of 100 steps (3,000 iterations); plots in out/sine/
 //   npx tsx examples/sine.ts --quick    3 epochs; fails unless the held-out MSE is below 0.3
 import { join } from 'node:path';
-import { Dense, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { Rng } from '../src/cpu/random.ts';
+import { Dense, Sequential, type Batch, Adam, fit, Rng } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 import { adapterName, noDataFile, numberFlag, recurrent } from './lib/seq.ts';

@@ -9,11 +9,7 @@
 //   npx tsx examples/stock.ts            500 steps (the lab's iterations); plots in out/stock/
 //   npx tsx examples/stock.ts --quick    200 steps; fails unless the test RMSE is within 2× the naive one
 import { join } from 'node:path';
-import { Dense, LastStep, Sequential, type Batch } from '../src/nn/index.ts';
-import { Adam } from '../src/train/optimizers.ts';
-import { fit } from '../src/train/fit.ts';
-import { readText } from '../src/data/files.ts';
-import { parseNumericCsv } from '../src/data/csv.ts';
+import { Dense, LastStep, Sequential, type Batch, Adam, fit, readText, parseNumericCsv } from '../src/node.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 import { adapterName, numberFlag, recurrent, rmse } from './lib/seq.ts';

@@ -5,8 +5,11 @@
 //  3. the same rewrite in the .d.ts files, so that consumers on any moduleResolution read them;
 //  4. replaces dist/shaders.generated.js with the shaders minified (comments and blanks removed,
 //     every line kept, so compile errors still name the line in shaders/*.wgsl);
-//  5. bundles the browser entry (dist/index.js) with esbuild --platform=browser, fails if it
-//     reaches `webgpu`, a `node:` module or any Node built-in, and prints its size (raw, gzip).
+//  5. writes dist/kernels.js + .d.ts, the `webgpu-rnn/kernels` subpath (re-exporting
+//     src/kernels-entry.ts);
+//  6. bundles the browser entries (dist/index.js, dist/kernels.js) with esbuild
+//     --platform=browser, fails if either reaches `webgpu`, a `node:` module or any Node built-in,
+//     and prints the root entry's size (raw, gzip).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -47,35 +50,46 @@ const wgslBefore = readFileSync(shadersJs, 'utf8').length;
 writeFileSync(shadersJs, generateMinifiedJs());
 log(`dist/shaders.generated.js: WGSL minified, ${(wgslBefore / 1024).toFixed(0)} → ${(readFileSync(shadersJs, 'utf8').length / 1024).toFixed(0)} KiB`);
 
-// The browser entry must stay free of Dawn and Node.
+// The `webgpu-rnn/kernels` subpath: dist/kernels.js and its declarations.
+const kernelsHeader = '// webgpu-rnn/kernels: kernels, specs, the registry and cell drivers (see kernels-entry.d.ts).\n';
+writeFileSync(join(dist, 'kernels.js'), `${kernelsHeader}export * from './kernels-entry.js';\n`);
+writeFileSync(join(dist, 'kernels.d.ts'), `${kernelsHeader}export * from './kernels-entry.js';\n`);
+log('dist/kernels.js, dist/kernels.d.ts: the webgpu-rnn/kernels subpath');
+
+// The browser entries must stay free of Dawn and Node.
 const nodeOnly = new Set([...builtinModules, 'webgpu']);
-const offenders = [];
-const result = await build({
-  entryPoints: [join(dist, 'index.js')],
-  bundle: true,
-  platform: 'browser',
-  format: 'esm',
-  write: false,
-  metafile: true,
-  logLevel: 'silent',
-  plugins: [{
-    name: 'no-node',
-    setup(b) {
-      b.onResolve({ filter: /.*/ }, (args) => {
-        const bare = args.path.replace(/^node:/, '').split('/')[0];
-        if (args.path.startsWith('node:') || nodeOnly.has(args.path) || nodeOnly.has(bare)) {
-          offenders.push(`${args.path} (imported by ${relative(root, args.importer)})`);
-          return { path: args.path, external: true };
-        }
-        return undefined;
-      });
-    },
-  }],
-});
-if (offenders.length) {
-  console.error(`[build] the browser entry dist/index.js reaches Node-only modules:\n  ${offenders.join('\n  ')}`);
-  process.exit(1);
+async function browserBundle(entry) {
+  const offenders = [];
+  const out = await build({
+    entryPoints: [join(dist, entry)],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    metafile: true,
+    logLevel: 'silent',
+    plugins: [{
+      name: 'no-node',
+      setup(b) {
+        b.onResolve({ filter: /.*/ }, (args) => {
+          const bare = args.path.replace(/^node:/, '').split('/')[0];
+          if (args.path.startsWith('node:') || nodeOnly.has(args.path) || nodeOnly.has(bare)) {
+            offenders.push(`${args.path} (imported by ${relative(root, args.importer)})`);
+            return { path: args.path, external: true };
+          }
+          return undefined;
+        });
+      },
+    }],
+  });
+  if (offenders.length) {
+    console.error(`[build] the browser entry dist/${entry} reaches Node-only modules:\n  ${offenders.join('\n  ')}`);
+    process.exit(1);
+  }
+  return out;
 }
+await browserBundle('kernels.js');
+const result = await browserBundle('index.js');
 const bytes = result.outputFiles[0].contents;
 // What a page ships: the browser entry bundled and minified by the page's bundler, then gzipped.
 const shipped = (await build({ entryPoints: [join(dist, 'index.js')], bundle: true, platform: 'browser', format: 'esm', write: false, minify: true, logLevel: 'silent' })).outputFiles[0].contents;

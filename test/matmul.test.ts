@@ -2,7 +2,7 @@
 // and the CPU backward against central finite differences.
 import { suite } from 'uvu';
 import {
-  MATMUL_VARIANTS, getDefaultMatmulVariant, matmul, matmulColumnSum, setDefaultMatmulVariant, type MatmulVariant,
+  MATMUL_VARIANTS, matmul, matmulColumnSum, type MatmulVariant,
 } from '../src/kernels/matmul.ts';
 import { matmulBackward, matmulColumnSumForward, matmulForward } from '../src/cpu/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
@@ -188,22 +188,23 @@ test('every variant gives the same result on the same inputs', async () => {
   a.release(); b.release();
 });
 
-test('default variant is register, settable, and unknown variants are refused', async () => {
+test('default variant is register, settable on the context, and unknown variants are refused', async () => {
   const ctx = await gpu();
-  if (getDefaultMatmulVariant() !== 'register') throw new Error(`default variant is ${getDefaultMatmulVariant()}`);
+  if (ctx.settings.matmulVariant !== 'register') throw new Error(`default variant is ${ctx.settings.matmulVariant}`);
   const rng = new Rng(17);
+  const before = ctx.settings;
   try {
-    setDefaultMatmulVariant('tiled');
-    if (getDefaultMatmulVariant() !== 'tiled') throw new Error('setDefaultMatmulVariant did not take');
+    ctx.configure({ matmulVariant: 'tiled' });
+    if ((ctx.settings.matmulVariant as MatmulVariant) !== 'tiled') throw new Error('configure({ matmulVariant }) did not take');
     // The wrapper with no variant named runs (with the new default) and is correct.
     const A = rng.uniformArray(6 * 5), B = rng.uniformArray(5 * 7);  // pipeline NN00
     const a = ctx.tensor(A, [6, 5]), b = ctx.tensor(B, [5, 7]), out = ctx.empty([6, 7]);
     matmul(ctx, a, b, out);
     expectClose('default-variant out', await ctx.read(out), matmulForward(A, B, 6, 5, 7), { atol: 2 * 7 * 5 * U, rtol: 0 });
     for (const t of [a, b, out]) t.release();
-    expectThrows(() => setDefaultMatmulVariant('simd' as MatmulVariant), 'setDefaultMatmulVariant', 'simd', 'tiled, register');
+    expectThrows(() => ctx.configure({ matmulVariant: 'simd' as MatmulVariant }), 'configure', 'matmulVariant', 'simd', "'tiled', 'register'");
   } finally {
-    setDefaultMatmulVariant('register');
+    ctx.configure(before);
   }
 });
 

@@ -6,6 +6,7 @@
 //  - bundle `import … from 'webgpu-rnn'` for a page with esbuild (--platform=browser): it must pick
 //    the browser entry and reach neither `webgpu` nor any Node built-in,
 //  - in Node without `webgpu`, createContext() says how to install it; require() of the package works,
+//    and the `webgpu-rnn/kernels` subpath loads (kernels, specs, registry, cell drivers),
 //  - install `webgpu` explicitly, as the README says for Node, and run the README's script there
 //    (test/package-example.mjs: device, LSTM, a few training steps, save + load a checkpoint, generate).
 import { suite } from 'uvu';
@@ -42,7 +43,7 @@ test('npm pack builds dist/ and packs only dist, README and package.json', () =>
   const paths = info[0].files.map((f) => f.path);
   const stray = paths.filter((p) => !(p.startsWith('dist/') || p === 'package.json' || p === 'README.md' || p === 'LICENSE'));
   if (stray.length) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-  for (const want of ['dist/index.js', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/shaders.generated.js']) {
+  for (const want of ['dist/index.js', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/kernels.js', 'dist/kernels.d.ts', 'dist/shaders.generated.js']) {
     if (!paths.includes(want)) throw new Error(`${want} is not in the tarball (${paths.length} files)`);
   }
 });
@@ -68,6 +69,8 @@ test('without `webgpu`, createContext() says how to install it; the package itse
   writeFileSync(join(project, 'no-dawn.mjs'), [
     "import { createContext, Sequential } from 'webgpu-rnn';",
     "if (typeof Sequential !== 'function') throw new Error('no Sequential');",
+    "const kernels = await import('webgpu-rnn/kernels');",
+    "if (typeof kernels.matmul !== 'function' || typeof kernels.getKernel('lstm_seq_forward').file !== 'string' || !kernels.CELL_DRIVERS) throw new Error('webgpu-rnn/kernels is incomplete');",
     'try { await createContext(); console.log("created"); } catch (e) { console.log(`ERROR ${e.message}`); }',
   ].join('\n'));
   const out = sh(process.execPath, ['no-dawn.mjs'], project, 60_000);
@@ -80,7 +83,8 @@ test('bundled for a page, the package resolves to its browser entry with no Node
   installed();
   writeFileSync(join(project, 'page.js'), [
     "import { createBrowserContext, Sequential, LSTM, Dense, Embedding, decodeModelInto } from 'webgpu-rnn';",
-    'export { createBrowserContext, Sequential, LSTM, Dense, Embedding, decodeModelInto };',
+    "import { matmul } from 'webgpu-rnn/kernels';",
+    'export { createBrowserContext, Sequential, LSTM, Dense, Embedding, decodeModelInto, matmul };',
   ].join('\n'));
   const nodeOnly = new Set([...builtinModules, 'webgpu']);
   const offenders: string[] = [];
@@ -143,6 +147,17 @@ test('a TypeScript consumer type-checks with tsc --strict as a user has it (node
     'const device: GPUDevice = ctx.device;',
     'export { ids, device };',
   ].join('\n'));
+  writeFileSync(join(project, 'check-kernels.ts'), [
+    "import { createBrowserContext } from 'webgpu-rnn';",
+    "import { matmul, getKernel, CELL_DRIVERS, type KernelSpec, type MatmulOptions } from 'webgpu-rnn/kernels';",
+    'const ctx = await createBrowserContext();',
+    'const a = ctx.tensor([1, 2, 3, 4], [2, 2], "a"), out = ctx.empty([2, 2]);',
+    "const opts: MatmulOptions = { variant: ctx.settings.matmulVariant };",
+    'matmul(ctx, a, a, out, opts);',
+    "const spec: KernelSpec = getKernel('matmul_register');",
+    'const gates: number = CELL_DRIVERS.lstm.gates;',
+    'export { spec, gates };',
+  ].join('\n'));
   // Exactly a user's setup: the project's own node_modules (no @types/node, no typeRoots, no
   // --types, no --lib: the default lib of the target), strict, and the .d.ts checked too.
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -151,7 +166,7 @@ test('a TypeScript consumer type-checks with tsc --strict as a user has it (node
   // Node projects (nodenext): the package root resolves to the Node entry through the `node` condition.
   sh(process.execPath, [tsc, ...common, '--module', 'nodenext', '--moduleResolution', 'nodenext', 'check-node.ts', 'check-node-subpath.ts'], project);
   // Bundler resolution has no `node` condition: the root is the browser entry, `webgpu-rnn/node` the Node one.
-  sh(process.execPath, [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', 'check-browser.ts', 'check-node-subpath.ts'], project);
+  sh(process.execPath, [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', 'check-browser.ts', 'check-node-subpath.ts', 'check-kernels.ts'], project);
 });
 
 test('the README script runs there once `webgpu` is installed: LSTM trains, checkpoint saves and loads, text is generated', () => {

@@ -1,8 +1,9 @@
-// Schedule choice by measurement (src/train/tune.ts, src/nn/cells.ts): the measured winner is
-// recorded per adapter, cell and (B, T, H) and used by layers on 'auto'; both schedules stay exact.
+// Schedule choice by measurement (src/train/tune.ts, src/runtime/tuned.ts): the measured winner is
+// recorded on the context (ctx.tuned) per adapter, cell and (B, T, H) and used by layers on 'auto';
+// both schedules stay exact.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Dense, GRU, LSTM, OneHot, Sequential, clearTunedSchedules, exportTunedSchedules, importTunedSchedules, setTunedSchedule, tunedSchedule } from '../src/nn/index.ts';
+import { Dense, GRU, LSTM, OneHot, Sequential } from '../src/nn/index.ts';
 import { tuneSchedule } from '../src/train/tune.ts';
 import { fit } from '../src/train/fit.ts';
 import { SGD } from '../src/train/optimizers.ts';
@@ -35,55 +36,55 @@ async function run(m: Sequential, b: Batch) {
 }
 
 test('tuneSchedule times both schedules, records the faster one, restores layer settings', async () => {
-  clearTunedSchedules();
+  (await gpu()).tuned.clear();
   const { ctx, m } = await model();
   const r = await tuneSchedule(m, batch(), { reps: 1 });
   assert.equal(r.timings.map((t) => t.schedule), ['step', 'sequence']);
   for (const t of r.timings) assert.ok(t.ms !== null && t.ms > 0, `${t.schedule}: ${t.ms}`);
   const best = r.timings[0].ms! <= r.timings[1].ms! ? 'step' : 'sequence';
   assert.is(r.choice, best);
-  assert.is(tunedSchedule(ctx, 'lstm', { B, T, H: 8 }), best);
-  assert.is(tunedSchedule(ctx, 'gru', { B, T, H: 5 }), best);
-  assert.is(tunedSchedule(ctx, 'lstm', { B: B + 1, T, H: 8 }), undefined, 'other sizes are not measured');
+  assert.is(ctx.tuned.get('lstm', { B, T, H: 8 }), best);
+  assert.is(ctx.tuned.get('gru', { B, T, H: 5 }), best);
+  assert.is(ctx.tuned.get('lstm', { B: B + 1, T, H: 8 }), undefined, 'other sizes are not measured');
   const [lstm, gru] = m.recurrentLayers();
   assert.is(lstm.schedule, undefined);
   assert.is(gru.schedule, 'step');
   m.dispose();
-  clearTunedSchedules();
+  ctx.tuned.clear();
 });
 
 test("a recorded choice drives 'auto' (fewer dispatches under 'sequence'), with the same loss", async () => {
-  clearTunedSchedules();
+  (await gpu()).tuned.clear();
   const { ctx, m } = await model(2);
   const b = batch(4);
-  setTunedSchedule(ctx, 'lstm', { B, T, H: 8 }, 'step');
+  ctx.tuned.set('lstm', { B, T, H: 8 }, 'step');
   const step = await run(m, b);
-  setTunedSchedule(ctx, 'lstm', { B, T, H: 8 }, 'sequence');
+  ctx.tuned.set('lstm', { B, T, H: 8 }, 'sequence');
   const seq = await run(m, b);
   // The LSTM's forward is ≥ T step dispatches or 2 sequence dispatches; the GRU keeps its own 'step'.
   assert.ok(step.dispatches - seq.dispatches >= T - 2, `step ${step.dispatches}, sequence ${seq.dispatches} dispatches`);
   // Same equations, same summation order: equal up to f32 contraction differences.
   expectClose('loss', [seq.loss], [step.loss], { atol: 1e-6, rtol: 1e-6 });
   m.dispose();
-  clearTunedSchedules();
+  ctx.tuned.clear();
 });
 
 test('tuned choices export and import as JSON; bad entries are refused', async () => {
-  clearTunedSchedules();
+  (await gpu()).tuned.clear();
   const ctx = await gpu();
-  setTunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }, 'sequence');
-  const json = exportTunedSchedules();
-  clearTunedSchedules();
-  assert.is(tunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }), undefined);
-  importTunedSchedules(json);
-  assert.is(tunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }), 'sequence');
-  expectThrows(() => importTunedSchedules('{"x|lstm|1|2|3": "fast"}'), /importTunedSchedules: bad entry/);
-  expectThrows(() => setTunedSchedule(ctx, 'gru', { B: 2, T: 3, H: 4 }, 'auto' as 'step'), /expected 'step' or 'sequence'/);
-  clearTunedSchedules();
+  ctx.tuned.set('gru', { B: 2, T: 3, H: 4 }, 'sequence');
+  const json = ctx.tuned.export();
+  ctx.tuned.clear();
+  assert.is(ctx.tuned.get('gru', { B: 2, T: 3, H: 4 }), undefined);
+  ctx.tuned.import(json);
+  assert.is(ctx.tuned.get('gru', { B: 2, T: 3, H: 4 }), 'sequence');
+  expectThrows(() => ctx.tuned.import('{"x|lstm|1|2|3": "fast"}'), /ctx\.tuned\.import: bad entry/, /expected "adapter\|cell\|B\|T\|H": 'step' or 'sequence'/);
+  expectThrows(() => ctx.tuned.set('gru', { B: 2, T: 3, H: 4 }, 'auto' as 'step'), /schedule must be 'step' or 'sequence'/, /"auto"/);
+  ctx.tuned.clear();
 });
 
 test('fit tunes on the first batch when asked, not by default on a CPU adapter', async () => {
-  clearTunedSchedules();
+  (await gpu()).tuned.clear();
   const { ctx, m } = await model(5);
   const batches = () => [batch(6), batch(7)];
   let tuned = 0;
@@ -91,11 +92,11 @@ test('fit tunes on the first batch when asked, not by default on a CPU adapter',
   assert.is(tuned, 0, "'auto' does not measure on lavapipe / SwiftShader / llvmpipe");
   await fit(m, { epochs: 2, trainBatches: batches, progress: false, tune: true, onTune: (r) => { tuned++; assert.is(r.timings.length, 2); } });
   assert.is(tuned, 1, 'once, before the first epoch');
-  assert.ok(tunedSchedule(ctx, 'lstm', { B, T, H: 8 }));
+  assert.ok(ctx.tuned.get('lstm', { B, T, H: 8 }));
   await fit(m, { epochs: 1, trainBatches: batches, progress: false, tune: true, onTune: () => { tuned++; } });
   assert.is(tuned, 1, 'sizes measured already are not measured again');
   m.dispose();
-  clearTunedSchedules();
+  ctx.tuned.clear();
 });
 
 test.run();

@@ -1,7 +1,6 @@
 // Small helpers shared by the classification examples: seeded shuffling into minibatches and
 // accuracy from a model's batched predictions.
-import { Rng } from '../../src/cpu/random.ts';
-import type { Batch, Sequential } from '../../src/nn/model.ts';
+import { Rng, type Batch, type Sequential } from '../../src/node.ts';
 
 /** 0..n-1 in a seeded random order (Fisher–Yates); a different order per (seed, epoch). */
 export function shuffled(n: number, seed: number, epoch: number): Int32Array {

@@ -1,6 +1,6 @@
 // Small helpers the sequence examples share: the recurrent layer picked by --cell, argmax
 // decoding of per-step logits, RMSE, and a refusal of --data where an example has no data file.
-import { GRU, LSTM, RNN, type Recurrent, type RecurrentOptions } from '../../src/nn/index.ts';
+import { GRU, LSTM, RNN, type Recurrent, type RecurrentOptions } from '../../src/node.ts';
 import type { CommonFlags } from './cli.ts';
 
 /**

@@ -1,14 +1,15 @@
 // GEMM and column sums (shaders/matmul.wgsl): input projections for all timesteps, output
 // projections, weight and bias gradients. Two GEMM variants sit behind one wrapper, `matmul`:
 // 'tiled' (workgroup-memory tiling, for real GPUs) and 'register' (no workgroup memory, for
-// lavapipe-like CPU drivers). The default is a module-level setting.
+// lavapipe-like CPU drivers). A call that names no variant uses the context's matmulVariant
+// setting (`ctx.configure({ matmulVariant })`).
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { Tensor, checkTensor, shapeString } from '../runtime/tensor.ts';
 import { ceilDiv } from './grid.ts';
 
-export type MatmulVariant = 'tiled' | 'register';
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register'];
+export { MATMUL_VARIANTS, type MatmulVariant } from '../runtime/settings.ts';
+import { MATMUL_VARIANTS, type MatmulVariant } from '../runtime/settings.ts';
 
 /** Workgroup shapes (the WGSL defaults; kept here so dispatch sizes agree with them). */
 const RWG_X = 16, RWG_Y = 1;  // register: block of 4·RWG_Y rows × 4·RWG_X columns
@@ -36,18 +37,6 @@ export const MATMUL_KERNELS: KernelSpec[] = [
 ];
 registerKernels(MATMUL_KERNELS);
 
-let defaultVariant: MatmulVariant = 'register';
-
-/** Sets the variant `matmul` uses when its options name none. */
-export function setDefaultMatmulVariant(v: MatmulVariant): void {
-  if (!MATMUL_VARIANTS.includes(v)) throw new Error(`setDefaultMatmulVariant: unknown variant ${String(v)}; expected one of ${MATMUL_VARIANTS.join(', ')}`);
-  defaultVariant = v;
-}
-
-export function getDefaultMatmulVariant(): MatmulVariant {
-  return defaultVariant;
-}
-
 export interface MatmulOptions {
   /** Use Aᵀ: a is stored (K, M). */
   transA?: boolean;
@@ -59,7 +48,7 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Scale of the product (not of bias or the accumulated value). Default 1. */
   alpha?: number;
-  /** GEMM variant; default getDefaultMatmulVariant(). */
+  /** GEMM variant; default the context's `settings.matmulVariant`. */
   variant?: MatmulVariant;
 }
 
@@ -129,7 +118,7 @@ export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts:
   checkVec4Buffer(op, 'b', b);
   const alpha = opts.alpha ?? 1;
   if (!Number.isFinite(alpha)) throw new Error(`${op}: alpha is ${alpha}, expected a finite number`);
-  const variant = opts.variant ?? defaultVariant;
+  const variant = opts.variant ?? ctx.settings.matmulVariant;
   if (!MATMUL_VARIANTS.includes(variant)) throw new Error(`${op}: unknown variant ${String(variant)}; expected one of ${MATMUL_VARIANTS.join(', ')}`);
 
   // 4-vector loads of a / b when their stored rows start 16-byte aligned (last dim % 4 == 0).

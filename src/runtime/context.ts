@@ -3,13 +3,16 @@
 // are recorded into. Work is recorded lazily into one compute pass and submitted on `flush()`
 // (or implicitly by `read()`/`write()`), so a whole training step becomes one command buffer.
 
+import { adapterFactsOf, type AdapterFacts } from './adapter-facts.ts';
 import { checkAllocation } from './limits.ts';
 import { BufferPool } from './pool.ts';
-import { getKernel, kernelSource, sourceLocation, type KernelSpec } from './registry.ts';
+import { getKernel, kernelSource, moduleParts, sourceLocation, type KernelSpec } from './registry.ts';
 import {
   BYTES_PER_ELEMENT, Tensor, checkShapeValid, dtypeOf, numel, shapeString, typedArrayFor,
   type AnyTypedArray, type DType, type TypedArrayFor,
 } from './tensor.ts';
+import { checkSettings, DEFAULT_SETTINGS, type ContextSettings } from './settings.ts';
+import { TunedSchedules } from './tuned.ts';
 
 // GPUBufferUsage / GPUMapMode / GPUShaderStage as numbers: Node has no such globals by default.
 export const BufferUsage = {
@@ -28,6 +31,8 @@ export interface AdapterSummary {
   /** 'vulkan', 'opengles', 'browser', … as known to the code that made the context. */
   backend: string;
   featureLevel: 'core' | 'compatibility';
+  /** The adapter reported itself as a fallback (software) adapter. */
+  isFallbackAdapter?: boolean;
 }
 
 export interface DispatchArgs {
@@ -75,6 +80,11 @@ export class GpuContext {
   readonly pool: BufferPool;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
+  /** What the defaults depend on (CPU driver or GPU, fallback, vendor), worked out once. */
+  readonly adapterFacts: AdapterFacts;
+  /** Schedule choices measured on this context's adapter (`tuneSchedule`); export/import to keep them. */
+  readonly tuned: TunedSchedules;
+  private currentSettings: Readonly<ContextSettings> = DEFAULT_SETTINGS;
 
   private modules = new Map<string, GPUShaderModule>();
   private pipelines = new Map<string, CachedPipeline>();
@@ -113,6 +123,8 @@ export class GpuContext {
   ) {
     this.features = new Set(device.features as unknown as Iterable<string>);
     this.limits = device.limits;
+    this.adapterFacts = adapterFactsOf(adapterInfo, adapterInfo.isFallbackAdapter ?? false);
+    this.tuned = new TunedSchedules(this.describe());
     this.pool = new BufferPool(device, (buf) => this.forgetBuffer(buf));
     this.uniforms = new Lru<string, GPUBuffer>(4096, (b) => { this.forgetBuffer(b); b.destroy(); });
     device.addEventListener('uncapturederror', (ev: Event) => {
@@ -131,6 +143,27 @@ export class GpuContext {
     // Mesa's software Vulkan driver calls its device llvmpipe; the driver itself is lavapipe.
     const driver = a.backend === 'vulkan' && /llvmpipe/i.test(name) ? 'lavapipe, ' : '';
     return `${name} (${driver}${a.vendor || 'unknown vendor'}, ${a.backend}${a.featureLevel === 'compatibility' ? ', compatibility' : ''})`;
+  }
+
+  /**
+   * What this context runs when a layer or a call names no choice of its own (see
+   * {@link ContextSettings}). Read-only: change it with {@link GpuContext.configure}.
+   */
+  get settings(): Readonly<ContextSettings> {
+    return this.currentSettings;
+  }
+
+  /**
+   * Changes some settings for work recorded from now on, e.g.
+   * `ctx.configure({ recurrentSchedule: 'step' })`. Every key and value is checked before any is
+   * applied. Returns the settings as they were, so `ctx.configure(previous)` restores them.
+   */
+  configure(settings: Partial<ContextSettings>): Readonly<ContextSettings> {
+    const checked = checkSettings('configure', settings);
+    const previous = this.currentSettings;
+    const defined = Object.fromEntries(Object.entries(checked).filter(([, v]) => v !== undefined));
+    this.currentSettings = Object.freeze({ ...previous, ...defined });
+    return previous;
   }
 
   get isLost(): boolean {
@@ -281,9 +314,10 @@ export class GpuContext {
     let m = this.modules.get(file);
     if (!m) {
       const { code } = kernelSource(file);
-      // WEBGPU_RNN_DUMP_WGSL=lstm.wgsl (or =all) prints the final WGSL (common.wgsl prepended).
+      // WEBGPU_RNN_DUMP_WGSL=matmul.wgsl or =cells/lstm.wgsl (any module with that part), or =all,
+      // prints the final WGSL (common.wgsl prepended, the parts joined).
       const dump = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.WEBGPU_RNN_DUMP_WGSL;
-      if (dump && (dump === 'all' || dump.split(',').includes(file))) console.log(`// ===== final WGSL of shaders/${file} =====\n${code}`);
+      if (dump && (dump === 'all' || dump.split(',').some((d) => moduleParts(file).includes(d)))) console.log(`// ===== final WGSL of shaders/${file} =====\n${code}`);
       m = this.device.createShaderModule({ code, label: `shaders/${file}` });
       this.modules.set(file, m);
     }
@@ -711,5 +745,6 @@ export async function contextFromGpu(
     description: info?.description ?? '',
     backend,
     featureLevel,
+    isFallbackAdapter: info?.isFallbackAdapter === true,
   }, releaseHandle);
 }

@@ -5,15 +5,13 @@
 import type { Batch, Sequential } from '../nn/model.ts';
 import { ProgressBar } from './progress.ts';
 import { tuneSchedule, type TuneResult } from './tune.ts';
-import { isCpuAdapter } from '../kernels/lstm_seq.ts';
-import { tunedSchedule } from '../nn/cells.ts';
 import { checkBoolean, checkEnum, checkInteger, checkOptionsObject, describeValue } from '../nn/options.ts';
 
 /** Whether every recurrent layer already has a measured schedule for this batch's sizes. */
 function alreadyTuned(model: Sequential, batch: Batch): boolean {
   if (!Array.isArray(batch?.shape)) return false; // tuneSchedule's own checks name what is wrong
   const [B, T] = batch.shape;
-  return model.recurrentLayers().every((l) => tunedSchedule(model.context, l.cell, { B, T, H: l.hiddenSize }) !== undefined);
+  return model.recurrentLayers().every((l) => model.context.tuned.get(l.cell, { B, T, H: l.hiddenSize }) !== undefined);
 }
 
 /** Batches: an array (or any iterable), an async iterable, or a function returning one. */
@@ -175,7 +173,7 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
     const nextBatch = await openSource('trainBatches', o.trainBatches as BatchSource<unknown[]>, [epoch]);
     let next = await nextBatch();
     const tune = o.tune ?? 'auto';
-    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !isCpuAdapter(model.context)))) {
+    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !model.context.adapterFacts.isCpu))) {
       try {
         if (!alreadyTuned(model, next.value)) o.onTune?.(await tuneSchedule(model, next.value));
       } catch (e) {

@@ -2,9 +2,10 @@
 // the sequence schedule (one dispatch for all timesteps) are both exact, and which is faster
 // depends on the adapter and the sizes (dispatch latency against per-step parallelism). This times
 // forward + loss + backward of the model on a real batch under each, and records the winner per
-// adapter, cell and (B, T, H), so every recurrent layer left on 'auto' runs it from then on.
+// adapter, cell and (B, T, H) in the context's `ctx.tuned`, so every recurrent layer left on
+// 'auto' on that context runs it from then on.
 import type { Batch, Sequential } from '../nn/model.ts';
-import { setTunedSchedule, type RecurrentSchedule } from '../nn/cells.ts';
+import type { RecurrentSchedule } from '../runtime/settings.ts';
 
 export interface ScheduleTiming {
   schedule: 'step' | 'sequence';
@@ -20,8 +21,7 @@ export interface TuneResult {
 
 /**
  * Times forward + loss + backward of `batch` (no dropout, no parameter update) under each schedule
- * and records the faster one for every recurrent layer of `model` on this adapter (see
- * setTunedSchedule). Layers' own `schedule` settings are restored afterwards and stateful layers'
+ * and records the faster one for every recurrent layer of `model` in `model.context.tuned`. Layers' own `schedule` settings are restored afterwards and stateful layers'
  * carried states are reset, so call it before training (fit does, with `tune: true`).
  */
 export async function tuneSchedule(model: Sequential, batch: Batch, o: { reps?: number } = {}): Promise<TuneResult> {
@@ -57,6 +57,6 @@ export async function tuneSchedule(model: Sequential, batch: Batch, o: { reps?: 
   const ran = timings.filter((t) => t.ms !== null) as (ScheduleTiming & { ms: number })[];
   const choice = ran.reduce((a, b) => (b.ms < a.ms ? b : a)).schedule;
   const [B, T] = batch.shape;
-  for (const l of layers) setTunedSchedule(ctx, l.cell, { B, T, H: l.hiddenSize }, choice);
+  for (const l of layers) ctx.tuned.set(l.cell, { B, T, H: l.hiddenSize }, choice);
   return { choice, timings };
 }

@@ -1,0 +1,71 @@
+// Measured schedule choices, kept on the context (`ctx.tuned`): `tuneSchedule` records the faster
+// schedule per cell and (B, T, H), and recurrent layers on 'auto' use it. Entries are keyed by the
+// adapter too, so choices exported on one machine and imported on another apply only where they
+// were measured.
+
+/** The sizes a schedule choice is measured for. */
+export interface ScheduleDims { B: number; T: number; H: number }
+
+export type MeasuredSchedule = 'step' | 'sequence';
+
+const isSchedule = (v: unknown): v is MeasuredSchedule => v === 'step' || v === 'sequence';
+const isDim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+export class TunedSchedules {
+  private readonly entries = new Map<string, MeasuredSchedule>();
+
+  /** `adapter`: the context's adapter line (`ctx.describe()`), the first part of every key. */
+  constructor(private readonly adapter: string) {}
+
+  private key(cell: string, d: ScheduleDims): string {
+    return `${this.adapter}|${cell}|${d.B}|${d.T}|${d.H}`;
+  }
+
+  /** Records the schedule measured fastest for a cell at these sizes ('auto' then uses it). */
+  set(cell: string, d: ScheduleDims, s: MeasuredSchedule): void {
+    if (!isSchedule(s)) throw new Error(`ctx.tuned.set: schedule must be 'step' or 'sequence', got ${JSON.stringify(s)}`);
+    if (![d?.B, d?.T, d?.H].every(isDim)) throw new Error(`ctx.tuned.set: sizes must be positive integers { B, T, H }, got ${JSON.stringify(d)}`);
+    this.entries.set(this.key(cell, d), s);
+  }
+
+  /** The measured schedule for a cell at these sizes on this adapter, if any. */
+  get(cell: string, d: ScheduleDims): MeasuredSchedule | undefined {
+    return this.entries.get(this.key(cell, d));
+  }
+
+  /** Every measured choice as JSON (to persist, e.g. in localStorage or a file). */
+  export(): string {
+    return JSON.stringify(Object.fromEntries(this.entries));
+  }
+
+  /** Adds the choices of an `export()` (from any adapter); checks every entry before adding any. */
+  import(json: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(json);
+    } catch (e) {
+      throw new Error(`ctx.tuned.import: expected the JSON that ctx.tuned.export() writes, got text that does not parse (${(e as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`ctx.tuned.import: expected a JSON object of "adapter|cell|B|T|H": 'step' | 'sequence', got ${Array.isArray(parsed) ? 'an array' : String(parsed)}`);
+    }
+    const entries = Object.entries(parsed as Record<string, unknown>);
+    for (const [k, v] of entries) {
+      const parts = k.split('|');
+      if (!isSchedule(v) || parts.length !== 5 || !parts.slice(2).every((p) => isDim(Number(p)))) {
+        throw new Error(`ctx.tuned.import: bad entry ${JSON.stringify(k)}: ${JSON.stringify(v)}; expected "adapter|cell|B|T|H": 'step' or 'sequence'`);
+      }
+    }
+    for (const [k, v] of entries) this.entries.set(k, v as MeasuredSchedule);
+  }
+
+  /** Forgets every measured choice. */
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** How many choices are recorded (all adapters). */
+  get size(): number {
+    return this.entries.size;
+  }
+}
