@@ -1,11 +1,11 @@
-// Generates src/shaders.generated.ts from shaders/*.wgsl so that the WGSL reaches the runtime as
+// Generates src/shaders.generated.ts from shaders/**/*.wgsl so that the WGSL reaches the runtime as
 // strings under tsx, in esbuild bundles and in browser bundles alike. The source tree keeps the
 // WGSL as written (comments and all); the published build (scripts/build.mjs) writes
 // dist/shaders.generated.js with the same shaders minified, one line for one line.
 //   node scripts/gen-shaders.mjs          write the module
 //   node scripts/gen-shaders.mjs --check  exit 1 if the module is out of date
 import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { minifyWgsl } from './minify-wgsl.mjs';
 
@@ -13,9 +13,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shaderDir = join(root, 'shaders');
 const outFile = join(root, 'src', 'shaders.generated.ts');
 
-/** Every shaders/*.wgsl file as [name, text], sorted by name, with LF line ends. */
+/** Every .wgsl file under shaders/ (subfolders included) as [path relative to shaders/ with
+ *  '/' separators, text], sorted by path, with LF line ends. */
 export function readShaders() {
-  const files = readdirSync(shaderDir).filter((f) => f.endsWith('.wgsl')).sort();
+  const files = readdirSync(shaderDir, { recursive: true })
+    .map((f) => String(f).split(sep).join('/'))
+    .filter((f) => f.endsWith('.wgsl'))
+    .sort();
   return files.map((f) => [f, readFileSync(join(shaderDir, f), 'utf8').replace(/\r\n/g, '\n')]);
 }
 

@@ -3,6 +3,9 @@
 //   sigmoid(x)  = 1 / (1 + exp(-x)), computed from exp(-|x|) so it never overflows
 //   tanh_safe(x) = sign(x) * (1 - e) / (1 + e), e = exp(-2|x|); WGSL's tanh may return NaN or
 //                 garbage for |x| > ~88 on some drivers (it is often lowered to exp ratios)
+//   cell_act(code, x) / cell_act_grad(code, y): the recurrent cells' activations by Keras name,
+//                 code 0 tanh, 1 relu, 2 sigmoid, 3 hard_sigmoid = clip(0.2x + 0.5, 0, 1) (Keras 2
+//                 and tfjs), 4 linear; the slope is written from the output y = act(x), 0 at kinks
 //   hash_u32 / rand_uniform: a stateless PRNG (PCG hash) for dropout masks and sampling:
 //                 rand_uniform(seed, i) is a float in [0, 1) that depends only on (seed, i).
 
@@ -16,6 +19,26 @@ fn tanh_safe(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));
   let t = (1.0 - e) / (1.0 + e);
   return select(-t, t, x >= 0.0);
+}
+
+fn cell_act(code: u32, x: f32) -> f32 {
+  switch code {
+    case 1u: { return max(x, 0.0); }
+    case 2u: { return sigmoid(x); }
+    case 3u: { return clamp(0.2 * x + 0.5, 0.0, 1.0); }
+    case 4u: { return x; }
+    default: { return tanh_safe(x); }
+  }
+}
+
+fn cell_act_grad(code: u32, y: f32) -> f32 {
+  switch code {
+    case 1u: { return select(0.0, 1.0, y > 0.0); }
+    case 2u: { return y * (1.0 - y); }
+    case 3u: { return select(0.0, 0.2, y > 0.0 && y < 1.0); }
+    case 4u: { return 1.0; }
+    default: { return 1.0 - y * y; }
+  }
 }
 
 fn hash_u32(v: u32) -> u32 {

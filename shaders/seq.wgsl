@@ -11,6 +11,9 @@
 // seq_copy_cols:    y[n, off + j] = x[n, j] (+ y[n, off + j] if ACCUMULATE), j < W   (concat)
 // seq_take_cols:    y[n, j] = x[n, off + j] (+ y[n, j] if ACCUMULATE), j < W        (split)
 // seq_axpy:         y = y + alpha * x
+// seq_column_dot:   y[Dy + j] (+)= Σ_r x[r, off + j]·aux[r, j], j < D, rows r < B of x (B, Dx) and aux (B, D):
+//                   one thread per column, rows summed in order (deterministic; e.g. the LSTM
+//                   peepholes' gradient, Σ_(b,t) dgates_q ⊙ c)
 //
 // Bindings: x (read), y (read_write), params, aux (read: h0 (B,H)), lengths (B) i32, step_seed (1) u32.
 // Layouts are row-major: sequences (B, T, D); matrices for the column copies (N, Dx) / (N, Dy).
@@ -137,4 +140,14 @@ fn seq_axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
   let i = flat_index(gid, nwg);
   if (i >= params.n) { return; }
   y[i] = y[i] + params.alpha * x[i];
+}
+
+@compute @workgroup_size(WG)
+fn seq_column_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let j = flat_index(gid, nwg);
+  if (j >= params.n) { return; }
+  var s = 0.0;
+  for (var r = 0u; r < params.B; r++) { s += x[r * params.Dx + params.off + j] * aux[r * params.D + j]; }
+  let dst = params.Dy + j;
+  if (ACCUMULATE) { y[dst] = y[dst] + s; } else { y[dst] = s; }
 }

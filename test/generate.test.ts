@@ -1,4 +1,4 @@
-// On-GPU generation (shaders/generate.wgsl) against the CPU reference (src/cpu/generate.ts):
+// On-GPU generation (shaders/recurrent/generate.wgsl) against the CPU reference (src/cpu/generate.ts):
 // logits step by step (teacher-forced on the GPU's own tokens), each sampled token against the
 // kernel's sampling rule applied to the GPU logits with the same uniform draw, and whole runs
 // against an independent CPU run.

@@ -2,11 +2,11 @@
 // whole-sequence backward against central finite differences.
 import { suite } from 'uvu';
 import {
-  gruBackwardInitial, gruBackwardSequence, gruForwardSequence, gruStepBackward, gruStepForward,
+  gruBackwardInitial, gruBackwardSteps, gruForwardSteps, gruStepBackward, gruStepForward,
   type GruBackwardStepTensors, type GruForwardTensors,
 } from '../src/kernels/gru.ts';
 import * as cpu from '../src/cpu/gru.ts';
-import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
+import type { StepKernelVariant } from '../src/kernels/step_variant.ts';
 import { f64 } from '../src/cpu/math.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
@@ -177,12 +177,13 @@ test('forward and backward sequences match the CPU steps at B=3, H=37, T=5, leng
   const g = upload(ctx, c);
   const fwd: GruForwardTensors = { gx: g.gx, whh: g.whh, bhh: g.bhh, h0: g.h0, lengths: g.lengths, hs: g.hs, gates: g.gates, hnLin: g.hnLin, hn: g.hn };
   const before = ctx.dispatchCount;
-  gruForwardSequence(ctx, fwd);
-  gruBackwardSequence(ctx, {
+  gruForwardSteps(ctx, fwd);
+  gruBackwardSteps(ctx, {
     dhs: g.dhs, dhn: g.dhn, gates: g.gates, hnLin: g.hnLin, hs: g.hs, h0: g.h0, whh: g.whh, lengths: g.lengths,
     dgates: g.dgates, dghh: g.dghh, dhCarry: g.dhCarry, dh0: g.dh0,
   });
-  if (ctx.dispatchCount - before !== 2 * c.T + 1) throw new Error(`expected ${2 * c.T + 1} dispatches, got ${ctx.dispatchCount - before}`);
+  // T forward steps + the final-state gather, T backward steps + the initial-state entry.
+  if (ctx.dispatchCount - before !== 2 * c.T + 2) throw new Error(`expected ${2 * c.T + 2} dispatches, got ${ctx.dispatchCount - before}`);
   await compareAll(ctx, c, g, TOL_F, TOL_B);
   releaseAll(g);
 });
@@ -192,12 +193,12 @@ test('backward sequence without dhn and without a carry tensor (pool scratch) ma
   const c = makeCase(2, 4, 3, 5, 19, [1, 3, 2, 3]);
   c.dhn.fill(0);
   const g = upload(ctx, c);
-  gruForwardSequence(ctx, { gx: g.gx, whh: g.whh, bhh: g.bhh, h0: g.h0, lengths: g.lengths, hs: g.hs, gates: g.gates, hnLin: g.hnLin, hn: g.hn });
+  gruForwardSteps(ctx, { gx: g.gx, whh: g.whh, bhh: g.bhh, h0: g.h0, lengths: g.lengths, hs: g.hs, gates: g.gates, hnLin: g.hnLin, hn: g.hn });
   const live = ctx.memoryStats().liveBuffers;
-  gruBackwardSequence(ctx, {
+  gruBackwardSteps(ctx, {
     dhs: g.dhs, gates: g.gates, hnLin: g.hnLin, hs: g.hs, h0: g.h0, whh: g.whh, lengths: g.lengths, dgates: g.dgates, dghh: g.dghh, dh0: g.dh0,
   });
-  if (ctx.memoryStats().liveBuffers !== live) throw new Error('gruBackwardSequence kept its scratch carry');
+  if (ctx.memoryStats().liveBuffers !== live) throw new Error('gruBackwardSteps kept its scratch carry');
   await compareAll(ctx, c, g, TOL_F, TOL_B);
   releaseAll(g);
 });
@@ -281,7 +282,12 @@ test('pre-activations beyond ±200 give no NaN and match the CPU step by step', 
     expectClose(`gates[:, ${t}]`, rows(await ctx.read(g.gates), t, G), rows(gates, t, G), tol);
     // hn_lin is a 37-term f32 dot product of ±20 weights with |h| ≤ 1, plus b_hn: ~1e-4 absolute.
     expectClose(`hnLin[:, ${t}]`, rows(await ctx.read(g.hnLin), t, H), rows(hnLin, t, H), { atol: 1e-3, rtol: 1e-5 });
-    expectClose(`hn after step ${t}`, await ctx.read(g.hn), hn, tol);
+    // hn is gathered once, with the last step: each row's hs at its last valid step, copied.
+    if (t === T - 1) {
+      const hsGpu = f64(await ctx.read(g.hs));
+      const want = Array.from({ length: B * H }, (_, i) => hsGpu[(Math.floor(i / H) * T + c.lengths[Math.floor(i / H)] - 1) * H + (i % H)]);
+      expectClose('hn after the last step', await ctx.read(g.hn), want, { atol: 0, rtol: 0 });
+    }
   }
   if (maxPre < 200) throw new Error(`test does not reach ±200 pre-activations (max ${maxPre})`);
   // Backward step by step, each CPU step fed the GPU's carry and dghh[:, t+1].
@@ -340,17 +346,17 @@ test('bad shapes, dtypes, timesteps and aliases are refused before anything is r
   expectThrows(() => gruStepForward(ctx, 1.5, fwd), 'gruStepForward', 'got 1.5');
   expectThrows(() => gruStepForward(ctx, 0, { ...fwd, hnLin: g.hs }), 'gruStepForward', 'hnLin and hs must be different tensors');
   expectThrows(() => gruStepForward(ctx, 0, { ...fwd, bhh: undefined as unknown as Tensor }), 'gruStepForward', 'bhh must be a Tensor');
-  expectThrows(() => gruForwardSequence(ctx, { ...fwd, gates: hnBad }), 'gruForwardSequence', 'gates', 'expected (3, 5, 12)');
+  expectThrows(() => gruForwardSteps(ctx, { ...fwd, gates: hnBad }), 'gruForwardSteps', 'gates', 'expected (3, 5, 12)');
   expectThrows(() => gruStepBackward(ctx, 4, { ...step, dgates: dgatesI }), 'gruStepBackward', 'dgates', 'dtype i32', 'expected f32');
   expectThrows(() => gruStepBackward(ctx, 4, { ...step, dhCarry: carryBad }), 'gruStepBackward', 'dhCarry', '(2, 4)', 'expected (3, 4)');
   expectThrows(() => gruStepBackward(ctx, 5, step), 'gruStepBackward', 'got 5');
   expectThrows(() => gruStepBackward(ctx, 0, { ...step, dghh: g.dgates }), 'gruStepBackward', 'dghh and dgates must be different tensors');
   expectThrows(() => gruBackwardInitial(ctx, { dghh: g.dghh, whh: g.whh, dhCarry: g.dhCarry, dh0: carryBad }), 'gruBackwardInitial', 'dh0', 'expected (3, 4)');
   const copiesBefore = await ctx.read(g.dhCarry);
-  expectThrows(() => gruBackwardSequence(ctx, { ...step, dhn: carryBad, dh0: g.dh0 }), 'gruBackwardSequence', 'dhn', '(2, 4)');
-  expectThrows(() => gruBackwardSequence(ctx, { ...step, dhn: g.dhn, dh0: g.dhn }), 'gruBackwardSequence', 'dhn and dh0 must be different tensors');
+  expectThrows(() => gruBackwardSteps(ctx, { ...step, dhn: carryBad, dh0: g.dh0 }), 'gruBackwardSteps', 'dhn', '(2, 4)');
+  expectThrows(() => gruBackwardSteps(ctx, { ...step, dhn: g.dhn, dh0: g.dhn }), 'gruBackwardSteps', 'dhn and dh0 must be different tensors');
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');
-  // Nor was the carry copy of gruBackwardSequence recorded.
+  // Nor was the carry copy of gruBackwardSteps recorded.
   expectClose('dhCarry untouched', await ctx.read(g.dhCarry), copiesBefore, { atol: 0, rtol: 0 });
   for (const t of [wrongWhh, gx2H, lenF, hnBad, dgatesI, carryBad]) t.release();
   releaseAll(g);
@@ -362,8 +368,7 @@ test('bad shapes, dtypes, timesteps and aliases are refused before anything is r
  *  returns every output buffer. */
 async function runVariant(ctx: GpuContext, c: Case, v: StepKernelVariant, steps: boolean): Promise<Record<string, Float32Array>> {
   const g = upload(ctx, c);
-  const prev = getStepKernelVariant();
-  setStepKernelVariant(v);
+  const prev = ctx.configure({ stepVariant: v });
   try {
     const fwd: GruForwardTensors = { gx: g.gx, whh: g.whh, bhh: g.bhh, h0: g.h0, lengths: g.lengths, hs: g.hs, gates: g.gates, hnLin: g.hnLin, hn: g.hn };
     const step: GruBackwardStepTensors = {
@@ -375,11 +380,11 @@ async function runVariant(ctx: GpuContext, c: Case, v: StepKernelVariant, steps:
       for (let t = c.T - 1; t >= 0; t--) gruStepBackward(ctx, t, step);
       gruBackwardInitial(ctx, { dghh: g.dghh, whh: g.whh, dhCarry: g.dhCarry, dh0: g.dh0 });
     } else {
-      gruForwardSequence(ctx, fwd);
-      gruBackwardSequence(ctx, { ...step, dhn: g.dhn, dh0: g.dh0 });
+      gruForwardSteps(ctx, fwd);
+      gruBackwardSteps(ctx, { ...step, dhn: g.dhn, dh0: g.dh0 });
     }
   } finally {
-    setStepKernelVariant(prev);
+    ctx.configure(prev);
   }
   const out: Record<string, Float32Array> = {};
   for (const k of ['hs', 'gates', 'hnLin', 'hn', 'dgates', 'dghh', 'dhCarry', 'dh0'] as const) out[k] = new Float32Array(await ctx.read(g[k]));

@@ -1,20 +1,20 @@
 // GRU sequence kernels (all timesteps in one dispatch, src/kernels/gru_seq.ts) against the CPU
 // reference step functions (src/cpu/gru.ts), exactly as test/gru.test.ts checks the step kernels,
 // at several rows-per-workgroup settings (including ones that leave a partial last workgroup); against
-// the step kernels (gruForwardSequence / gruBackwardSequence) on the same inputs; and the model layer
+// the step kernels (gruForwardSteps / gruBackwardSteps) on the same inputs; and the model layer
 // under the 'step' and 'sequence' schedules.
 import { suite } from 'uvu';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
-import { gruSeqBackward, gruSeqForward, gruSeqSupported } from '../src/kernels/gru_seq.ts';
-import { gruBackwardSequence, gruForwardSequence } from '../src/kernels/gru.ts';
+import { gruBackwardFused, gruForwardFused, gruFusedSupported } from '../src/kernels/gru_seq.ts';
+import { gruBackwardSteps, gruForwardSteps } from '../src/kernels/gru.ts';
 import type { SeqOptions } from '../src/kernels/lstm_seq.ts';
 import * as cpu from '../src/cpu/gru.ts';
 import { f64 } from '../src/cpu/math.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
-import { Dense, Embedding, GRU, Sequential, setRecurrentSchedule, type RecurrentSchedule } from '../src/nn/index.ts';
+import { Dense, Embedding, GRU, Sequential, type RecurrentSchedule } from '../src/nn/index.ts';
 import { SGD } from '../src/train/optimizers.ts';
 
 const test = suite('gru_seq');
@@ -64,13 +64,13 @@ async function runGpu(ctx: GpuContext, c: Case, schedule: 'sequence' | 'step', o
   };
   const before = ctx.dispatchCount;
   if (schedule === 'sequence') {
-    gruSeqForward(ctx, f, opts);
-    gruSeqBackward(ctx, b, opts);
-    // One forward dispatch; one backward sequence dispatch + the initial-state entry.
-    if (ctx.dispatchCount - before !== 3) throw new Error(`${ctx.dispatchCount - before} dispatches, expected 3`);
+    gruForwardFused(ctx, f, opts);
+    gruBackwardFused(ctx, b, opts);
+    // The forward sequence dispatch + the final-state gather; the backward one + the initial-state entry.
+    if (ctx.dispatchCount - before !== 4) throw new Error(`${ctx.dispatchCount - before} dispatches, expected 4`);
   } else {
-    gruForwardSequence(ctx, f);
-    gruBackwardSequence(ctx, b);
+    gruForwardSteps(ctx, f);
+    gruBackwardSteps(ctx, b);
   }
   const out: Out = {
     hs: await ctx.read(f.hs), gates: await ctx.read(f.gates), hnLin: await ctx.read(f.hnLin), hn: await ctx.read(f.hn),
@@ -184,12 +184,12 @@ test('backward without dhn and without a carry tensor (pool scratch) matches the
     hnLin: nan([B, T, H], 'hnLin'), hn: nan([B, H], 'hn'),
   };
   const dgates = nan([B, T, G], 'dgates'), dghh = nan([B, T, G], 'dghh'), dh0 = nan([B, H], 'dh0');
-  gruSeqForward(ctx, f, { rowsPerWorkgroup: 3 });
+  gruForwardFused(ctx, f, { rowsPerWorkgroup: 3 });
   const live = ctx.memoryStats().liveBuffers;
-  gruSeqBackward(ctx, {
+  gruBackwardFused(ctx, {
     dhs: t(c.dhs, [B, T, H], 'dhs'), gates: f.gates, hnLin: f.hnLin, hs: f.hs, h0: f.h0, whh: f.whh, lengths: f.lengths, dgates, dghh, dh0,
   }, { rowsPerWorkgroup: 3 });
-  if (ctx.memoryStats().liveBuffers !== live + 1) throw new Error('gruSeqBackward kept its scratch carry'); // +1: dhs
+  if (ctx.memoryStats().liveBuffers !== live + 1) throw new Error('gruBackwardFused kept its scratch carry'); // +1: dhs
   c.dhn.fill(0);
   const want = runCpu(c);
   expectClose('dgates', await ctx.read(dgates), want.dgates, { ...TOL_B, shape: [B, T, G] });
@@ -239,32 +239,32 @@ test('bad shapes, dtypes, aliasing and options are refused before any dispatch',
   };
   await ctx.sync();
   const before = ctx.dispatchCount;
-  const F = gruSeqForward, S = gruSeqBackward;
-  expectThrows(() => F(ctx, { ...f, gx: z([B * T, G], 'f32', 'flat') }), 'gruSeqForward', 'gx (flat)', '(6, 15)', 'expected (*, *, 15)');
-  expectThrows(() => F(ctx, { ...f, whh: z([G, H + 1], 'f32', 'w6') }), 'gruSeqForward', 'whh (w6)', 'expected (3*H, H) = (18, 6)');
-  expectThrows(() => F(ctx, { ...f, hs: z([B, T, H + 1], 'f32', 'hs6') }), 'gruSeqForward', 'hs (hs6)', '(2, 3, 6)', 'expected (2, 3, 5)');
-  expectThrows(() => F(ctx, { ...f, hnLin: z([B, T + 1, H], 'f32', 'hl4') }), 'gruSeqForward', 'hnLin (hl4)', 'expected (2, 3, 5)');
+  const F = gruForwardFused, S = gruBackwardFused;
+  expectThrows(() => F(ctx, { ...f, gx: z([B * T, G], 'f32', 'flat') }), 'gruForwardFused', 'gx (flat)', '(6, 15)', 'expected (*, *, 15)');
+  expectThrows(() => F(ctx, { ...f, whh: z([G, H + 1], 'f32', 'w6') }), 'gruForwardFused', 'whh (w6)', 'expected (3*H, H) = (18, 6)');
+  expectThrows(() => F(ctx, { ...f, hs: z([B, T, H + 1], 'f32', 'hs6') }), 'gruForwardFused', 'hs (hs6)', '(2, 3, 6)', 'expected (2, 3, 5)');
+  expectThrows(() => F(ctx, { ...f, hnLin: z([B, T + 1, H], 'f32', 'hl4') }), 'gruForwardFused', 'hnLin (hl4)', 'expected (2, 3, 5)');
   expectThrows(() => F(ctx, { ...f, lengths: z([B], 'f32', 'lenf') }), 'lengths (lenf)', 'dtype f32', 'expected i32');
   expectThrows(() => F(ctx, { ...f, bhh: z([H], 'f32', 'bhh5') }), 'bhh (bhh5)', 'expected (15)');
-  expectThrows(() => F(ctx, { ...f, hn: f.h0 }), 'gruSeqForward', 'hn and h0 must be different tensors');
-  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'gruSeqForward', 'rowsPerWorkgroup must be a positive integer');
-  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'gruSeqBackward', 'dgates (dg5)', 'expected (2, 3, 15)');
-  expectThrows(() => S(ctx, { ...b, dhs: z([B, T, G], 'f32', 'dhs15') }), 'gruSeqBackward', 'dhs (dhs15)', 'expected (*, *, 5)');
-  expectThrows(() => S(ctx, { ...b, dhn: z([B, H + 1], 'f32', 'dhn6') }), 'gruSeqBackward', 'dhn (dhn6)', 'expected (2, 5)');
-  expectThrows(() => S(ctx, { ...b, dh0: z([B, H], 'i32', 'dh0i') }), 'gruSeqBackward', 'dh0 (dh0i)', 'dtype i32');
-  expectThrows(() => S(ctx, { ...b, dhCarry: z([B], 'f32', 'c1') }), 'gruSeqBackward', 'dhCarry (c1)');
-  expectThrows(() => S(ctx, { ...b, dghh: b.dgates }), 'gruSeqBackward', 'dghh and dgates must be different tensors');
-  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'gruSeqBackward', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => F(ctx, { ...f, hn: f.h0 }), 'gruForwardFused', 'hn and h0 must be different tensors');
+  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'gruForwardFused', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'gruBackwardFused', 'dgates (dg5)', 'expected (2, 3, 15)');
+  expectThrows(() => S(ctx, { ...b, dhs: z([B, T, G], 'f32', 'dhs15') }), 'gruBackwardFused', 'dhs (dhs15)', 'expected (*, *, 5)');
+  expectThrows(() => S(ctx, { ...b, dhn: z([B, H + 1], 'f32', 'dhn6') }), 'gruBackwardFused', 'dhn (dhn6)', 'expected (2, 5)');
+  expectThrows(() => S(ctx, { ...b, dh0: z([B, H], 'i32', 'dh0i') }), 'gruBackwardFused', 'dh0 (dh0i)', 'dtype i32');
+  expectThrows(() => S(ctx, { ...b, dhCarry: z([B], 'f32', 'c1') }), 'gruBackwardFused', 'dhCarry (c1)');
+  expectThrows(() => S(ctx, { ...b, dghh: b.dgates }), 'gruBackwardFused', 'dghh and dgates must be different tensors');
+  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'gruBackwardFused', 'rowsPerWorkgroup must be a positive integer');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // A hidden size whose backward buffers (2·3H floats per row) cannot fit in workgroup memory is
   // refused (and reported as unsupported).
   const bigH = Math.ceil(ctx.limits.maxComputeWorkgroupStorageSize / 24) + 1;
-  if (gruSeqSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
-  if (!gruSeqSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
+  if (gruFusedSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
+  if (!gruFusedSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
   F(ctx, f);
   S(ctx, b);
   await ctx.sync();
-  if (ctx.dispatchCount - before !== 3) throw new Error('valid arguments did not record 3 dispatches');
+  if (ctx.dispatchCount - before !== 4) throw new Error('valid arguments did not record 4 dispatches');
   for (const t of made) t.release();
 });
 
@@ -288,17 +288,17 @@ async function modelGradients(ctx: GpuContext, layerSchedule: RecurrentSchedule 
   return out;
 }
 
-test('model: step and sequence schedules give the same loss and gradients (per-layer option and module setting)', async () => {
+test('model: step and sequence schedules give the same loss and gradients (per-layer option and context setting)', async () => {
   const ctx = await gpu();
   try {
     const step = await modelGradients(ctx, 'step');
     const perLayer = await modelGradients(ctx, 'sequence');
-    setRecurrentSchedule('sequence');
+    ctx.configure({ recurrentSchedule: 'sequence' });
     const global = await modelGradients(ctx, undefined);
     // The sequence kernels really ran: per (layer, direction) the step schedule records T forward
     // and T + 1 backward dispatches, the sequence schedule 1 and 2 (2 layers × 2 directions, T = 5).
     const saved = 4 * (2 * 5 + 1 - 3);
-    for (const [what, run] of [['layer option', perLayer], ['module setting', global]] as const) {
+    for (const [what, run] of [['layer option', perLayer], ['context setting', global]] as const) {
       const d = step.get('dispatches')![0] - run.get('dispatches')![0];
       if (d !== saved) throw new Error(`${what}: the sequence schedule recorded ${d} dispatches fewer than the step schedule, expected ${saved}`);
     }
@@ -306,11 +306,11 @@ test('model: step and sequence schedules give the same loss and gradients (per-l
     for (const [name, want] of step) {
       if (name === 'dispatches') continue;
       expectClose(`${name} (layer option)`, perLayer.get(name)!, want, TOL_SAME);
-      expectClose(`${name} (module setting)`, global.get(name)!, want, TOL_SAME);
+      expectClose(`${name} (context setting)`, global.get(name)!, want, TOL_SAME);
     }
     if (!step.get('dgru.weight_hh_l1_reverse')!.some((v) => Math.abs(v) > 1e-4)) throw new Error('dweight_hh_l1_reverse is (almost) zero: the comparison would be vacuous');
   } finally {
-    setRecurrentSchedule('auto');
+    ctx.configure({ recurrentSchedule: 'auto' });
   }
 });
 

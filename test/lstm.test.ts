@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import * as gpuLstm from '../src/kernels/lstm.ts';
-import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
+import type { StepKernelVariant } from '../src/kernels/step_variant.ts';
 import * as cpu from '../src/cpu/lstm.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
@@ -48,8 +48,8 @@ async function runGpu(ctx: GpuContext, c: Case, steps: boolean): Promise<GpuResu
     for (let t = T - 1; t >= 0; t--) gpuLstm.lstmStepBackward(ctx, t, b);
     gpuLstm.lstmBackwardInitial(ctx, b);
   } else {
-    gpuLstm.lstmForwardSequence(ctx, f);
-    gpuLstm.lstmBackwardSequence(ctx, b);
+    gpuLstm.lstmForwardSteps(ctx, f);
+    gpuLstm.lstmBackwardSteps(ctx, b);
   }
   // T forward steps + the final-state gather, T backward steps + the initial-state entry.
   if (ctx.dispatchCount - before !== 2 * T + 2) throw new Error(`${ctx.dispatchCount - before} dispatches, expected ${2 * T + 2}`);
@@ -274,7 +274,7 @@ test('bad shapes, dtypes, aliasing and t out of range are refused before any dis
   expectThrows(() => F(ctx, 0, { ...f, h0: z([B, H], 'i32', 'h0i') }), 'h0 (h0i)', 'dtype i32', 'expected f32');
   expectThrows(() => F(ctx, 0, { ...f, cs: f.hs }), 'lstmStepForward', 'cs and hs must be different tensors');
   for (const t of [-1, T, 1.5, NaN]) expectThrows(() => F(ctx, t, f), 'lstmStepForward', 't must be an integer in [0, 2]', `got ${t}`);
-  expectThrows(() => gpuLstm.lstmForwardSequence(ctx, { ...f, hn: z([B, T, H], 'f32', 'hn3') }), 'lstmForwardSequence', 'hn (hn3)');
+  expectThrows(() => gpuLstm.lstmForwardSteps(ctx, { ...f, hn: z([B, T, H], 'f32', 'hn3') }), 'lstmForwardSteps', 'hn (hn3)');
   // Backward
   expectThrows(() => S(ctx, 0, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'lstmStepBackward', 'dgates (dg5)', '(2, 3, 5)', 'expected (*, *, 20)');
   expectThrows(() => S(ctx, 0, { ...b, dhs: z([B, T + 1, H], 'f32', 'dhs4') }), 'lstmStepBackward', 'dhs (dhs4)', '(2, 4, 5)', 'expected (2, 3, 5)');
@@ -284,54 +284,26 @@ test('bad shapes, dtypes, aliasing and t out of range are refused before any dis
   expectThrows(() => S(ctx, 0, { ...b, dgates: b.gates }), 'lstmStepBackward', 'dgates and gates must be different tensors');
   for (const t of [-1, T]) expectThrows(() => S(ctx, t, b), 'lstmStepBackward', 't must be an integer in [0, 2]', `got ${t}`);
   expectThrows(() => gpuLstm.lstmBackwardInitial(ctx, { ...b, dh0: z([B, G], 'f32', 'dh0g') }), 'lstmBackwardInitial', 'dh0 (dh0g)', 'expected (2, 5)');
-  expectThrows(() => gpuLstm.lstmBackwardSequence(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmBackwardSequence', 'dc0 (dc0i)', 'dtype i32');
-  expectThrows(() => gpuLstm.lstmBackwardSequence(ctx, { ...b, dhn: undefined as unknown as Tensor }), 'lstmBackwardSequence', 'dhn must be a Tensor');
+  expectThrows(() => gpuLstm.lstmBackwardSteps(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmBackwardSteps', 'dc0 (dc0i)', 'dtype i32');
+  expectThrows(() => gpuLstm.lstmBackwardSteps(ctx, { ...b, dhn: undefined as unknown as Tensor }), 'lstmBackwardSteps', 'dhn must be a Tensor');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // The well-formed arguments are accepted (the checks above are not refusing everything).
-  gpuLstm.lstmForwardSequence(ctx, f);
-  gpuLstm.lstmBackwardSequence(ctx, b);
+  gpuLstm.lstmForwardSteps(ctx, f);
+  gpuLstm.lstmBackwardSteps(ctx, b);
   await ctx.sync();
   if (ctx.dispatchCount - before !== 2 * T + 2) throw new Error('valid arguments did not record 2T + 2 dispatches');
   for (const t of made) t.release();
 });
 
-test('the transposed-weights forward (whhT) is bit-identical to the plain forward', async () => {
-  const ctx = await gpu();
-  for (const [B, T, H, I] of [[3, 5, 37, 7], [64, 3, 128, 16]]) {
-    const rng = new Rng(B + H);
-    const G = 4 * H;
-    const lens = Int32Array.from({ length: B }, (_, b) => (b === 1 ? 2 : T));
-    const gx = ctx.tensor(rng.uniformArray(B * T * G, -2, 2), [B, T, G], 'gx');
-    const whh = ctx.tensor(rng.uniformArray(G * H, -0.3, 0.3), [G, H], 'whh');
-    const bhh = ctx.tensor(rng.uniformArray(G), [G], 'bhh');
-    const h0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'h0'), c0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'c0');
-    const lengths = ctx.tensor(lens, [B], 'lengths');
-    const outs = () => ({
-      hs: ctx.empty([B, T, H], 'f32', 'hs'), cs: ctx.empty([B, T, H], 'f32', 'cs'), gates: ctx.empty([B, T, G], 'f32', 'gates'),
-      hn: ctx.empty([B, H], 'f32', 'hn'), cn: ctx.empty([B, H], 'f32', 'cn'),
-    });
-    const a = outs(), b = outs();
-    const whhT = ctx.empty([H, G], 'f32', 'whhT');
-    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, ...a });
-    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT, ...b });
-    for (const k of ['hs', 'cs', 'gates', 'hn', 'cn'] as const) {
-      expectClose(`${k} (B=${B}, H=${H})`, await ctx.read(b[k]), await ctx.read(a[k]), { atol: 0, rtol: 0 });
-    }
-    expectThrows(() => gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT: ctx.zeros([G, H]), ...outs() }), 'whhT', `expected (${H}, ${G})`);
-    for (const t of [gx, whh, bhh, h0, c0, lengths, whhT, ...Object.values(a), ...Object.values(b)]) t.release();
-  }
-});
-
 // ---------------------------------------------------------------- register-blocked variant
 
-/** runGpu with the step-kernel variant set to `v` while the dispatches are recorded. */
+/** runGpu with the context's step-kernel variant set to `v` while the dispatches are recorded. */
 async function runGpuVariant(ctx: GpuContext, c: Case, steps: boolean, v: StepKernelVariant): Promise<GpuResult> {
-  const prev = getStepKernelVariant();
-  setStepKernelVariant(v);
+  const prev = ctx.configure({ stepVariant: v });
   try {
     return await runGpu(ctx, c, steps);
   } finally {
-    setStepKernelVariant(prev);
+    ctx.configure(prev);
   }
 }
 
@@ -363,38 +335,9 @@ test('blocked step kernels are bit-identical to the plain ones (B=3 H=37 T=5 [5,
   }
 });
 
-test('blocked transposed-weights forward (whhT) is bit-identical to the plain forward, B=5 H=37', async () => {
+test('configure refuses an unknown step-kernel variant', async () => {
   const ctx = await gpu();
-  const B = 5, T = 4, H = 37, G = 4 * H;
-  const rng = new Rng(24);
-  const gx = ctx.tensor(rng.uniformArray(B * T * G, -2, 2), [B, T, G], 'gx');
-  const whh = ctx.tensor(rng.uniformArray(G * H, -0.3, 0.3), [G, H], 'whh');
-  const bhh = ctx.tensor(rng.uniformArray(G), [G], 'bhh');
-  const h0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'h0'), c0 = ctx.tensor(rng.uniformArray(B * H), [B, H], 'c0');
-  const lengths = ctx.tensor(new Int32Array([4, 2, 1, 4, 3]), [B], 'lengths');
-  const outs = () => ({
-    hs: ctx.empty([B, T, H], 'f32', 'hs'), cs: ctx.empty([B, T, H], 'f32', 'cs'), gates: ctx.empty([B, T, G], 'f32', 'gates'),
-    hn: ctx.empty([B, H], 'f32', 'hn'), cn: ctx.empty([B, H], 'f32', 'cn'),
-  });
-  const a = outs(), b = outs();
-  const whhT = ctx.empty([H, G], 'f32', 'whhT');
-  const prev = getStepKernelVariant();
-  try {
-    setStepKernelVariant('plain');
-    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, ...a });
-    setStepKernelVariant('blocked');
-    gpuLstm.lstmForwardSequence(ctx, { gx, whh, bhh, h0, c0, lengths, whhT, ...b });
-  } finally {
-    setStepKernelVariant(prev);
-  }
-  for (const k of ['hs', 'cs', 'gates', 'hn', 'cn'] as const) {
-    expectClose(k, await ctx.read(b[k]), await ctx.read(a[k]), EXACT);
-  }
-  for (const t of [gx, whh, bhh, h0, c0, lengths, whhT, ...Object.values(a), ...Object.values(b)]) t.release();
-});
-
-test('setStepKernelVariant refuses an unknown variant', () => {
-  expectThrows(() => setStepKernelVariant('tiled' as StepKernelVariant), 'setStepKernelVariant', "'plain' or 'blocked'", '"tiled"');
+  expectThrows(() => ctx.configure({ stepVariant: 'tiled' as StepKernelVariant }), 'configure', 'stepVariant', "'plain', 'blocked'", '"tiled"');
 });
 
 test.run();

@@ -10,7 +10,7 @@ import { Rng } from '../src/cpu/random.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
 import { randomCase, runCpu, type Case, type CpuResult, type GpuResult } from './helpers/lstm_case.ts';
-import { Dense, Embedding, LSTM, Sequential, getRecurrentSchedule, setRecurrentSchedule, type RecurrentSchedule } from '../src/nn/index.ts';
+import { Dense, Embedding, LSTM, Sequential, type RecurrentSchedule } from '../src/nn/index.ts';
 import { SGD } from '../src/train/optimizers.ts';
 
 const test = suite('lstm_seq');
@@ -35,8 +35,8 @@ async function runGpu(ctx: GpuContext, c: Case, opts: seq.SeqOptions): Promise<G
     dh0: keep(junk([B, H], 'dh0')), dc0: keep(junk([B, H], 'dc0')),
   };
   const before = ctx.dispatchCount;
-  seq.lstmSeqForward(ctx, f, opts);
-  seq.lstmSeqBackward(ctx, b, opts);
+  seq.lstmForwardFused(ctx, f, opts);
+  seq.lstmBackwardFused(ctx, b, opts);
   // One sequence dispatch + the final-state gather; one backward sequence dispatch + the initial-state entry.
   if (ctx.dispatchCount - before !== 4) throw new Error(`${ctx.dispatchCount - before} dispatches, expected 4`);
   const out = {
@@ -142,24 +142,24 @@ test('bad shapes, dtypes, aliasing and options are refused before any dispatch',
   };
   await ctx.sync();
   const before = ctx.dispatchCount;
-  const F = seq.lstmSeqForward, S = seq.lstmSeqBackward;
-  expectThrows(() => F(ctx, { ...f, gx: z([B * T, G], 'f32', 'flat') }), 'lstmSeqForward', 'gx (flat)', '(6, 20)', 'expected (*, *, 20)');
-  expectThrows(() => F(ctx, { ...f, whh: z([G, H + 1], 'f32', 'w6') }), 'lstmSeqForward', 'whh (w6)', 'expected (4*H, H) = (24, 6)');
-  expectThrows(() => F(ctx, { ...f, hs: z([B, T, H + 1], 'f32', 'hs6') }), 'lstmSeqForward', 'hs (hs6)', '(2, 3, 6)', 'expected (2, 3, 5)');
+  const F = seq.lstmForwardFused, S = seq.lstmBackwardFused;
+  expectThrows(() => F(ctx, { ...f, gx: z([B * T, G], 'f32', 'flat') }), 'lstmForwardFused', 'gx (flat)', '(6, 20)', 'expected (*, *, 20)');
+  expectThrows(() => F(ctx, { ...f, whh: z([G, H + 1], 'f32', 'w6') }), 'lstmForwardFused', 'whh (w6)', 'expected (4*H, H) = (24, 6)');
+  expectThrows(() => F(ctx, { ...f, hs: z([B, T, H + 1], 'f32', 'hs6') }), 'lstmForwardFused', 'hs (hs6)', '(2, 3, 6)', 'expected (2, 3, 5)');
   expectThrows(() => F(ctx, { ...f, lengths: z([B], 'f32', 'lenf') }), 'lengths (lenf)', 'dtype f32', 'expected i32');
   expectThrows(() => F(ctx, { ...f, cn: z([B], 'f32', 'cn1') }), 'cn (cn1)', 'expected (2, 5)');
-  expectThrows(() => F(ctx, { ...f, cs: f.hs }), 'lstmSeqForward', 'cs and hs must be different tensors');
-  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'lstmSeqForward', 'rowsPerWorkgroup must be a positive integer');
-  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'lstmSeqBackward', 'dgates (dg5)', 'expected (*, *, 20)');
-  expectThrows(() => S(ctx, { ...b, dcn: z([B, H + 1], 'f32', 'dcn6') }), 'lstmSeqBackward', 'dcn (dcn6)', 'expected (2, 5)');
-  expectThrows(() => S(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmSeqBackward', 'dc0 (dc0i)', 'dtype i32');
-  expectThrows(() => S(ctx, { ...b, dgates: b.gates }), 'lstmSeqBackward', 'dgates and gates must be different tensors');
-  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'lstmSeqBackward', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => F(ctx, { ...f, cs: f.hs }), 'lstmForwardFused', 'cs and hs must be different tensors');
+  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'lstmForwardFused', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H], 'f32', 'dg5') }), 'lstmBackwardFused', 'dgates (dg5)', 'expected (*, *, 20)');
+  expectThrows(() => S(ctx, { ...b, dcn: z([B, H + 1], 'f32', 'dcn6') }), 'lstmBackwardFused', 'dcn (dcn6)', 'expected (2, 5)');
+  expectThrows(() => S(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmBackwardFused', 'dc0 (dc0i)', 'dtype i32');
+  expectThrows(() => S(ctx, { ...b, dgates: b.gates }), 'lstmBackwardFused', 'dgates and gates must be different tensors');
+  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'lstmBackwardFused', 'rowsPerWorkgroup must be a positive integer');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // A hidden size whose backward buffers cannot fit in workgroup memory is refused (and reported as unsupported).
   const bigH = Math.ceil(ctx.limits.maxComputeWorkgroupStorageSize / 32) + 1;
-  if (seq.lstmSeqSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
-  if (!seq.lstmSeqSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
+  if (seq.lstmFusedSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
+  if (!seq.lstmFusedSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
   F(ctx, f);
   S(ctx, b);
   await ctx.sync();
@@ -186,13 +186,13 @@ async function modelGradients(ctx: GpuContext, layerSchedule: RecurrentSchedule 
   return out;
 }
 
-test('model: step and sequence schedules give the same loss and gradients (per-layer option and module setting)', async () => {
+test('model: step and sequence schedules give the same loss and gradients (per-layer option and context setting)', async () => {
   const ctx = await gpu();
-  const before = getRecurrentSchedule();
+  const before = ctx.settings;
   try {
     const step = await modelGradients(ctx, 'step');
     const perLayer = await modelGradients(ctx, 'sequence');
-    setRecurrentSchedule('sequence');
+    ctx.configure({ recurrentSchedule: 'sequence' });
     const global = await modelGradients(ctx, undefined);
     // Both schedules evaluate the same expressions in the same summation order; only the place
     // h_prev / dgates[t+1] are read from differs (workgroup memory vs storage). Allow a few ulps in
@@ -200,13 +200,13 @@ test('model: step and sequence schedules give the same loss and gradients (per-l
     const tol = { atol: 1e-6, rtol: 1e-5 };
     for (const [name, want] of step) {
       expectClose(`${name} (layer option)`, perLayer.get(name)!, want, tol);
-      expectClose(`${name} (module setting)`, global.get(name)!, want, tol);
+      expectClose(`${name} (context setting)`, global.get(name)!, want, tol);
     }
     if (!step.get('dlstm.weight_hh_l1_reverse')!.some((v) => Math.abs(v) > 1e-4)) throw new Error('dweight_hh_l1_reverse is (almost) zero: the comparison would be vacuous');
-    expectThrows(() => setRecurrentSchedule('fast' as RecurrentSchedule), 'setRecurrentSchedule', 'fast');
+    expectThrows(() => ctx.configure({ recurrentSchedule: 'fast' as RecurrentSchedule }), 'configure', 'recurrentSchedule', 'fast', "'step', 'sequence', 'auto'");
     expectThrows(() => new LSTM({ hiddenSize: 4, schedule: 'fast' as RecurrentSchedule }), 'schedule must be', 'fast');
   } finally {
-    setRecurrentSchedule(before);
+    ctx.configure(before);
   }
 });
 

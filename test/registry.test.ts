@@ -2,7 +2,8 @@
 import { suite } from 'uvu';
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { allKernels, kernelSource } from '../src/runtime/registry.ts';
+import { sep } from 'node:path';
+import { allKernels, kernelSource, moduleFile, moduleParts } from '../src/runtime/registry.ts';
 import { SHADERS } from '../src/shaders.generated.ts';
 import '../src/kernels/index.ts';
 import { gpu } from './helpers/gpu.ts';
@@ -11,12 +12,12 @@ const test = suite('registry');
 
 test('src/shaders.generated.ts is in sync with shaders/*.wgsl', () => {
   execFileSync(process.execPath, ['scripts/gen-shaders.mjs', '--check'], { stdio: 'pipe' });
-  const files = readdirSync('shaders').filter((f) => f.endsWith('.wgsl')).sort();
+  const files = (readdirSync('shaders', { recursive: true }) as string[]).map((f) => f.split(sep).join('/')).filter((f) => f.endsWith('.wgsl')).sort();
   if (JSON.stringify(Object.keys(SHADERS).sort()) !== JSON.stringify(files)) throw new Error('SHADERS keys differ from shaders/');
 });
 
 test('every shader file opens with a header comment and is used by a kernel', () => {
-  const used = new Set(allKernels().map((k) => k.file));
+  const used = new Set(allKernels().flatMap((k) => moduleParts(k.file)));
   for (const f of Object.keys(SHADERS)) {
     if (!readFileSync(`shaders/${f}`, 'utf8').startsWith('//')) throw new Error(`shaders/${f} has no header comment`);
     if (f !== 'common.wgsl' && !used.has(f)) throw new Error(`shaders/${f} has no registered kernel`);
@@ -75,6 +76,49 @@ test('a WGSL compile error names the kernel, file and line', async () => {
     unregisterKernel('broken_for_test');
     delete SHADERS['broken_for_test.wgsl'];
   }
+});
+
+test('a WGSL error in an assembled module names the part and its line', async () => {
+  const ctx = await gpu();
+  const { registerKernels, unregisterKernel } = await import('../src/runtime/registry.ts');
+  SHADERS['broken_part_for_test.wgsl'] = '// broken part\nfn broken_helper() -> f32 {\n  return undefined_thing;\n}\n';
+  try {
+    registerKernels([{
+      name: 'broken_part_for_test', entry: 'final_state', bindings: [],
+      file: moduleFile('recurrent/layout.wgsl', 'cells/rnn.wgsl', 'broken_part_for_test.wgsl', 'cells/rnn_storage.wgsl', 'recurrent/step.wgsl'),
+    }]);
+    let msg = '';
+    try { await ctx.compile('broken_part_for_test'); } catch (e) { msg = (e as Error).message; }
+    if (!/shaders\/broken_part_for_test\.wgsl:3:/.test(msg)) throw new Error(`unexpected message: ${msg}`);
+  } finally {
+    unregisterKernel('broken_part_for_test');
+    delete SHADERS['broken_part_for_test.wgsl'];
+  }
+});
+
+test('scripts/print-wgsl.ts prints a kernel\'s assembled WGSL with each part marked', () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/print-wgsl.ts', 'gru_step_backward'], { encoding: 'utf8' });
+  for (const part of ['common.wgsl', 'recurrent/layout.wgsl', 'cells/gru.wgsl', 'cells/gru_storage.wgsl', 'recurrent/step.wgsl']) {
+    if (!out.includes(`// ----- shaders/${part}`)) throw new Error(`no marker for ${part} in:\n${out.slice(0, 400)}`);
+  }
+  if (!/fn step_backward\(/.test(out)) throw new Error('the entry point is missing');
+});
+
+// Browsers grant 10 storage buffers per shader stage where the adapter allows (Chromium's
+// SwiftShader: 10; WebGPU's default is 8), whatever this adapter grants, so no kernel binds more.
+test('no kernel binds more than 10 storage buffers', () => {
+  const over = allKernels()
+    .map((k) => [k.name, k.bindings.filter((b) => b.kind !== 'uniform').length] as const)
+    .filter(([, n]) => n > 10);
+  if (over.length) throw new Error(`more than 10 storage buffers (the browsers' per-stage limit): ${over.map(([k, n]) => `${k} binds ${n}`).join(', ')}`);
+});
+
+// Every cell's forward and backward is written once (cells/), every schedule once (recurrent/):
+// the whole recurrent WGSL stays small enough to read.
+test('all recurrent WGSL (scaffolds, cells, generation) is at most 1,000 lines', () => {
+  const files = Object.keys(SHADERS).filter((f) => f.startsWith('recurrent/') || f.startsWith('cells/'));
+  const lines = files.reduce((n, f) => n + SHADERS[f].split('\n').length - (SHADERS[f].endsWith('\n') ? 1 : 0), 0);
+  if (lines > 1000) throw new Error(`${lines} lines of recurrent WGSL in ${files.join(', ')}: at most 1,000`);
 });
 
 test.run();

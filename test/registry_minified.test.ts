@@ -3,7 +3,7 @@
 // tokens on the same lines, and every kernel still compiles into a pipeline on this adapter.
 import { suite } from 'uvu';
 import { minifyWgsl, stripWgslComments } from '../scripts/minify-wgsl.mjs';
-import { allKernels } from '../src/runtime/registry.ts';
+import { allKernels, kernelSource } from '../src/runtime/registry.ts';
 import { SHADERS } from '../src/shaders.generated.ts';
 import '../src/kernels/index.ts';
 import { expectThrows } from './helpers/expect.ts';
@@ -16,10 +16,10 @@ const tokens = (wgsl: string): string[] => wgsl.match(/[A-Za-z0-9_]+|[+\-*/%&|^<
 const lineCount = (s: string) => s.split('\n').length;
 const shaderFiles = () => Object.keys(SHADERS).filter((f) => f !== 'broken_for_test.wgsl');
 
-/** common.wgsl + the file, minified, the way kernelSource() joins them. */
+/** The module a kernel compiles (common.wgsl + its parts), minified part by part and joined the
+ *  way kernelSource() joins them. */
 function minifiedSource(file: string): string {
-  const common = minifyWgsl(SHADERS['common.wgsl']);
-  return file === 'common.wgsl' ? common : `${common}\n${minifyWgsl(SHADERS[file])}`;
+  return kernelSource(file).parts.map((p) => minifyWgsl(SHADERS[p.file])).join('\n');
 }
 
 test('comments go, nested block comments included, and every newline stays', () => {
@@ -47,12 +47,12 @@ test('every shader keeps its tokens and its line count, and loses its comments',
   if (after > before * 0.67) throw new Error(`minified WGSL is ${after} of ${before} characters: expected at most two thirds`);
 });
 
-test('every minified shader module compiles and every kernel builds a pipeline from it', async () => {
+test('every minified kernel module compiles and every kernel builds a pipeline from it', async () => {
   const ctx = await gpu();
   const device = ctx.device;
   const failures: string[] = [];
   const modules = new Map<string, GPUShaderModule>();
-  for (const f of shaderFiles()) {
+  for (const f of new Set(allKernels().map((k) => k.file))) {
     // Errors are caught in a scope so that they fail this test, not a later read() on the context.
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code: minifiedSource(f), label: `minified shaders/${f}` });

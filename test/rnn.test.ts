@@ -1,12 +1,12 @@
-// Vanilla RNN step kernels (shaders/rnn.wgsl) against the CPU reference (src/cpu/rnn.ts), and the
+// Vanilla RNN per-timestep wrappers (src/kernels/rnn.ts) against the CPU reference (src/cpu/rnn.ts), and the
 // CPU whole-sequence backward against central finite differences.
 import { suite } from 'uvu';
 import {
-  rnnBackwardInitial, rnnBackwardSequence, rnnForwardSequence, rnnStepBackward, rnnStepForward,
+  rnnBackwardInitial, rnnBackwardSteps, rnnForwardSteps, rnnStepBackward, rnnStepForward,
   type RnnNonlinearity,
 } from '../src/kernels/rnn.ts';
 import * as cpu from '../src/cpu/rnn.ts';
-import { getStepKernelVariant, setStepKernelVariant, type StepKernelVariant } from '../src/kernels/step_variant.ts';
+import type { StepKernelVariant } from '../src/kernels/step_variant.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
@@ -131,15 +131,13 @@ async function checkAgainstCpu(
   const fwd = { gx, whh, bhh, h0, lengths, hs, hn };
   if (mode === 'steps') {
     rnnStepForward(ctx, 0, fwd, { nonlinearity });
-    // After step 0, hn is written only for rows of length 1 and left alone (NaN) elsewhere.
+    // hn is gathered once, with the last step (T > 1 here): after step 0 it is untouched (NaN).
     const hn0 = await readF32(ctx, hn);
-    for (let b = 0; b < B; b++) {
-      const written = hn0.slice(b * H, (b + 1) * H).filter((v) => !Number.isNaN(v)).length;
-      if (written !== (c.lengths[b] === 1 ? H : 0)) throw new Error(`after step 0, ${written} of hn[${b},:] were written (length ${c.lengths[b]})`);
-    }
+    const written = hn0.filter((v) => !Number.isNaN(v)).length;
+    if (written !== 0) throw new Error(`after step 0 of ${T}, ${written} values of hn were written`);
     for (let t = 1; t < T; t++) rnnStepForward(ctx, t, fwd, { nonlinearity });
   } else {
-    rnnForwardSequence(ctx, fwd, { nonlinearity });
+    rnnForwardSteps(ctx, fwd, { nonlinearity });
   }
 
   const cHs = new Float64Array(B * T * H), cHn = new Float64Array(B * H);
@@ -164,7 +162,7 @@ async function checkAgainstCpu(
     for (let t = T - 1; t >= 0; t--) rnnStepBackward(ctx, t, bwd, { nonlinearity });
     rnnBackwardInitial(ctx, { dgates, whh, dh0 });
   } else {
-    rnnBackwardSequence(ctx, { ...bwd, dh0 }, { nonlinearity });
+    rnnBackwardSteps(ctx, { ...bwd, dh0 }, { nonlinearity });
   }
   // The backward kernels are checked on the GPU's own hs, so forward rounding does not enter.
   const cDg = new Float64Array(B * T * H), cDh0 = new Float64Array(B * H);
@@ -216,7 +214,7 @@ test('GPU relu at ±200 pre-activations: no overflow, matches CPU', async () => 
   await checkAgainstCpu(ctx, { B: 3, T: 5, I: 7, H: 37, lengths: [5, 2, 1], whh: 0.05, gxExtreme: [150, 250] }, 'relu', 4, 'sequence', tol, tol);
 });
 
-test('sequence wrappers record T forward and T (+1 with dh0) backward dispatches', async () => {
+test('sequence wrappers record T + 1 forward (the final-state gather) and T (+1 with dh0) backward dispatches', async () => {
   const ctx = await gpu();
   const B = 2, T = 4, H = 3;
   const z = (shape: number[], name: string) => ctx.zeros(shape, 'f32', name);
@@ -227,10 +225,10 @@ test('sequence wrappers record T forward and T (+1 with dh0) backward dispatches
   };
   const count = (f: () => void): number => { const n = ctx.dispatchCount; f(); return ctx.dispatchCount - n; };
   const { dh0, ...noDh0 } = ts;
-  const nf = count(() => rnnForwardSequence(ctx, ts, { nonlinearity: 'relu' }));
-  const nb = count(() => rnnBackwardSequence(ctx, noDh0, { nonlinearity: 'relu' }));
-  const nb0 = count(() => rnnBackwardSequence(ctx, { ...noDh0, dh0 }, { nonlinearity: 'relu' }));
-  if (nf !== T || nb !== T || nb0 !== T + 1) throw new Error(`dispatches: forward ${nf}, backward ${nb}, with dh0 ${nb0}`);
+  const nf = count(() => rnnForwardSteps(ctx, ts, { nonlinearity: 'relu' }));
+  const nb = count(() => rnnBackwardSteps(ctx, noDh0, { nonlinearity: 'relu' }));
+  const nb0 = count(() => rnnBackwardSteps(ctx, { ...noDh0, dh0 }, { nonlinearity: 'relu' }));
+  if (nf !== T + 1 || nb !== T || nb0 !== T + 1) throw new Error(`dispatches: forward ${nf}, backward ${nb}, with dh0 ${nb0}`);
   await ctx.sync();
   for (const t of Object.values(ts)) t.release();
 });
@@ -257,14 +255,14 @@ test('bad inputs are refused before anything is recorded', async () => {
   expectThrows(() => rnnStepForward(ctx, -1, fwd), 'timestep');
   expectThrows(() => rnnStepForward(ctx, 0, fwd, { nonlinearity: 'sigmoid' as RnnNonlinearity }), 'nonlinearity', 'sigmoid');
   expectThrows(() => rnnStepForward(ctx, 0, { ...fwd, hn: h0 }), 'hn', 'h0', 'different tensors');
-  expectThrows(() => rnnForwardSequence(ctx, { ...fwd, hn: mk([B, H + 1]) }), 'rnnForwardSequence', 'hn');
+  expectThrows(() => rnnForwardSteps(ctx, { ...fwd, hn: mk([B, H + 1]) }), 'rnnForwardSteps', 'hn');
   expectThrows(() => rnnStepBackward(ctx, 0, { ...bwd, dgates: mk([B, T, H + 1]) }), 'rnnStepBackward', 'dgates', `expected (${B}, ${T}, ${H})`);
   expectThrows(() => rnnStepBackward(ctx, 0, { ...bwd, dhn: mk([B, H], 'i32') }), 'dhn', 'dtype i32');
   expectThrows(() => rnnStepBackward(ctx, 0, { ...bwd, dgates: dhs }), 'dgates', 'dhs', 'different tensors');
   expectThrows(() => rnnStepBackward(ctx, 1.5, bwd), 'timestep');
   expectThrows(() => rnnBackwardInitial(ctx, { dgates, whh, dh0: mk([B, H + 1]) }), 'rnnBackwardInitial', 'dh0', `expected (${B}, ${H})`);
-  expectThrows(() => rnnBackwardSequence(ctx, { ...bwd, dh0: mk([B]) }), 'rnnBackwardSequence', 'dh0');
-  expectThrows(() => rnnBackwardSequence(ctx, { ...bwd, lengths: mk([B + 1], 'i32') }), 'lengths', `expected (${B})`);
+  expectThrows(() => rnnBackwardSteps(ctx, { ...bwd, dh0: mk([B]) }), 'rnnBackwardSteps', 'dh0');
+  expectThrows(() => rnnBackwardSteps(ctx, { ...bwd, lengths: mk([B + 1], 'i32') }), 'lengths', `expected (${B})`);
   if (ctx.dispatchCount !== before) throw new Error('a dispatch was recorded for bad input');
   for (const t of [gx, whh, bhh, h0, lengths, hs, hn, dhs, dhn, dgates, dh0, ...bad]) t.release();
 });
@@ -284,19 +282,18 @@ async function runVariant(ctx: GpuContext, c: Case, nonlinearity: RnnNonlinearit
   const dgates = ctx.tensor(nan(B * T * H), [B, T, H], 'dgates'), dh0 = ctx.tensor(nan(B * H), [B, H], 'dh0');
   const fwd = { gx, whh, bhh, h0, lengths, hs, hn };
   const bwd = { dhs, dhn, hs, whh, lengths, dgates };
-  const prev = getStepKernelVariant();
-  setStepKernelVariant(v);
+  const prev = ctx.configure({ stepVariant: v });
   try {
     if (mode === 'steps') {
       for (let t = 0; t < T; t++) rnnStepForward(ctx, t, fwd, { nonlinearity });
       for (let t = T - 1; t >= 0; t--) rnnStepBackward(ctx, t, bwd, { nonlinearity });
       rnnBackwardInitial(ctx, { dgates, whh, dh0 });
     } else {
-      rnnForwardSequence(ctx, fwd, { nonlinearity });
-      rnnBackwardSequence(ctx, { ...bwd, dh0 }, { nonlinearity });
+      rnnForwardSteps(ctx, fwd, { nonlinearity });
+      rnnBackwardSteps(ctx, { ...bwd, dh0 }, { nonlinearity });
     }
   } finally {
-    setStepKernelVariant(prev);
+    ctx.configure(prev);
   }
   const out = { hs: await readF32(ctx, hs), hn: await readF32(ctx, hn), dgates: await readF32(ctx, dgates), dh0: await readF32(ctx, dh0) };
   for (const t of [gx, whh, bhh, h0, lengths, hs, hn, dhs, dhn, dgates, dh0]) t.release();

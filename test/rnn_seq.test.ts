@@ -1,19 +1,19 @@
 // Vanilla RNN sequence kernels (all timesteps in one dispatch, src/kernels/rnn_seq.ts) against the
 // CPU reference step functions (src/cpu/rnn.ts), exactly as test/rnn.test.ts checks the step
 // kernels, for tanh and relu at several rows-per-workgroup settings (including ones that leave a
-// partial last workgroup); against the step kernels (rnnForwardSequence / rnnBackwardSequence) on
+// partial last workgroup); against the step kernels (rnnForwardSteps / rnnBackwardSteps) on
 // the same inputs; and the model layer under the 'step' and 'sequence' schedules.
 import { suite } from 'uvu';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
-import { rnnSeqBackward, rnnSeqForward, rnnSeqSupported } from '../src/kernels/rnn_seq.ts';
-import { rnnBackwardSequence, rnnForwardSequence, type RnnNonlinearity } from '../src/kernels/rnn.ts';
+import { rnnBackwardFused, rnnForwardFused, rnnFusedSupported } from '../src/kernels/rnn_seq.ts';
+import { rnnBackwardSteps, rnnForwardSteps, type RnnNonlinearity } from '../src/kernels/rnn.ts';
 import type { SeqOptions } from '../src/kernels/lstm_seq.ts';
 import * as cpu from '../src/cpu/rnn.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { expectClose, expectThrows, type Tolerance } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
-import { Dense, Embedding, RNN, Sequential, setRecurrentSchedule, type RecurrentSchedule } from '../src/nn/index.ts';
+import { Dense, Embedding, RNN, Sequential, type RecurrentSchedule } from '../src/nn/index.ts';
 import { SGD } from '../src/train/optimizers.ts';
 
 const test = suite('rnn_seq');
@@ -61,13 +61,13 @@ async function runGpu(ctx: GpuContext, c: Case, nonlinearity: RnnNonlinearity, s
   };
   const before = ctx.dispatchCount;
   if (schedule === 'sequence') {
-    rnnSeqForward(ctx, f, { nonlinearity, ...opts });
-    rnnSeqBackward(ctx, b, { nonlinearity, ...opts });
-    // One forward dispatch; one backward sequence dispatch + the initial-state entry.
-    if (ctx.dispatchCount - before !== 3) throw new Error(`${ctx.dispatchCount - before} dispatches, expected 3`);
+    rnnForwardFused(ctx, f, { nonlinearity, ...opts });
+    rnnBackwardFused(ctx, b, { nonlinearity, ...opts });
+    // The forward sequence dispatch + the final-state gather; the backward one + the initial-state entry.
+    if (ctx.dispatchCount - before !== 4) throw new Error(`${ctx.dispatchCount - before} dispatches, expected 4`);
   } else {
-    rnnForwardSequence(ctx, f, { nonlinearity });
-    rnnBackwardSequence(ctx, b, { nonlinearity });
+    rnnForwardSteps(ctx, f, { nonlinearity });
+    rnnBackwardSteps(ctx, b, { nonlinearity });
   }
   const out: Out = { hs: await ctx.read(f.hs), hn: await ctx.read(f.hn), dgates: await ctx.read(b.dgates), dh0: await ctx.read(b.dh0) };
   for (const x of made) x.release();
@@ -205,9 +205,9 @@ test('backward without dh0 records one dispatch and gives the same dgates', asyn
   };
   const dgates = t(new Float32Array(B * T * H).fill(NaN), [B, T, H], 'dgates');
   const dhs = t(c.dhs, [B, T, H], 'dhs'), dhn = t(c.dhn, [B, H], 'dhn');
-  rnnSeqForward(ctx, f, { nonlinearity: 'relu' });
+  rnnForwardFused(ctx, f, { nonlinearity: 'relu' });
   const before = ctx.dispatchCount;
-  rnnSeqBackward(ctx, { dhs, dhn, hs: f.hs, whh: f.whh, lengths: f.lengths, dgates }, { nonlinearity: 'relu' });
+  rnnBackwardFused(ctx, { dhs, dhn, hs: f.hs, whh: f.whh, lengths: f.lengths, dgates }, { nonlinearity: 'relu' });
   if (ctx.dispatchCount - before !== 1) throw new Error(`${ctx.dispatchCount - before} dispatches without dh0, expected 1`);
   const hs = await ctx.read(f.hs);
   expectClose('dgates', await ctx.read(dgates), runCpu(c, 'relu', hs).dgates, { ...TOL_B, shape: [B, T, H] });
@@ -224,32 +224,32 @@ test('bad shapes, dtypes, aliasing and options are refused before any dispatch',
   const b = { dhs: z([B, T, H], 'f32', 'dhs'), dhn: z([B, H], 'f32', 'dhn'), hs: f.hs, whh: f.whh, lengths, dgates: z([B, T, H], 'f32', 'dgates'), dh0: z([B, H], 'f32', 'dh0') };
   await ctx.sync();
   const before = ctx.dispatchCount;
-  const F = rnnSeqForward, S = rnnSeqBackward;
-  expectThrows(() => F(ctx, { ...f, gx: z([B, T, H + 1], 'f32', 'gx5') }), 'rnnSeqForward', 'gx (gx5)', '(2, 3, 5)', 'expected (*, *, 4)');
-  expectThrows(() => F(ctx, { ...f, whh: z([H, H + 1], 'f32', 'w45') }), 'rnnSeqForward', 'whh (w45)', '(4, 5)', 'expected (5, 5)');
-  expectThrows(() => F(ctx, { ...f, hs: z([B, T + 1, H], 'f32', 'hs4') }), 'rnnSeqForward', 'hs (hs4)', 'expected (2, 3, 4)');
-  expectThrows(() => F(ctx, { ...f, h0: z([H, B], 'f32', 'h0t') }), 'rnnSeqForward', 'h0 (h0t)', 'expected (2, 4)');
+  const F = rnnForwardFused, S = rnnBackwardFused;
+  expectThrows(() => F(ctx, { ...f, gx: z([B, T, H + 1], 'f32', 'gx5') }), 'rnnForwardFused', 'gx (gx5)', '(2, 3, 5)', 'expected (*, *, 4)');
+  expectThrows(() => F(ctx, { ...f, whh: z([H, H + 1], 'f32', 'w45') }), 'rnnForwardFused', 'whh (w45)', '(4, 5)', 'expected (5, 5)');
+  expectThrows(() => F(ctx, { ...f, hs: z([B, T + 1, H], 'f32', 'hs4') }), 'rnnForwardFused', 'hs (hs4)', 'expected (2, 3, 4)');
+  expectThrows(() => F(ctx, { ...f, h0: z([H, B], 'f32', 'h0t') }), 'rnnForwardFused', 'h0 (h0t)', 'expected (2, 4)');
   expectThrows(() => F(ctx, { ...f, lengths: z([B], 'f32', 'lenf') }), 'lengths (lenf)', 'dtype f32', 'expected i32');
   expectThrows(() => F(ctx, { ...f, bhh: z([H], 'i32', 'bhhi') }), 'bhh (bhhi)', 'dtype i32');
-  expectThrows(() => F(ctx, { ...f, hn: f.h0 }), 'rnnSeqForward', 'hn and h0 must be different tensors');
-  expectThrows(() => F(ctx, f, { nonlinearity: 'sigmoid' as RnnNonlinearity }), 'rnnSeqForward', 'nonlinearity', 'sigmoid');
-  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'rnnSeqForward', 'rowsPerWorkgroup must be a positive integer');
-  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H + 1], 'f32', 'dg5') }), 'rnnSeqBackward', 'dgates (dg5)', 'expected (2, 3, 4)');
-  expectThrows(() => S(ctx, { ...b, dhn: z([B, H], 'i32', 'dhni') }), 'rnnSeqBackward', 'dhn (dhni)', 'dtype i32');
-  expectThrows(() => S(ctx, { ...b, dh0: z([B], 'f32', 'dh01') }), 'rnnSeqBackward', 'dh0 (dh01)', 'expected (2, 4)');
-  expectThrows(() => S(ctx, { ...b, lengths: z([B + 1], 'i32', 'len3') }), 'rnnSeqBackward', 'lengths (len3)', 'expected (2)');
-  expectThrows(() => S(ctx, { ...b, dgates: b.dhs }), 'rnnSeqBackward', 'dgates and dhs must be different tensors');
-  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 2.5 }), 'rnnSeqBackward', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => F(ctx, { ...f, hn: f.h0 }), 'rnnForwardFused', 'hn and h0 must be different tensors');
+  expectThrows(() => F(ctx, f, { nonlinearity: 'sigmoid' as RnnNonlinearity }), 'rnnForwardFused', 'nonlinearity', 'sigmoid');
+  expectThrows(() => F(ctx, f, { rowsPerWorkgroup: 0 }), 'rnnForwardFused', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => S(ctx, { ...b, dgates: z([B, T, H + 1], 'f32', 'dg5') }), 'rnnBackwardFused', 'dgates (dg5)', 'expected (2, 3, 4)');
+  expectThrows(() => S(ctx, { ...b, dhn: z([B, H], 'i32', 'dhni') }), 'rnnBackwardFused', 'dhn (dhni)', 'dtype i32');
+  expectThrows(() => S(ctx, { ...b, dh0: z([B], 'f32', 'dh01') }), 'rnnBackwardFused', 'dh0 (dh01)', 'expected (2, 4)');
+  expectThrows(() => S(ctx, { ...b, lengths: z([B + 1], 'i32', 'len3') }), 'rnnBackwardFused', 'lengths (len3)', 'expected (2)');
+  expectThrows(() => S(ctx, { ...b, dgates: b.dhs }), 'rnnBackwardFused', 'dgates and dhs must be different tensors');
+  expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 2.5 }), 'rnnBackwardFused', 'rowsPerWorkgroup must be a positive integer');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // A hidden size whose (2·H floats per row) buffers cannot fit in workgroup memory is refused (and
   // reported as unsupported).
   const bigH = Math.ceil(ctx.limits.maxComputeWorkgroupStorageSize / 8) + 1;
-  if (rnnSeqSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
-  if (!rnnSeqSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
+  if (rnnFusedSupported(ctx, bigH)) throw new Error(`H = ${bigH} reported as supported`);
+  if (!rnnFusedSupported(ctx, 128)) throw new Error('H = 128 reported as unsupported');
   F(ctx, f, { nonlinearity: 'relu' });
   S(ctx, b, { nonlinearity: 'relu' });
   await ctx.sync();
-  if (ctx.dispatchCount - before !== 3) throw new Error('valid arguments did not record 3 dispatches');
+  if (ctx.dispatchCount - before !== 4) throw new Error('valid arguments did not record 4 dispatches');
   for (const t of made) t.release();
 });
 
@@ -273,31 +273,31 @@ async function modelGradients(ctx: GpuContext, nonlinearity: RnnNonlinearity, la
   return out;
 }
 
-test('model: step and sequence schedules give the same loss and gradients (tanh and relu; per-layer option and module setting)', async () => {
+test('model: step and sequence schedules give the same loss and gradients (tanh and relu; per-layer option and context setting)', async () => {
   const ctx = await gpu();
   try {
     for (const nonlinearity of ACTS) {
-      setRecurrentSchedule('auto');
+      ctx.configure({ recurrentSchedule: 'auto' });
       const step = await modelGradients(ctx, nonlinearity, 'step');
       const perLayer = await modelGradients(ctx, nonlinearity, 'sequence');
-      setRecurrentSchedule('sequence');
+      ctx.configure({ recurrentSchedule: 'sequence' });
       const global = await modelGradients(ctx, nonlinearity, undefined);
       // The sequence kernels really ran: per (layer, direction) the step schedule records T forward
       // and T + 1 backward dispatches, the sequence schedule 1 and 2 (2 layers × 2 directions, T = 5).
       const saved = 4 * (2 * 5 + 1 - 3);
-      for (const [what, run] of [['layer option', perLayer], ['module setting', global]] as const) {
+      for (const [what, run] of [['layer option', perLayer], ['context setting', global]] as const) {
         const d = step.get('dispatches')![0] - run.get('dispatches')![0];
         if (d !== saved) throw new Error(`${nonlinearity}, ${what}: the sequence schedule recorded ${d} dispatches fewer than the step schedule, expected ${saved}`);
       }
       for (const [name, want] of step) {
         if (name === 'dispatches') continue;
         expectClose(`${name} (${nonlinearity}, layer option)`, perLayer.get(name)!, want, TOL_SAME);
-        expectClose(`${name} (${nonlinearity}, module setting)`, global.get(name)!, want, TOL_SAME);
+        expectClose(`${name} (${nonlinearity}, context setting)`, global.get(name)!, want, TOL_SAME);
       }
       if (!step.get('drnn.weight_hh_l1_reverse')!.some((v) => Math.abs(v) > 1e-4)) throw new Error(`${nonlinearity}: dweight_hh_l1_reverse is (almost) zero: the comparison would be vacuous`);
     }
   } finally {
-    setRecurrentSchedule('auto');
+    ctx.configure({ recurrentSchedule: 'auto' });
   }
 });
 

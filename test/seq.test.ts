@@ -2,7 +2,7 @@
 // by 1/keep in f32 (GPU) vs divides in float64 (CPU): 1-ulp differences, so rtol 1e-6.
 import { suite } from 'uvu';
 import {
-  seqAxpy, seqCopyCols, seqDropout, seqGatherLast, seqReverse, seqScatterLast, seqShiftPrev, seqTakeCols,
+  seqAxpy, seqColumnDot, seqCopyCols, seqDropout, seqGatherLast, seqReverse, seqScatterLast, seqShiftPrev, seqTakeCols,
 } from '../src/kernels/seq.ts';
 import * as cpu from '../src/cpu/seq.ts';
 import { Rng } from '../src/cpu/random.ts';
@@ -78,6 +78,24 @@ test('copy/take columns (concat and split of bidirectional outputs) and axpy', a
   // f32 fma vs separate multiply-add: 1 ulp.
   expectClose('axpy', await ctx.read(back), b.map((v, i) => 2 * v - 0.5 * a[i]), { atol: 1e-7, rtol: 1e-6 });
   for (const t of [ta, tb, cat, back]) t.release();
+});
+
+test('column dot products (LSTM peephole gradients): one column block of x times w, summed over rows, into a slice of y', async () => {
+  const ctx = await gpu();
+  const rng = new Rng(61);
+  const N = 45, Dx = 4 * 37, W = 37;
+  const xs = rng.uniformArray(N * Dx), ws = rng.uniformArray(N * W), ys = rng.uniformArray(3 * W);
+  const x = ctx.tensor(xs, [5, 9, Dx], 'x'), w = ctx.tensor(ws, [5, 9, W], 'w'), y = ctx.tensor(ys, [3, W], 'y');
+  seqColumnDot(ctx, x, 3 * W, w, y, W, { accumulate: true });
+  seqColumnDot(ctx, x, 0, w, y, 0);
+  const want = Float64Array.from(ys);
+  want.set(cpu.seqColumnDot(xs, 0, Dx, ws, W), 0);
+  cpu.seqColumnDot(xs, 3 * W, Dx, ws, W).forEach((v, j) => { want[W + j] += v; });
+  // f32 sums of 45 products of values in [-1, 1] against float64: ~1e-6 relative.
+  expectClose('y', await ctx.read(y), want, { atol: 1e-5, rtol: 1e-5, shape: [3, W] });
+  expectThrows(() => seqColumnDot(ctx, x, 4 * W - 1, w, y, 0), 'seqColumnDot', /columns \[147, 184\)/, /148 columns/);
+  expectThrows(() => seqColumnDot(ctx, x, 0, w, y, 2 * W + 1), 'seqColumnDot', /too few for 37 at offset 75/);
+  for (const t of [x, w, y]) t.release();
 });
 
 test('bad arguments are refused before dispatch', async () => {

@@ -1,22 +1,18 @@
-// generate.wgsl — autoregressive sampling with the whole loop on the GPU: for every step, token →
-// input → every recurrent layer → dense head → softmax → sample, many steps per dispatch; only the
-// token ids are read back.
+// recurrent/generate.wgsl — autoregressive sampling with the whole loop on the GPU: token → input →
+// every recurrent layer → dense head → softmax → sample, many steps per dispatch; only ids are read back.
 //
-// One workgroup per sample row b (B independent samples), looping over steps s = s_begin .. s_end-1
-// of a row of S token slots: ids[b, 0 .. P-1] hold the prime, step s reads token ids[b, s] and,
-// once s + 1 >= P, writes the token it samples to ids[b, s + 1]. A run of S − 1 steps primes the
-// model and generates N = S − P tokens; it may be split over several dispatches (the states carry
-// in `state`).
+// One workgroup per sample row b, looping over steps s = s_begin .. s_end-1 of a row of S token
+// slots: ids[b, 0 .. P-1] hold the prime, step s reads ids[b, s] and, once s + 1 >= P, writes the
+// token it samples to ids[b, s + 1]. S − 1 steps prime the model and generate N = S − P tokens,
+// possibly over several dispatches (the states carry in `state`).
 //
-// Per step (PyTorch equations, as in lstm.wgsl, gru.wgsl, rnn.wgsl):
+// Module: common.wgsl + every cell's math (cells/lstm.wgsl, gru.wgsl, rnn.wgsl: a layer's cell is
+// chosen at run time from the program table) + this file. Per step:
 //   x      = emb[tok, :]  (input mode 0, Embedding (V_in, E))  or  the one-hot e_tok (mode 1, so
 //            W_ih·x = W_ih[:, tok])
 //   layer l (x is the new h of layer l−1 for l > 0):
 //     gi = W_ih·x + b_ih      gh = W_hh·h_l + b_hh      (G = 4H, 3H or H rows)
-//     LSTM (gates i, f, g, o): c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c) with each gate = gi + gh
-//     GRU  (gates r, z, n):    r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r·gh_n),
-//                              h = (1 − z)·n + z·h
-//     RNN:                     h = tanh(gi + gh)  or  relu(gi + gh)
+//     (h, c) = the cell's forward from gi and gh (lstm_forward, gru_forward, rnn_forward)
 //   if s + 1 >= P:
 //     logits = W_out·h_top + b_out  (V);  z = logits / temperature
 //     top_k = 0: all ids, in id order;  top_k = K: the K largest z (ties: lower id) in descending order
@@ -25,17 +21,18 @@
 //   (the CPU reference, src/cpu/generate.ts, samples with the same u in the same order).
 //
 // Bindings (row-major):
-//   0  weights  vec4<f32>, every parameter packed (float offsets in `program`, each a multiple of
-//               4); matrices stored transposed with rows padded by zeros to a multiple of 4:
-//               W_ih as (I, G4), W_hh as (H, G4), the head as (H_top, V4); biases padded to G4 / V4;
-//               the embedding (V_in, E) as it is                                           read
+//   0  weights  vec4<f32>, read: every parameter packed at float offsets (multiples of 4) given in
+//               `program`; matrices transposed, rows zero-padded to a multiple of 4: W_ih (I, G4),
+//               W_hh (H, G4), the head (H_top, V4); biases padded to G4 / V4; embedding (V_in, E) as is
 //   1  program  u32: [8 header words][8 words per layer]                          read
 //        header: n_layers, input_mode, input_size, V, head_w, head_b (NONE: no bias), emb, head_in
-//        layer:  cell (0 LSTM, 1 GRU, 2 RNN tanh, 3 RNN relu), I, H, w_ih, w_hh, b_ih, b_hh, 0
+//        layer:  cell, I, H, w_ih, w_hh, b_ih, b_hh, peep (LSTM peepholes (3, H), NONE: none);
+//                cell = code (0 LSTM, 1 GRU, 2 RNN tanh, 3 RNN relu) | act << 8 | gate act << 12
+//                (LSTM/GRU activation codes of common.wgsl's cell_act) | 1 << 16 for a GRU with the
+//                reset gate before the product (r ⊙ h goes to the layer's unused c slot, then n's rows)
 //   2  ids      i32 (B, S)                                                        read_write
 //   3  state    f32 (B, L, 2, h_max): h then c of every layer                     read_write
-//   4  scratch  f32 (B, scratch_stride): gi (g_max), gh (g_max), z (V), kept z (K), kept id (K);
-//               g_max = the largest G4
+//   4  scratch  f32 (B, scratch_stride): gi, gh (g_max = the largest G4 each), z (V), kept z, id (K)
 //   5  logits   f32 (B, N, V): the raw logits each token was drawn from, when record = 1
 //   6  params   uniform (below)
 //   7  source   f32 (rows, cols)  read         — generate_pack only
@@ -50,26 +47,9 @@ const TAKEN: f32 = -3.0e38;   // marks an id already chosen by top-k selection
 const LOWEST: f32 = -3.4e38;  // below every logit and below TAKEN
 
 struct Params {
-  B: u32,
-  S: u32,
-  P: u32,
-  s_begin: u32,
-  s_end: u32,
-  seed: u32,
-  top_k: u32,
-  record: u32,
-  inv_temperature: f32,
-  scratch_stride: u32,
-  h_max: u32,
-  g_max: u32,
-  n_layers: u32,
-  V: u32,
-  serial: u32,
-  pack_rows: u32,
-  pack_cols: u32,
-  pack_offset: u32,
-  pack_stride: u32,
-  pad0: u32,
+  B: u32, S: u32, P: u32, s_begin: u32, s_end: u32, seed: u32, top_k: u32, record: u32,
+  inv_temperature: f32, scratch_stride: u32, h_max: u32, g_max: u32, n_layers: u32, V: u32, serial: u32,
+  pack_rows: u32, pack_cols: u32, pack_offset: u32, pack_stride: u32, pad0: u32,
 }
 
 @group(0) @binding(0) var<storage, read> weights: array<vec4<f32>>;
@@ -123,7 +103,9 @@ fn reduce_argmax(lid: u32) {
 // One recurrent layer for one step: gates into scratch, then the new h (and c) into state.
 fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   let e = 8u + 8u * l;
-  let cell = program[e];
+  let cell = program[e] & 0xffu;
+  let act = (program[e] >> 8u) & 0xfu;  let gate = (program[e] >> 12u) & 0xfu;  let peep = program[e + 7u];
+  let before = (program[e] & 0x10000u) != 0u;
   let I = program[e + 1u];
   let H = program[e + 2u];
   let w_ih = program[e + 3u];
@@ -159,26 +141,35 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   storageBarrier();
   let gi_at = sc;
   let gh_at = sc + params.g_max;
+  if (before) {
+    for (var j = lid; j < H; j += WG) { state[h_at + params.h_max + j] = cell_act(gate, scratch[gi_at + j] + scratch[gh_at + j]) * state[h_at + j]; }
+    storageBarrier();
+    for (var j = lid; j < H; j += WG) {
+      var a = weight_at(b_hh + 2u * H + j);
+      for (var k = 0u; k < H; k++) { a += weight_at(w_hh + k * 4u * Q + 2u * H + j) * state[h_at + params.h_max + k]; }
+      scratch[gh_at + 2u * H + j] = a;
+    }
+    storageBarrier();
+  }
   for (var j = lid; j < H; j += WG) {
     let h_prev = state[h_at + j];
+    var gi = vec4<f32>(0.0);
+    var gh = vec4<f32>(0.0);
+    for (var q = 0u; q < G / H; q++) {
+      gi[q] = scratch[gi_at + q * H + j];
+      gh[q] = scratch[gh_at + q * H + j];
+    }
     var h = 0.0;
     if (cell == 0u) {
-      let i = sigmoid(scratch[gi_at + j] + scratch[gh_at + j]);
-      let f = sigmoid(scratch[gi_at + H + j] + scratch[gh_at + H + j]);
-      let g = tanh_safe(scratch[gi_at + 2u * H + j] + scratch[gh_at + 2u * H + j]);
-      let o = sigmoid(scratch[gi_at + 3u * H + j] + scratch[gh_at + 3u * H + j]);
-      let c = f * state[h_at + params.h_max + j] + i * g;
-      state[h_at + params.h_max + j] = c;
-      h = o * tanh_safe(c);
+      var p = vec3<f32>(0.0);
+      if (peep != NONE) { p = vec3<f32>(weight_at(peep + j), weight_at(peep + H + j), weight_at(peep + 2u * H + j)); }
+      let s = lstm_forward(gi + gh, state[h_at + params.h_max + j], act, gate, p);
+      state[h_at + params.h_max + j] = s.c;
+      h = s.h;
     } else if (cell == 1u) {
-      let r = sigmoid(scratch[gi_at + j] + scratch[gh_at + j]);
-      let z = sigmoid(scratch[gi_at + H + j] + scratch[gh_at + H + j]);
-      let n = tanh_safe(scratch[gi_at + 2u * H + j] + r * scratch[gh_at + 2u * H + j]);
-      h = (1.0 - z) * n + z * h_prev;
-    } else if (cell == 2u) {
-      h = tanh_safe(scratch[gi_at + j] + scratch[gh_at + j]);
+      h = gru_forward(gi.xyz, gh.xyz, h_prev, act, gate, before).h;
     } else {
-      h = max(scratch[gi_at + j] + scratch[gh_at + j], 0.0);
+      h = rnn_forward(gi.x + gh.x, cell - 2u);   // codes 2, 3: cell_act's tanh, relu
     }
     state[h_at + j] = h;
   }
@@ -213,18 +204,18 @@ fn head(lid: u32, b: u32, s: u32) {
   storageBarrier();
 }
 
-// Invocation 0 only: the id drawn with u from the K kept (z, id) pairs, in their (descending) order.
-fn pick_kept(kz_at: u32, ki_at: u32, K: u32, u: f32) -> u32 {
-  let m = scratch[kz_at];
+// Invocation 0 only: the index j < n drawn with u from the n values z at z_at (weights exp(z − m)),
+// in their order: all V ids, or the K kept (z, id) pairs in descending order (m = the first).
+fn pick(z_at: u32, n: u32, m: f32, u: f32) -> u32 {
   var total = 0.0;
-  for (var j = 0u; j < K; j++) { total += exp(scratch[kz_at + j] - m); }
+  for (var j = 0u; j < n; j++) { total += exp(scratch[z_at + j] - m); }
   let goal = u * total;
   var acc = 0.0;
-  for (var j = 0u; j < K; j++) {
-    acc += exp(scratch[kz_at + j] - m);
-    if (goal < acc) { return u32(scratch[ki_at + j]); }
+  for (var j = 0u; j < n; j++) {
+    acc += exp(scratch[z_at + j] - m);
+    if (goal < acc) { return j; }
   }
-  return u32(scratch[ki_at + K - 1u]); // rounding left the goal past the last sum
+  return n - 1u; // rounding left the goal past the last sum
 }
 
 // Samples ids[b, s + 1] from scratch z (see the header). serial = 1: invocation 0 does it all (no
@@ -242,15 +233,7 @@ fn sample_token(lid: u32, b: u32, s: u32) {
       if (K == 0u) {
         var m = LOWEST;
         for (var v = 0u; v < V; v++) { m = max(m, scratch[z_at + v]); }
-        var total = 0.0;
-        for (var v = 0u; v < V; v++) { total += exp(scratch[z_at + v] - m); }
-        let goal = u * total;
-        var acc = 0.0;
-        chosen = V - 1u;
-        for (var v = 0u; v < V; v++) {
-          acc += exp(scratch[z_at + v] - m);
-          if (goal < acc) { chosen = v; break; }
-        }
+        chosen = pick(z_at, V, m, u);
       } else {
         for (var j = 0u; j < K; j++) {
           var best = LOWEST;
@@ -263,7 +246,7 @@ fn sample_token(lid: u32, b: u32, s: u32) {
           scratch[ki_at + j] = f32(best_i);
           scratch[z_at + best_i] = TAKEN;
         }
-        chosen = pick_kept(kz_at, ki_at, K, u);
+        chosen = u32(scratch[ki_at + pick(kz_at, K, scratch[kz_at], u)]);
       }
     }
   } else if (K == 0u) {
@@ -325,7 +308,7 @@ fn sample_token(lid: u32, b: u32, s: u32) {
       storageBarrier();
       workgroupBarrier();
     }
-    if (lid == 0u) { chosen = pick_kept(kz_at, ki_at, K, u); }
+    if (lid == 0u) { chosen = u32(scratch[ki_at + pick(kz_at, K, scratch[kz_at], u)]); }
   }
   if (lid == 0u) { ids[b * params.S + s + 1u] = i32(chosen); }
   storageBarrier();

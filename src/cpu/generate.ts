@@ -1,9 +1,10 @@
 // CPU reference for on-GPU generation (shaders/generate.wgsl), float64: each step runs every layer
-// with the sequence references of this folder at T = 1 (lstmForward, gruForward, rnnForward), then
+// with the sequence references of this folder at T = 1 (lstmForward, gruForward, rnnForward, with
+// each layer's cell options), then
 // the dense head, then samples with the kernel's uniform draw u(seed, row, step) in the kernel's
 // order (all ids ascending, or the top k descending with ties to the lower id).
-import { lstmForward } from './lstm.ts';
-import { gruForward } from './gru.ts';
+import { lstmForward, type LstmCellOptions } from './lstm.ts';
+import { gruForward, type GruCellOptions } from './gru.ts';
 import { rnnForward } from './rnn.ts';
 import { hashU32, randUniform } from './seq.ts';
 
@@ -12,7 +13,11 @@ type Arr = ArrayLike<number>;
 export interface CpuGeneratorLayer {
   cell: 'lstm' | 'gru' | 'rnn_tanh' | 'rnn_relu';
   weight_ih: Arr; weight_hh: Arr; bias_ih: Arr; bias_hh: Arr;
+  /** LSTM with peepholes: (3, H), rows p_i, p_f, p_o. */
+  weight_peephole?: Arr;
   hiddenSize: number;
+  /** LSTM/GRU options (activations; GRU's resetAfter); absent = the defaults. */
+  options?: LstmCellOptions & GruCellOptions;
 }
 
 export interface CpuGeneratorSpec {
@@ -81,10 +86,10 @@ export function cpuGenerate(spec: CpuGeneratorSpec, o: CpuGenerateOptions): { to
     for (let l = 0; l < L; l++) {
       const layer = spec.layers[l];
       if (layer.cell === 'lstm') {
-        const r = lstmForward(x, layer, h[l], c[l], ones);
+        const r = lstmForward(x, layer, h[l], c[l], ones, layer.options);
         h[l] = r.hn; c[l] = r.cn;
       } else if (layer.cell === 'gru') {
-        h[l] = gruForward(x, layer, h[l], ones).hn;
+        h[l] = gruForward(x, layer, h[l], ones, layer.options).hn;
       } else {
         h[l] = rnnForward(x, layer, h[l], ones, { nonlinearity: layer.cell === 'rnn_relu' ? 'relu' : 'tanh' }).hn;
       }

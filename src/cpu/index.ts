@@ -4,6 +4,7 @@ export * from './optim.ts';
 export * from './math.ts';
 export * from './seq.ts';
 export * from './activation.ts';
+export * from './cell_activation.ts';
 export * from './matmul.ts';
 export * from './rnn.ts';
 export * from './softmax_xent.ts';

@@ -1,12 +1,18 @@
 // CPU reference for the LSTM (PyTorch nn.LSTM, gate order i, f, g, o), float64, written from the
 // equations (docs/dev/RECURRENT_CONVENTIONS.md):
 //   pre = gx[b,t] + b_hh + W_hh·h_prev     gx = x·W_ihᵀ + b_ih
-//   i, f, o = sigmoid(pre_i, pre_f, pre_o)   g = tanh(pre_g)
-//   c = f⊙c_prev + i⊙g                      h = o⊙tanh(c)
+//   i, f, o = σ(pre_i, pre_f, pre_o)       g = act(pre_g)
+//   c = f⊙c_prev + i⊙g                     h = o⊙act(c)
+// σ is the recurrent activation ('sigmoid' by default, or Keras's 'hard_sigmoid') and act the
+// cell activation ('tanh' by default; Keras names, see cell_activation.ts). With peepholes (TF1
+// LSTMCell(use_peepholes=True), ONNX LSTM's P input; PyTorch has none) the gates also see the
+// cell state, elementwise: pre_i += p_i⊙c_prev, pre_f += p_f⊙c_prev, and pre_o += p_o⊙c (the new
+// c, so o is computed after c). The peephole weights are one (3, H) array, rows p_i, p_f, p_o
+// (ONNX's P orders them i, o, f; TF1 names them w_i_diag, w_f_diag, w_o_diag).
 // Step functions mirror the GPU step kernels (lstm_step_forward, lstm_step_backward,
 // lstm_backward_initial); lstmForward / lstmBackward run a whole sequence from x and the weights.
 // All arrays are flat and row-major: gx (B,T,G), whh (G,H), hs (B,T,H), h0 (B,H), lengths (B), G = 4H.
-import { sigmoid, tanh } from './math.ts';
+import { cellActivate, cellActivationGrad, type CellActivation, type GateActivation } from './cell_activation.ts';
 
 type Arr = ArrayLike<number>;
 
@@ -32,8 +38,20 @@ function stepDims(op: string, lengths: Arr, state: Arr, seq: Arr, seqName: strin
   return { B, T, H, G: 4 * H };
 }
 
+/** The LSTM's Keras options: the cell activation and the gates' activation. */
+export interface LstmCellOptions {
+  /** Candidate g and output act(c): 'tanh' (default), 'relu', 'sigmoid', 'hard_sigmoid', 'linear'. */
+  activation?: CellActivation;
+  /** Gates i, f, o: 'sigmoid' (default) or 'hard_sigmoid' (clip(0.2·x + 0.5, 0, 1)). */
+  recurrentActivation?: GateActivation;
+}
+
 export interface LstmStepForwardArrays {
   gx: Arr; whh: Arr; bhh: Arr; h0: Arr; c0: Arr; lengths: Arr;
+  /** Peephole weights (3,H), rows p_i, p_f, p_o; absent = no peepholes. */
+  peephole?: Arr;
+  /** Activations (default tanh and sigmoid). */
+  cell?: LstmCellOptions;
   /** Outputs (B,T,H), (B,T,H), (B,T,4H), (B,H), (B,H). */
   hs: Float64Array; cs: Float64Array; gates: Float64Array; hn: Float64Array; cn: Float64Array;
 }
@@ -49,6 +67,9 @@ export function lstmStepForward(t: number, a: LstmStepForwardArrays): void {
   expectLength(op, 'whh', a.whh, G * H);
   expectLength(op, 'bhh', a.bhh, G);
   expectLength(op, 'c0', a.c0, B * H);
+  if (a.peephole) expectLength(op, 'peephole', a.peephole, 3 * H);
+  const act = a.cell?.activation ?? 'tanh', gate = a.cell?.recurrentActivation ?? 'sigmoid';
+  const p = a.peephole;
   for (const [n, arr, len] of [['hs', a.hs, B * T * H], ['cs', a.cs, B * T * H], ['gates', a.gates, B * T * G], ['hn', a.hn, B * H], ['cn', a.cn, B * H]] as const) {
     expectLength(op, n, arr, len);
   }
@@ -69,12 +90,13 @@ export function lstmStepForward(t: number, a: LstmStepForwardArrays): void {
       pre[r] = s;
     }
     for (let j = 0; j < H; j++) {
-      const i = sigmoid(pre[j]);
-      const f = sigmoid(pre[H + j]);
-      const g = tanh(pre[2 * H + j]);
-      const o = sigmoid(pre[3 * H + j]);
-      const c = f * cPrev(j) + i * g;
-      const h = o * tanh(c);
+      const cp = cPrev(j);
+      const i = cellActivate(gate, pre[j] + (p ? p[j] * cp : 0));
+      const f = cellActivate(gate, pre[H + j] + (p ? p[H + j] * cp : 0));
+      const g = cellActivate(act, pre[2 * H + j]);
+      const c = f * cp + i * g;
+      const o = cellActivate(gate, pre[3 * H + j] + (p ? p[2 * H + j] * c : 0)); // o peeks at the new c
+      const h = o * cellActivate(act, c);
       a.hs[row * H + j] = h;
       a.cs[row * H + j] = c;
       a.gates[row * G + j] = i;
@@ -88,6 +110,10 @@ export function lstmStepForward(t: number, a: LstmStepForwardArrays): void {
 
 export interface LstmStepBackwardArrays {
   dhs: Arr; dhn: Arr; dcn: Arr; gates: Arr; cs: Arr; c0: Arr; whh: Arr; lengths: Arr;
+  /** Peephole weights (3,H) as in the forward, and their gradient, accumulated (+=) when given. */
+  peephole?: Arr; dpeephole?: Float64Array;
+  /** Activations, as in the forward. */
+  cell?: LstmCellOptions;
   /** Output (B,T,4H): gradient w.r.t. the gate pre-activations; row t+1 is read. */
   dgates: Float64Array;
   /** (B,H) cell-gradient carry, read and written; zero before t = T-1. */
@@ -97,9 +123,12 @@ export interface LstmStepBackwardArrays {
 /**
  * Backward step t (call for t = T-1 down to 0):
  *   dh = dhs[b,t] + (t == len-1 ? dhn[b] : 0) + (t+1 < len ? dgates[b,t+1]·W_hh : 0)
- *   dc = (t == len-1 ? dcn[b] : dcCarry[b]) + dh⊙o⊙(1 - tanh(c)²)
- *   d_i = dc⊙g⊙i(1-i)  d_f = dc⊙c_prev⊙f(1-f)  d_g = dc⊙i⊙(1-g²)  d_o = dh⊙tanh(c)⊙o(1-o)
- *   dcCarry[b] = dc⊙f
+ *   d_o = dh⊙act(c)⊙σ'(o)
+ *   dc = (t == len-1 ? dcn[b] : dcCarry[b]) + dh⊙o⊙act'(c) + d_o⊙p_o
+ *   d_i = dc⊙g⊙σ'(i)  d_f = dc⊙c_prev⊙σ'(f)  d_g = dc⊙i⊙act'(g)
+ *   dcCarry[b] = dc⊙f + d_i⊙p_i + d_f⊙p_f
+ *   dp_i += d_i⊙c_prev  dp_f += d_f⊙c_prev  dp_o += d_o⊙c     (p = 0 without peepholes)
+ * with the defaults σ'(y) = y(1-y) and act'(y) = 1-y², written from the saved outputs.
  * For t >= lengths[b]: dgates[b,t] = 0 and dcCarry[b] is left alone.
  */
 export function lstmStepBackward(t: number, a: LstmStepBackwardArrays): void {
@@ -113,6 +142,10 @@ export function lstmStepBackward(t: number, a: LstmStepBackwardArrays): void {
   expectLength(op, 'cs', a.cs, B * T * H);
   expectLength(op, 'whh', a.whh, G * H);
   expectLength(op, 'dcCarry', a.dcCarry, B * H);
+  if (a.peephole) expectLength(op, 'peephole', a.peephole, 3 * H);
+  if (a.dpeephole) expectLength(op, 'dpeephole', a.dpeephole, 3 * H);
+  const act = a.cell?.activation ?? 'tanh', gate = a.cell?.recurrentActivation ?? 'sigmoid';
+  const p = a.peephole, dp = a.dpeephole;
   for (let b = 0; b < B; b++) {
     const len = a.lengths[b];
     const row = b * T + t;
@@ -129,14 +162,19 @@ export function lstmStepBackward(t: number, a: LstmStepBackwardArrays): void {
       const f = a.gates[row * G + H + j];
       const g = a.gates[row * G + 2 * H + j];
       const o = a.gates[row * G + 3 * H + j];
-      const tc = tanh(a.cs[row * H + j]);
+      const c = a.cs[row * H + j];
+      const ac = cellActivate(act, c);
       const cPrev = t === 0 ? a.c0[b * H + j] : a.cs[(row - 1) * H + j];
-      const dc = (last ? a.dcn[b * H + j] : a.dcCarry[b * H + j]) + dh * o * (1 - tc * tc);
-      a.dgates[row * G + j] = dc * g * i * (1 - i);
-      a.dgates[row * G + H + j] = dc * cPrev * f * (1 - f);
-      a.dgates[row * G + 2 * H + j] = dc * i * (1 - g * g);
-      a.dgates[row * G + 3 * H + j] = dh * tc * o * (1 - o);
-      a.dcCarry[b * H + j] = dc * f;
+      const dO = dh * ac * cellActivationGrad(gate, o);
+      const dc = (last ? a.dcn[b * H + j] : a.dcCarry[b * H + j]) + dh * o * cellActivationGrad(act, ac) + (p ? dO * p[2 * H + j] : 0);
+      const dI = dc * g * cellActivationGrad(gate, i);
+      const dF = dc * cPrev * cellActivationGrad(gate, f);
+      a.dgates[row * G + j] = dI;
+      a.dgates[row * G + H + j] = dF;
+      a.dgates[row * G + 2 * H + j] = dc * i * cellActivationGrad(act, g);
+      a.dgates[row * G + 3 * H + j] = dO;
+      a.dcCarry[b * H + j] = dc * f + (p ? dI * p[j] + dF * p[H + j] : 0);
+      if (dp) { dp[j] += dI * cPrev; dp[H + j] += dF * cPrev; dp[2 * H + j] += dO * c; }
     }
   }
 }
@@ -170,12 +208,16 @@ export function lstmBackwardInitial(a: LstmBackwardInitialArrays): void {
   }
 }
 
-/** PyTorch nn.LSTM parameters of one layer: weight_ih (G,I), weight_hh (G,H), bias_ih, bias_hh (G). */
+/**
+ * PyTorch nn.LSTM parameters of one layer: weight_ih (G,I), weight_hh (G,H), bias_ih, bias_hh (G),
+ * and with peepholes weight_peephole (3,H), rows p_i, p_f, p_o.
+ */
 export interface LstmWeights {
   weight_ih: Arr;
   weight_hh: Arr;
   bias_ih: Arr;
   bias_hh: Arr;
+  weight_peephole?: Arr;
 }
 
 /** What lstmBackward needs from lstmForward. */
@@ -211,6 +253,7 @@ function seqDims(op: string, x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: 
   if (!Number.isInteger(T) || T < 1) fail(op, `x has ${x.length} values, not B*T*I for B = ${B}, I = ${I}`);
   expectLength(op, 'h0', h0, B * H);
   expectLength(op, 'c0', c0, B * H);
+  if (w.weight_peephole) expectLength(op, 'weight_peephole', w.weight_peephole, 3 * H);
   return { B, T, I, H, G };
 }
 
@@ -218,7 +261,7 @@ function seqDims(op: string, x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: 
  * Whole-sequence forward for x (B,T,I): gx = x·W_ihᵀ + b_ih, then T steps. hs/cs are zero past
  * each row's length; hn/cn are the states at t = lengths[b]-1.
  */
-export function lstmForward(x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: Arr): LstmForwardResult {
+export function lstmForward(x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: Arr, cell?: LstmCellOptions): LstmForwardResult {
   const { B, T, I, H, G } = seqDims('lstmForward', x, w, h0, c0, lengths);
   const gx = new Float64Array(B * T * G);
   for (let bt = 0; bt < B * T; bt++) {
@@ -231,7 +274,7 @@ export function lstmForward(x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: A
   const hs = new Float64Array(B * T * H), cs = new Float64Array(B * T * H), gates = new Float64Array(B * T * G);
   const hn = new Float64Array(B * H), cn = new Float64Array(B * H);
   for (let t = 0; t < T; t++) {
-    lstmStepForward(t, { gx, whh: w.weight_hh, bhh: w.bias_hh, h0, c0, lengths, hs, cs, gates, hn, cn });
+    lstmStepForward(t, { gx, whh: w.weight_hh, bhh: w.bias_hh, h0, c0, lengths, peephole: w.weight_peephole, cell, hs, cs, gates, hn, cn });
   }
   return { hs, cs, hn, cn, saved: { B, T, I, H, gx, gates, hs, cs } };
 }
@@ -244,23 +287,30 @@ export interface LstmGrads {
   dbias_hh: Float64Array;
   dh0: Float64Array;
   dc0: Float64Array;
+  /** With peepholes only: (3,H). */
+  dweight_peephole?: Float64Array;
 }
 
 /**
  * Whole-sequence backward given dL/dhs (B,T,H), dL/dhn and dL/dcn (B,H): the backward steps from
  * T-1 to 0, then dx = dgates·W_ih, dW_ih = dgatesᵀ·x, dW_hh = dgatesᵀ·h_prev,
- * db_ih = db_hh = Σ dgates, and dh0, dc0.
+ * db_ih = db_hh = Σ dgates, and dh0, dc0 (and the peepholes' gradient when w has them). `cell`
+ * must be the forward's.
  */
 export function lstmBackward(
-  x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: Arr, saved: LstmSaved, dhs: Arr, dhn: Arr, dcn: Arr,
+  x: Arr, w: LstmWeights, h0: Arr, c0: Arr, lengths: Arr, saved: LstmSaved, dhs: Arr, dhn: Arr, dcn: Arr, cell?: LstmCellOptions,
 ): LstmGrads {
   const { B, T, I, H, G } = seqDims('lstmBackward', x, w, h0, c0, lengths);
   if (saved.B !== B || saved.T !== T || saved.I !== I || saved.H !== H) {
     fail('lstmBackward', `saved is for B=${saved.B} T=${saved.T} I=${saved.I} H=${saved.H}, inputs are B=${B} T=${T} I=${I} H=${H}`);
   }
   const dgates = new Float64Array(B * T * G), dcCarry = new Float64Array(B * H);
+  const dweight_peephole = w.weight_peephole ? new Float64Array(3 * H) : undefined;
   for (let t = T - 1; t >= 0; t--) {
-    lstmStepBackward(t, { dhs, dhn, dcn, gates: saved.gates, cs: saved.cs, c0, whh: w.weight_hh, lengths, dgates, dcCarry });
+    lstmStepBackward(t, {
+      dhs, dhn, dcn, gates: saved.gates, cs: saved.cs, c0, whh: w.weight_hh, lengths, dgates, dcCarry,
+      peephole: w.weight_peephole, dpeephole: dweight_peephole, cell,
+    });
   }
   const dh0 = new Float64Array(B * H), dc0 = new Float64Array(B * H);
   lstmBackwardInitial({ dgates, whh: w.weight_hh, dcCarry, dh0, dc0 });
@@ -285,5 +335,5 @@ export function lstmBackward(
       }
     }
   }
-  return { dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh: Float64Array.from(dbias_ih), dh0, dc0 };
+  return { dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh: Float64Array.from(dbias_ih), dh0, dc0, ...(dweight_peephole ? { dweight_peephole } : {}) };
 }

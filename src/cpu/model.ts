@@ -2,8 +2,9 @@
 // and a state dict. Forward and backward of one batch, returning the loss, every parameter's
 // gradient and the gradients w.r.t. the recurrent layers' initial states. Dropout is the identity
 // here (reference runs are deterministic); compare with the GPU model in eval mode or with rate 0.
-import { lstmBackward, lstmForward, type LstmSaved } from './lstm.ts';
-import { gruBackward, gruForward, type GruSaved } from './gru.ts';
+import { lstmBackward, lstmForward, type LstmCellOptions, type LstmSaved } from './lstm.ts';
+import { gruBackward, gruForward, type GruCellOptions, type GruSaved } from './gru.ts';
+import type { CellActivation, GateActivation } from './cell_activation.ts';
 import { rnnBackward, rnnForward, type RnnSaved } from './rnn.ts';
 import { matmulForward } from './matmul.ts';
 import { activationBackward, activationForward, type CpuActivation } from './activation.ts';
@@ -172,12 +173,19 @@ function recurrentForward(
   const cell = (cfg.type as string).toLowerCase() as 'lstm' | 'gru' | 'rnn';
   const H = cfg.hiddenSize as number, L = (cfg.numLayers as number) ?? 1, Dn = cfg.bidirectional ? 2 : 1;
   const nonlinearity = (cfg.nonlinearity as 'tanh' | 'relu') ?? 'tanh';
+  // The Keras cell options (absent in configs written before they existed: the defaults).
+  const cellOptions: LstmCellOptions & GruCellOptions = {
+    activation: (cfg.activation as CellActivation | undefined) ?? 'tanh',
+    recurrentActivation: (cfg.recurrentActivation as GateActivation | undefined) ?? 'sigmoid',
+    resetAfter: (cfg.resetAfter as boolean | undefined) ?? true,
+  };
+  const peepholes = cell === 'lstm' && cfg.peepholes === true;
   const hasC = cell === 'lstm';
   const LD = L * Dn;
   const h0All = initial?.h ?? new Float64Array(LD * B * H);
   const c0All = hasC ? (initial?.c ?? new Float64Array(LD * B * H)) : undefined;
   const hnAll = new Float64Array(LD * B * H), cnAll = hasC ? new Float64Array(LD * B * H) : undefined;
-  type Run = { xin: Float64Array; I: number; w: { weight_ih: Float64Array; weight_hh: Float64Array; bias_ih: Float64Array; bias_hh: Float64Array };
+  type Run = { xin: Float64Array; I: number; w: { weight_ih: Float64Array; weight_hh: Float64Array; bias_ih: Float64Array; bias_hh: Float64Array; weight_peephole?: Float64Array };
     h0: Float64Array; c0?: Float64Array; saved: LstmSaved | GruSaved | RnnSaved; suffix: string };
   const runs: Run[][] = [];
   let input = x0, I = I0;
@@ -186,18 +194,21 @@ function recurrentForward(
     const layerRuns: Run[] = [];
     for (let dir = 0; dir < Dn; dir++) {
       const suffix = `_l${l}${dir ? '_reverse' : ''}`;
-      const w = { weight_ih: P(name, `weight_ih${suffix}`), weight_hh: P(name, `weight_hh${suffix}`), bias_ih: P(name, `bias_ih${suffix}`), bias_hh: P(name, `bias_hh${suffix}`) };
+      const w = {
+        weight_ih: P(name, `weight_ih${suffix}`), weight_hh: P(name, `weight_hh${suffix}`), bias_ih: P(name, `bias_ih${suffix}`), bias_hh: P(name, `bias_hh${suffix}`),
+        ...(peepholes ? { weight_peephole: P(name, `weight_peephole${suffix}`) } : {}),
+      };
       const idx = l * Dn + dir;
       const h0 = h0All.slice(idx * B * H, (idx + 1) * B * H);
       const c0 = c0All?.slice(idx * B * H, (idx + 1) * B * H);
       const xin = dir ? seqReverse(input, lengths, B, T, I) : input;
       let hs: Float64Array, hn: Float64Array, saved: LstmSaved | GruSaved | RnnSaved;
       if (cell === 'lstm') {
-        const r = lstmForward(xin, w, h0, c0!, lengths);
+        const r = lstmForward(xin, w, h0, c0!, lengths, cellOptions);
         hs = r.hs; hn = r.hn; saved = r.saved;
         cnAll!.set(r.cn, idx * B * H);
       } else if (cell === 'gru') {
-        const r = gruForward(xin, w, h0, lengths);
+        const r = gruForward(xin, w, h0, lengths, cellOptions);
         hs = r.hs; hn = r.hn; saved = r.saved;
       } else {
         const r = rnnForward(xin, w, h0, lengths, { nonlinearity });
@@ -226,12 +237,16 @@ function recurrentForward(
         for (let r = 0; r < B * T; r++) for (let j = 0; j < H; j++) part[r * H + j] = dOut[r * H * Dn + dir * H + j];
         const dhs = dir ? seqReverse(part, lengths, B, T, H) : part;
         const zeros = new Float64Array(B * H);
-        let gr: { dx: Float64Array; dweight_ih: Float64Array; dweight_hh: Float64Array; dbias_ih: Float64Array; dbias_hh: Float64Array; dh0: Float64Array; dc0?: Float64Array };
-        if (cell === 'lstm') gr = lstmBackward(run.xin, run.w, run.h0, run.c0!, lengths, run.saved as LstmSaved, dhs, zeros, zeros);
-        else if (cell === 'gru') gr = gruBackward(run.xin, run.w, run.h0, lengths, run.saved as GruSaved, dhs, zeros);
+        let gr: {
+          dx: Float64Array; dweight_ih: Float64Array; dweight_hh: Float64Array; dbias_ih: Float64Array; dbias_hh: Float64Array; dh0: Float64Array;
+          dc0?: Float64Array; dweight_peephole?: Float64Array;
+        };
+        if (cell === 'lstm') gr = lstmBackward(run.xin, run.w, run.h0, run.c0!, lengths, run.saved as LstmSaved, dhs, zeros, zeros, cellOptions);
+        else if (cell === 'gru') gr = gruBackward(run.xin, run.w, run.h0, lengths, run.saved as GruSaved, dhs, zeros, cellOptions);
         else gr = rnnBackward(run.xin, run.w, run.h0, lengths, run.saved as RnnSaved, dhs, zeros);
         g[`weight_ih${run.suffix}`] = gr.dweight_ih; g[`weight_hh${run.suffix}`] = gr.dweight_hh;
         g[`bias_ih${run.suffix}`] = gr.dbias_ih; g[`bias_hh${run.suffix}`] = gr.dbias_hh;
+        if (gr.dweight_peephole) g[`weight_peephole${run.suffix}`] = gr.dweight_peephole;
         dh0All.set(gr.dh0, idx * B * H);
         if (dc0All && gr.dc0) dc0All.set(gr.dc0, idx * B * H);
         const dx = dir ? seqReverse(gr.dx, lengths, B, T, Il) : gr.dx;

@@ -29,6 +29,13 @@ export function seqScatterLast(x: ArrayLike<number>, lengths: ArrayLike<number>,
 }
 
 /** The PCG hash of common.wgsl, bit for bit, so CPU and GPU draw the same dropout masks. */
+/** Σ_r x[r, off + j]·w[r, j] for j < W, x (N, Dx), w (N, W) (seq_column_dot). */
+export function seqColumnDot(x: ArrayLike<number>, off: number, Dx: number, w: ArrayLike<number>, W: number): Float64Array {
+  const N = w.length / W, out = new Float64Array(W);
+  for (let r = 0; r < N; r++) for (let j = 0; j < W; j++) out[j] += x[r * Dx + off + j] * w[r * W + j];
+  return out;
+}
+
 export function hashU32(v: number): number {
   const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
   const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;

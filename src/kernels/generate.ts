@@ -1,4 +1,4 @@
-// On-GPU generation (shaders/generate.wgsl): a stack of recurrent layers between a token input
+// On-GPU generation (shaders/recurrent/generate.wgsl): a stack of recurrent layers between a token input
 // (Embedding or one-hot) and a dense head, run autoregressively with sampling on the GPU, many
 // steps per dispatch. The parameters are copied once into one packed buffer (so one kernel serves
 // any depth and mix of cells); only the sampled ids are read back.
@@ -8,10 +8,11 @@
 //   runGenerator(ctx, g, o)           prime + sample N tokens for B rows: allocates, dispatches in
 //                                     chunks, reads back the ids (and optionally the logits)
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { isCpuAdapter } from './lstm_seq.ts';
 import { grid1d } from './grid.ts';
+import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
+import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
 const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
 const fields = [
@@ -20,17 +21,19 @@ const fields = [
   ['serial', 'u32'], ['pack_rows', 'u32'], ['pack_cols', 'u32'], ['pack_offset', 'u32'], ['pack_stride', 'u32'], ['pad0', 'u32'],
 ] as const;
 const params = B_('params', 'uniform', 6);
+// The generation scaffold with every cell's math: a layer's cell is chosen at run time.
+const file = moduleFile('cells/lstm.wgsl', 'cells/gru.wgsl', 'cells/rnn.wgsl', 'recurrent/generate.wgsl');
 
 export const GENERATE_KERNELS: KernelSpec[] = [
   {
-    name: 'generate_steps', file: 'generate.wgsl', params: fields, overrides: { WG: 256 },
+    name: 'generate_steps', file, params: fields, overrides: { WG: 256 },
     bindings: [
       B_('weights', 'read-only-storage', 0), B_('program', 'read-only-storage', 1), B_('ids', 'storage', 2), B_('state', 'storage', 3),
       B_('scratch', 'storage', 4), B_('logits', 'storage', 5), params,
     ],
   },
   {
-    name: 'generate_pack', file: 'generate.wgsl', params: fields, overrides: { WG: 64 },
+    name: 'generate_pack', file, params: fields, overrides: { WG: 64 },
     bindings: [params, B_('source', 'read-only-storage', 7), B_('packed', 'storage', 8)],
   },
 ];
@@ -46,6 +49,13 @@ export interface GeneratorLayer {
   cell: GeneratorCell;
   /** PyTorch layouts: (G, I), (G, H), (G), (G) with G = 4H (LSTM), 3H (GRU), H (RNN). */
   weightIh: Tensor; weightHh: Tensor; biasIh: Tensor; biasHh: Tensor;
+  /** LSTM/GRU: Keras's activation (default 'tanh') and recurrent activation (default 'sigmoid'). */
+  activation?: CellActivation;
+  recurrentActivation?: GateActivation;
+  /** LSTM peepholes (3, H), rows p_i, p_f, p_o. */
+  peephole?: Tensor;
+  /** GRU: false for the reset gate before the product (TF1 GRUCell, Keras reset_after=False). */
+  resetAfter?: boolean;
 }
 
 export interface GeneratorSpec {
@@ -112,7 +122,20 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
     checkTensor(op, `layers[${l}].weightIh`, layer.weightIh, [G, I]);
     checkTensor(op, `layers[${l}].biasIh`, layer.biasIh, [G]);
     checkTensor(op, `layers[${l}].biasHh`, layer.biasHh, [G]);
-    layerWords.set([CELL_CODE[layer.cell], I, H, offsetOf(layer.weightIh, true), offsetOf(layer.weightHh, true), offsetOf(layer.biasIh), offsetOf(layer.biasHh), 0], 8 * l);
+    const keras = layer.cell === 'lstm' || layer.cell === 'gru';
+    if (!keras && (layer.activation !== undefined || layer.recurrentActivation !== undefined || layer.peephole)) {
+      throw new Error(`${op}: layers[${l}] is ${layer.cell}; activation, recurrentActivation and peephole apply to lstm and gru only`);
+    }
+    if (layer.peephole && layer.cell !== 'lstm') throw new Error(`${op}: layers[${l}].peephole applies to lstm only, got cell ${layer.cell}`);
+    if (layer.resetAfter !== undefined && layer.cell !== 'gru') throw new Error(`${op}: layers[${l}].resetAfter applies to gru only, got cell ${layer.cell}`);
+    const before = layer.resetAfter === false ? 1 << 16 : 0;
+    const act = cellActivationCode(`${op}: layers[${l}].activation`, layer.activation ?? 'tanh');
+    const gate = gateActivationCode(`${op}: layers[${l}].recurrentActivation`, layer.recurrentActivation ?? 'sigmoid');
+    if (layer.peephole) checkTensor(op, `layers[${l}].peephole`, layer.peephole, [3, H]);
+    layerWords.set([
+      CELL_CODE[layer.cell] | (keras ? act << 8 | gate << 12 : 0) | before, I, H, offsetOf(layer.weightIh, true), offsetOf(layer.weightHh, true),
+      offsetOf(layer.biasIh), offsetOf(layer.biasHh), layer.peephole ? offsetOf(layer.peephole) : NONE,
+    ], 8 * l);
     hMax = Math.max(hMax, H);
     gMax = Math.max(gMax, pad4(G));
     I = H;
@@ -195,7 +218,7 @@ export function generatorScratchSize(g: PackedGenerator, topK = 0): number {
 
 function defaultWorkgroupSize(ctx: GpuContext): number {
   const cap = Math.min(256, ctx.limits.maxComputeInvocationsPerWorkgroup);
-  let wg = isCpuAdapter(ctx) ? 16 : 256; // bench/sampling.ts: 16 was fastest on lavapipe (8-wide SIMD)
+  let wg = ctx.adapterFacts.isCpu ? 16 : 256; // bench/sampling.ts: 16 was fastest on lavapipe (8-wide SIMD)
   while (wg > cap) wg /= 2;
   return wg;
 }

@@ -1,61 +1,50 @@
-// GRU step kernels (shaders/gru.wgsl): PyTorch nn.GRU, gate order r, z, n; one dispatch per
-// timestep, one thread per (b, j). See shaders/gru.wgsl for the equations and
-// docs/dev/RECURRENT_CONVENTIONS.md for the bindings and the variable-length rules.
+// GRU per-timestep wrappers (PyTorch nn.GRU, gate order r, z, n): one dispatch per timestep. The
+// kernels are the cell-generic scaffold recurrent/step.wgsl with cells/gru.wgsl (equations) and
+// cells/gru_storage.wgsl (bindings); see ./recurrent.ts. hn is written by gru_final_state after
+// the last forward step.
 //
 // Backward protocol (the one difference from a plain "clear the carry"): dhCarry (B,H) holds the
 // direct part of the gradient w.r.t. h_prev (dh ⊙ z of the step after), and before the first
 // backward step (t = T-1) the caller fills it with dhn, the gradient w.r.t. the final state
 // (`ctx.copy(dhn, dhCarry)`, or `ctx.clear(dhCarry)` when hn has no gradient). Steps t >= len[b]
 // leave it alone, so at t == len[b]-1 it still holds dhn. This keeps dhn out of the step kernel's
-// bindings (10 storage buffers instead of 11). gruBackwardSequence does all of this.
+// bindings (10 storage buffers instead of 11). gruBackwardSteps does all of this.
 //
-// Each kernel has a register-blocked twin `<name>_blocked` (one thread per (block of
-// STEP_BLOCK_ROWS batch rows, j), bit-identical results); the wrappers record the variant chosen by
-// setStepKernelVariant (./step_variant.ts).
+// The step kernels run STEP_BLOCK_ROWS batch rows per invocation (the override R) when the
+// context's stepVariant is 'blocked', one when 'plain': bit-identical results. Keras's
+// `activation` / `recurrentActivation` are the overrides ACT / RACT (GruCellOptions);
+// `resetAfter: false` (the reset gate before the product) is SPLIT = 2: every step is then two
+// dispatches, PASS 0 (r, z and r ⊙ h_prev into hnLin) and PASS 1 (n and h; backward: dr).
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { ceilDiv, grid1d } from './grid.ts';
-import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
+import { finalStateGrid, recurrentKernels, stepLaunch } from './recurrent.ts';
+import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
+import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
-const WG = 64;
-
-// One WGSL variable per @binding index across the file; each kernel binds the subset it uses.
-const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
-const gx = B_('gx', 'read-only-storage', 0);
-const whh = B_('whh', 'read-only-storage', 1);
-const bhh = B_('bhh', 'read-only-storage', 2);
-const h0 = B_('h0', 'read-only-storage', 3);
-const lengths = B_('lengths', 'read-only-storage', 4);
-const hs = B_('hs', 'storage', 5);
-const gates = B_('gates', 'storage', 6);
-const hnLin = B_('hn_lin', 'storage', 7);
-const hn = B_('hn', 'storage', 8);
-const params = B_('params', 'uniform', 9);
-const dhs = B_('dhs', 'read-only-storage', 10);
-const dgates = B_('dgates', 'storage', 11);
-const dghh = B_('dghh', 'storage', 12);
-const dhCarry = B_('dh_carry', 'storage', 13);
-const dh0 = B_('dh0', 'storage', 14);
-const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
-
-export const GRU_KERNELS: KernelSpec[] = [
-  { name: 'gru_step_forward', file: 'gru.wgsl', params: fields, overrides: { WG },
-    bindings: [gx, whh, bhh, h0, lengths, hs, gates, hnLin, hn, params] },
-  { name: 'gru_step_backward', file: 'gru.wgsl', params: fields, overrides: { WG },
-    bindings: [whh, h0, lengths, hs, gates, hnLin, params, dhs, dgates, dghh, dhCarry] },
-  { name: 'gru_backward_initial', file: 'gru.wgsl', params: fields, overrides: { WG },
-    bindings: [whh, params, dghh, dhCarry, dh0] },
-];
-// The register-blocked twins: same bindings, R batch rows per thread.
-for (const spec of [...GRU_KERNELS]) GRU_KERNELS.push({ ...spec, name: `${spec.name}_blocked`, overrides: { WG, R: STEP_BLOCK_ROWS } });
-registerKernels(GRU_KERNELS);
-
-/** Kernel name and workgroup grid of a (B, H) kernel for the current step-kernel variant. */
-function stepKernel(name: string, B: number, H: number): { kernel: string; workgroups: [number, number] } {
-  if (getStepKernelVariant() === 'blocked') return { kernel: `${name}_blocked`, workgroups: grid1d(ceilDiv(B, STEP_BLOCK_ROWS) * H, WG) };
-  return { kernel: name, workgroups: grid1d(B * H, WG) };
+/** Keras's GRU options (defaults: PyTorch's tanh, sigmoid and reset gate after the product). */
+export interface GruCellOptions {
+  activation?: CellActivation;
+  recurrentActivation?: GateActivation;
+  /** false: n = act(gx_n + W_hn·(r ⊙ h_prev) + b_hn) (TF1 GRUCell, Keras reset_after=False). */
+  resetAfter?: boolean;
 }
+
+/** The override constants of the cell options. */
+export function gruOverrides(op: string, cell: GruCellOptions): { ACT: number; RACT: number; SPLIT: number } {
+  if (cell.resetAfter !== undefined && typeof cell.resetAfter !== 'boolean') throw new Error(`${op}: resetAfter must be a boolean, got ${JSON.stringify(cell.resetAfter)}`);
+  return {
+    ACT: cellActivationCode(`${op}: activation`, cell.activation ?? 'tanh'),
+    RACT: gateActivationCode(`${op}: recurrentActivation`, cell.recurrentActivation ?? 'sigmoid'),
+    SPLIT: cell.resetAfter === false ? 2 : 3,
+  };
+}
+
+/** The passes of one step: [0], or [0, 1] for the reset gate before the product. */
+const passes = (cell: { SPLIT: number }): number[] => (cell.SPLIT === 2 ? [0, 1] : [0]);
+
+export const GRU_KERNELS: KernelSpec[] = recurrentKernels('gru');
+registerKernels(GRU_KERNELS);
 
 /** Tensors of one forward step. Shapes: gx (B,T,3H), whh (3H,H), bhh (3H), h0 (B,H),
  *  lengths (B) i32 with values in [1,T], hs (B,T,H), gates (B,T,3H), hnLin (B,T,H), hn (B,H). */
@@ -159,27 +148,39 @@ function stepBindings(a: GruBackwardStepTensors): Record<string, Tensor> {
  * gates[:, t] (r, z, n after activation), hnLin[:, t], and hn[b] where t == lengths[b]-1.
  * Rows with t >= lengths[b] get zeros in hs/gates/hnLin at t.
  */
-export function gruStepForward(ctx: GpuContext, t: number, a: GruForwardTensors): void {
+export function gruStepForward(ctx: GpuContext, t: number, a: GruForwardTensors, cell: GruCellOptions = {}): void {
   const op = 'gruStepForward';
   const { B, T, H } = checkForward(op, a);
   checkStep(op, t, T);
-  dispatchForward(ctx, t, a, B, T, H);
+  dispatchForward(ctx, t, a, B, T, H, gruOverrides(op, cell));
 }
 
-function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: number, T: number, H: number): void {
-  const k = stepKernel('gru_step_forward', B, H);
-  ctx.dispatch(k.kernel, {
-    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin, hn: a.hn },
-    params: { B, T, H, t },
-    workgroups: k.workgroups,
-  });
+type CellOverrides = ReturnType<typeof gruOverrides>;
+
+function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: number, T: number, H: number, cell: CellOverrides): void {
+  const launch = stepLaunch(ctx, B, H);
+  for (const PASS of passes(cell)) {
+    ctx.dispatch('gru_step_forward', {
+      bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
+      params: { B, T, H, t },
+      overrides: { ...launch.overrides, ...cell, PASS },
+      workgroups: launch.workgroups,
+    });
+  }
+  if (t === T - 1) recordGruFinalState(ctx, a, B, T, H);
 }
 
-/** Records the T forward steps t = 0 … T-1 (T dispatches). */
-export function gruForwardSequence(ctx: GpuContext, a: GruForwardTensors): void {
-  const op = 'gruForwardSequence';
+/** hn = hs at each row's last valid step (after the last forward step of either schedule). */
+export function recordGruFinalState(ctx: GpuContext, a: Pick<GruForwardTensors, 'hs' | 'lengths' | 'hn'>, B: number, T: number, H: number): void {
+  ctx.dispatch('gru_final_state', { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { B, T, H, t: 0 }, workgroups: finalStateGrid(B, H) });
+}
+
+/** Records the T forward steps t = 0 … T-1, the last with the final-state gather (T + 1 dispatches). */
+export function gruForwardSteps(ctx: GpuContext, a: GruForwardTensors, cell: GruCellOptions = {}): void {
+  const op = 'gruForwardSteps';
   const { B, T, H } = checkForward(op, a);
-  for (let t = 0; t < T; t++) dispatchForward(ctx, t, a, B, T, H);
+  const o = gruOverrides(op, cell);
+  for (let t = 0; t < T; t++) dispatchForward(ctx, t, a, B, T, H, o);
 }
 
 /**
@@ -187,37 +188,42 @@ export function gruForwardSequence(ctx: GpuContext, a: GruForwardTensors): void 
  * of this file). Reads dghh[:, t+1] written by step t+1; writes dgates[:, t], dghh[:, t] (zeros
  * for t >= lengths[b]) and updates dhCarry in place.
  */
-export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors): void {
+export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, cell: GruCellOptions = {}): void {
   const op = 'gruStepBackward';
   const { B, T, H } = checkBackwardCommon(op, a);
   checkTensor(op, 'dhCarry', a.dhCarry, [B, H]);
   checkDistinct(op, { ...stepBindings(a) });
   checkStep(op, t, T);
-  dispatchBackward(ctx, t, a, B, T, H);
+  dispatchBackward(ctx, t, a, B, T, H, gruOverrides(op, cell));
 }
 
-function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number): void {
-  const k = stepKernel('gru_step_backward', B, H);
-  ctx.dispatch(k.kernel, { bindings: stepBindings(a), params: { B, T, H, t }, workgroups: k.workgroups });
+function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number, cell: CellOverrides): void {
+  const launch = stepLaunch(ctx, B, H);
+  for (const PASS of passes(cell)) {
+    ctx.dispatch('gru_step_backward', { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
+  }
 }
 
 /** dh0 (B,H) = Σ_g dghh[:, 0, g]·W_hh[g, :] + dhCarry: the gradient w.r.t. h0, after step 0. */
-export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors): void {
+export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors, cell: GruCellOptions = {}): void {
   const op = 'gruBackwardInitial';
+  const { SPLIT } = gruOverrides(op, cell);
   const H = hiddenOf(op, a.whh);
   const [B, T] = batchTimeOf(op, 'dghh', a.dghh, 3 * H);
   checkTensor(op, 'dhCarry', a.dhCarry, [B, H]);
   checkTensor(op, 'dh0', a.dh0, [B, H]);
   checkDistinct(op, { whh: a.whh, dghh: a.dghh, dhCarry: a.dhCarry, dh0: a.dh0 });
-  dispatchInitial(ctx, a, B, T, H);
+  recordGruInitial(ctx, a, B, T, H, SPLIT);
 }
 
-function dispatchInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number): void {
-  const k = stepKernel('gru_backward_initial', B, H);
-  ctx.dispatch(k.kernel, {
+/** dh0 from dghh[:, 0] and the carry (after the last backward step of either schedule). */
+export function recordGruInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number, SPLIT = 3): void {
+  const launch = stepLaunch(ctx, B, H);
+  ctx.dispatch('gru_backward_initial', {
     bindings: { whh: a.whh, dghh: a.dghh, dh_carry: a.dhCarry, dh0: a.dh0 },
     params: { B, T, H, t: 0 },
-    workgroups: k.workgroups,
+    overrides: { ...launch.overrides, SPLIT }, // with the reset gate before the product, n's rows are in the carry
+    workgroups: launch.workgroups,
   });
 }
 
@@ -227,8 +233,9 @@ function dispatchInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: numbe
  * clear). Outputs: dgates, dghh (B,T,3H) and dh0 (B,H). When dhCarry is not given, a (B,H)
  * scratch tensor is taken from ctx's pool and released once recorded.
  */
-export function gruBackwardSequence(ctx: GpuContext, a: GruBackwardSequenceTensors): void {
-  const op = 'gruBackwardSequence';
+export function gruBackwardSteps(ctx: GpuContext, a: GruBackwardSequenceTensors, cell: GruCellOptions = {}): void {
+  const op = 'gruBackwardSteps';
+  const o = gruOverrides(op, cell);
   const { B, T, H } = checkBackwardCommon(op, a);
   if (a.dhn !== undefined) checkTensor(op, 'dhn', a.dhn, [B, H]);
   checkTensor(op, 'dh0', a.dh0, [B, H]);
@@ -242,7 +249,7 @@ export function gruBackwardSequence(ctx: GpuContext, a: GruBackwardSequenceTenso
   if (a.dhn) ctx.copy(a.dhn, carry);
   else ctx.clear(carry);
   const step: GruBackwardStepTensors = { ...rest, dhCarry: carry };
-  for (let t = T - 1; t >= 0; t--) dispatchBackward(ctx, t, step, B, T, H);
-  dispatchInitial(ctx, { dghh: a.dghh, whh: a.whh, dhCarry: carry, dh0: a.dh0 }, B, T, H);
+  for (let t = T - 1; t >= 0; t--) dispatchBackward(ctx, t, step, B, T, H, o);
+  recordGruInitial(ctx, { dghh: a.dghh, whh: a.whh, dhCarry: carry, dh0: a.dh0 }, B, T, H, o.SPLIT);
   if (!a.dhCarry) carry.release();
 }

@@ -1,48 +1,20 @@
-// GRU sequence kernels (shaders/gru_seq.wgsl): the whole recurrence in one dispatch per direction
-// (plus gru_backward_initial from gru.wgsl for dh0). Same tensors, semantics and outputs as
-// gruForwardSequence / gruBackwardSequence in ./gru.ts, so a caller can pick either schedule. Each
+// GRU whole-sequence wrappers (recurrent/sequence.wgsl with cells/gru.wgsl, registered by ./gru.ts):
+// the whole recurrence in one dispatch per direction (plus gru_final_state for hn and
+// gru_backward_initial for dh0, from recurrent/step.wgsl). Same tensors, semantics and outputs as
+// gruForwardSteps / gruBackwardSteps in ./gru.ts, so a caller can pick either schedule. Each
 // workgroup owns RB batch rows and loops over t with one workgroupBarrier() per step, keeping h
 // (forward) or the next step's dghh (backward) in workgroup memory and reading W_hh from storage.
 // The launch plan (rows per workgroup, invocations) is the one shared with lstm_seq.ts.
-//   gru_seq_forward   T steps: hs, gates, hnLin, hn                                      (1 dispatch)
+//   gru_seq_forward   T steps: hs, gates, hnLin; then gru_final_state: hn                (2 dispatches)
 //   gru_seq_backward  T steps: dgates, dghh, dhCarry; then gru_backward_initial: dh0      (2 dispatches,
-//                     after dhCarry = dhn (a copy) or 0 (a clear), as gruBackwardSequence does)
+//                     after dhCarry = dhn (a copy) or 0 (a clear), as gruBackwardSteps does)
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { grid1d } from './grid.ts';
-import type { GruBackwardSequenceTensors, GruForwardTensors } from './gru.ts';
-import './gru.ts'; // registers gru_backward_initial
+import { gruOverrides, recordGruInitial, recordGruFinalState, type GruBackwardSequenceTensors, type GruCellOptions, type GruForwardTensors } from './gru.ts';
 import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
 
-const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
-const gx = B_('gx', 'read-only-storage', 0);
-const whh = B_('whh', 'read-only-storage', 1);
-const bhh = B_('bhh', 'read-only-storage', 2);
-const h0 = B_('h0', 'read-only-storage', 3);
-const lengths = B_('lengths', 'read-only-storage', 4);
-const hs = B_('hs', 'storage', 5);
-const gates = B_('gates', 'storage', 6);
-const hnLin = B_('hn_lin', 'storage', 7);
-const hn = B_('hn', 'storage', 8);
-const params = B_('params', 'uniform', 9);
-const dhs = B_('dhs', 'read-only-storage', 10);
-const dgates = B_('dgates', 'storage', 11);
-const dghh = B_('dghh', 'storage', 12);
-const dhCarry = B_('dh_carry', 'storage', 13);
-const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['pad', 'u32']] as const;
-const defaults = { WG: 128, RB: 1, SH: 256 };
-
-export const GRU_SEQ_KERNELS: KernelSpec[] = [
-  { name: 'gru_seq_forward', file: 'gru_seq.wgsl', params: fields, overrides: defaults,
-    bindings: [gx, whh, bhh, h0, lengths, hs, gates, hnLin, hn, params] },
-  { name: 'gru_seq_backward', file: 'gru_seq.wgsl', params: fields, overrides: defaults,
-    bindings: [whh, h0, lengths, hs, gates, hnLin, params, dhs, dgates, dghh, dhCarry] },
-];
-registerKernels(GRU_SEQ_KERNELS);
-
 /** Whether the GRU sequence kernels can run for hidden size H on this adapter (backward needs 2·3H floats per row). */
-export function gruSeqSupported(ctx: GpuContext, H: number): boolean {
+export function gruFusedSupported(ctx: GpuContext, H: number): boolean {
   return seqMaxRows(ctx, 6 * H) >= 1;
 }
 
@@ -62,11 +34,11 @@ function gruDims(op: string, seqName: string, seq: Tensor, w: Tensor, width: num
 
 /**
  * Records the whole GRU forward with the sequence kernel: hs, gates (r, z, n after activation),
- * hnLin for every t (zero past each row's length) and hn[b] at t = lengths[b]-1. One dispatch.
- * Same tensors and results as gruForwardSequence.
+ * hnLin for every t (zero past each row's length), then hn[b] (hs at t = lengths[b]-1). Two dispatches.
+ * Same tensors and results as gruForwardSteps.
  */
-export function gruSeqForward(ctx: GpuContext, a: GruForwardTensors, opts: SeqOptions = {}): void {
-  const op = 'gruSeqForward';
+export function gruForwardFused(ctx: GpuContext, a: GruForwardTensors, opts: SeqOptions & GruCellOptions = {}): void {
+  const op = 'gruForwardFused';
   const d = gruDims(op, 'gx', a.gx, a.whh, 3);
   const { B, T, H } = d, G = 3 * H;
   checkTensor(op, 'bhh', a.bhh, [G]);
@@ -77,24 +49,26 @@ export function gruSeqForward(ctx: GpuContext, a: GruForwardTensors, opts: SeqOp
   checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkDistinct(op, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hnLin: a.hnLin, hn: a.hn });
+  const cell = gruOverrides(op, opts);
   const p = planOrThrow(op, ctx, d, 2 * H, opts);
   ctx.dispatch('gru_seq_forward', {
-    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin, hn: a.hn },
-    params: { B, T, H, pad: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H },
+    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
+    params: { B, T, H, t: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
     workgroups: [p.groups, 1],
   });
+  recordGruFinalState(ctx, a, B, T, H);
 }
 
 /**
  * Records the whole GRU backward with the sequence kernel: dhCarry = dhn (a copy; a clear without
  * dhn), dgates and dghh for every t (zero past each row's length) with dhCarry updated in place,
  * then dh0 via gru_backward_initial. Two dispatches. Same tensors and results as
- * gruBackwardSequence; when dhCarry is not given, a (B, H) scratch tensor is taken from ctx's pool
+ * gruBackwardSteps; when dhCarry is not given, a (B, H) scratch tensor is taken from ctx's pool
  * and released once recorded.
  */
-export function gruSeqBackward(ctx: GpuContext, a: GruBackwardSequenceTensors, opts: SeqOptions = {}): void {
-  const op = 'gruSeqBackward';
+export function gruBackwardFused(ctx: GpuContext, a: GruBackwardSequenceTensors, opts: SeqOptions & GruCellOptions = {}): void {
+  const op = 'gruBackwardFused';
   const d = gruDims(op, 'dhs', a.dhs, a.whh, 1);
   const { B, T, H } = d, G = 3 * H;
   checkTensor(op, 'gates', a.gates, [B, T, G]);
@@ -111,6 +85,7 @@ export function gruSeqBackward(ctx: GpuContext, a: GruBackwardSequenceTensors, o
     dhs: a.dhs, gates: a.gates, hnLin: a.hnLin, hs: a.hs, h0: a.h0, whh: a.whh, lengths: a.lengths,
     dgates: a.dgates, dghh: a.dghh, dhn: a.dhn, dh0: a.dh0, dhCarry: a.dhCarry,
   });
+  const cell = gruOverrides(op, opts);
   const p = planOrThrow(op, ctx, d, 2 * G, opts);
   const carry = a.dhCarry ?? ctx.empty([B, H], 'f32', 'gru dh_carry');
   if (a.dhn) ctx.copy(a.dhn, carry);
@@ -120,14 +95,10 @@ export function gruSeqBackward(ctx: GpuContext, a: GruBackwardSequenceTensors, o
       whh: a.whh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin,
       dhs: a.dhs, dgates: a.dgates, dghh: a.dghh, dh_carry: carry,
     },
-    params: { B, T, H, pad: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G },
+    params: { B, T, H, t: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G, ...cell },
     workgroups: [p.groups, 1],
   });
-  ctx.dispatch('gru_backward_initial', {
-    bindings: { whh: a.whh, dghh: a.dghh, dh_carry: carry, dh0: a.dh0 },
-    params: { B, T, H, t: 0 },
-    workgroups: grid1d(B * H, 64),
-  });
+  recordGruInitial(ctx, { whh: a.whh, dghh: a.dghh, dhCarry: carry, dh0: a.dh0 }, B, T, H, cell.SPLIT);
   if (!a.dhCarry) carry.release();
 }

@@ -1,44 +1,17 @@
-// LSTM sequence kernels (shaders/lstm_seq.wgsl): the whole recurrence in one dispatch per
-// direction (plus the final-state gather / initial-state gradient from lstm.wgsl). Same tensors,
-// semantics and outputs as lstmForwardSequence / lstmBackwardSequence in ./lstm.ts, so a caller can
+// LSTM whole-sequence wrappers (recurrent/sequence.wgsl with cells/lstm.wgsl, registered by
+// ./lstm.ts): the whole recurrence in one dispatch per direction (plus the final-state gather and
+// the initial-state gradient from recurrent/step.wgsl). Same tensors,
+// semantics and outputs as lstmForwardSteps / lstmBackwardSteps in ./lstm.ts, so a caller can
 // pick either schedule. Each workgroup owns RB batch rows and loops over t with one
 // workgroupBarrier() per step, keeping h (forward) or the next step's dgates (backward) in
 // workgroup memory and reading W_hh from storage.
 //   lstm_seq_forward   T steps: hs, cs, gates; then lstm_final_state writes hn, cn   (2 dispatches)
-//   lstm_seq_backward  T steps: dgates, dc_carry; then lstm_backward_initial: dh0, dc0 (2 dispatches)
+//   lstm_seq_backward  T steps: dgates, dc_carry (filled with dcn first: one copy); then
+//                      lstm_backward_initial: dh0, dc0 (2 dispatches)
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { ceilDiv, grid1d } from './grid.ts';
-import type { LstmBackwardTensors, LstmForwardTensors } from './lstm.ts';
-import './lstm.ts'; // registers lstm_final_state and lstm_backward_initial
-
-const B_ = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
-const whh = B_('whh', 'read-only-storage', 0);
-const c0 = B_('c0', 'read-only-storage', 1);
-const lengths = B_('lengths', 'read-only-storage', 2);
-const cs = B_('cs', 'storage', 3);
-const gates = B_('gates', 'storage', 4);
-const params = B_('params', 'uniform', 5);
-const gx = B_('gx', 'read-only-storage', 6);
-const bhh = B_('bhh', 'read-only-storage', 7);
-const h0 = B_('h0', 'read-only-storage', 8);
-const hs = B_('hs', 'storage', 9);
-const dhs = B_('dhs', 'read-only-storage', 10);
-const dhn = B_('dhn', 'read-only-storage', 11);
-const dcn = B_('dcn', 'read-only-storage', 12);
-const dgates = B_('dgates', 'storage', 13);
-const dcCarry = B_('dc_carry', 'storage', 14);
-const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['pad', 'u32']] as const;
-const defaults = { WG: 128, RB: 1, SH: 256 };
-
-export const LSTM_SEQ_KERNELS: KernelSpec[] = [
-  { name: 'lstm_seq_forward', file: 'lstm_seq.wgsl', params: fields, overrides: defaults,
-    bindings: [whh, c0, lengths, cs, gates, params, gx, bhh, h0, hs] },
-  { name: 'lstm_seq_backward', file: 'lstm_seq.wgsl', params: fields, overrides: defaults,
-    bindings: [whh, c0, lengths, cs, gates, params, dhs, dhn, dcn, dgates, dcCarry] },
-];
-registerKernels(LSTM_SEQ_KERNELS);
+import { ceilDiv } from './grid.ts';
+import { lstmOverrides, recordLstmFinalState, recordLstmInitial, type LstmBackwardTensors, type LstmCellOptions, type LstmForwardTensors } from './lstm.ts';
 
 // ---------------------------------------------------------------- launch plan (shared by the *_seq families)
 
@@ -53,29 +26,8 @@ export interface SeqPlan {
 }
 
 export interface SeqOptions {
-  /** Batch rows per workgroup; default from `setSequenceRowsPerWorkgroup` / the adapter. */
+  /** Batch rows per workgroup; default the context's `settings.sequenceRows` ('auto': by adapter). */
   rowsPerWorkgroup?: number;
-}
-
-let rowsSetting: number | 'auto' = 'auto';
-
-/**
- * Rows per workgroup used by the sequence kernels when a call names none. 'auto' (default):
- * 1 row per workgroup on a real GPU (most workgroups in flight), and on a CPU driver
- * (lavapipe/llvmpipe, SwiftShader) as many rows as keep ≥ 4 workgroups, so each workgroup reuses
- * the W_hh it reads for several rows. Always capped by the workgroup-memory limit.
- */
-export function setSequenceRowsPerWorkgroup(n: number | 'auto'): void {
-  if (n !== 'auto' && !(Number.isInteger(n) && n >= 1)) throw new Error(`setSequenceRowsPerWorkgroup: expected a positive integer or 'auto', got ${n}`);
-  rowsSetting = n;
-}
-
-/** Whether the adapter is a CPU implementation (lavapipe/llvmpipe, SwiftShader, WARP). */
-export function isCpuAdapter(ctx: GpuContext): boolean {
-  // Every field: Dawn's OpenGL ES backend names the GL version in the description and the
-  // renderer (e.g. "llvmpipe-llvm-15-0-6-256-bits-") only in `device`.
-  const a = ctx.adapterInfo;
-  return /llvmpipe|lavapipe|swiftshader|warp|software/i.test([ctx.describe(), a.device, a.architecture, a.vendor].join(' '));
 }
 
 /**
@@ -95,10 +47,12 @@ export function seqPlan(ctx: GpuContext, B: number, H: number, floatsPerRow: num
   const maxRows = seqMaxRows(ctx, floatsPerRow);
   if (maxRows < 1) return null;
   let RB: number;
-  const want = opts.rowsPerWorkgroup ?? (rowsSetting === 'auto' ? null : rowsSetting);
+  const setting = ctx.settings.sequenceRows;
+  const want = opts.rowsPerWorkgroup ?? (setting === 'auto' ? null : setting);
   if (want !== null) {
     RB = want;
-  } else if (isCpuAdapter(ctx)) {
+  } else if (ctx.adapterFacts.isCpu) {
+    // A CPU driver: as many rows as keep ≥ 4 workgroups, so each reuses the W_hh it reads.
     RB = Math.max(1, Math.floor(B / 4));
   } else {
     RB = 1;
@@ -112,7 +66,7 @@ export function seqPlan(ctx: GpuContext, B: number, H: number, floatsPerRow: num
 }
 
 /** Whether the LSTM sequence kernels can run for hidden size H on this adapter (backward needs 2·4H floats per row). */
-export function lstmSeqSupported(ctx: GpuContext, H: number): boolean {
+export function lstmFusedSupported(ctx: GpuContext, H: number): boolean {
   return seqMaxRows(ctx, 8 * H) >= 1;
 }
 
@@ -145,10 +99,10 @@ export function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: 
 /**
  * Records the whole LSTM forward with the sequence kernel: hs, cs, gates for every t (zero past
  * each row's length), then hn, cn via lstm_final_state. Two dispatches. Same tensors and results
- * as lstmForwardSequence.
+ * as lstmForwardSteps.
  */
-export function lstmSeqForward(ctx: GpuContext, a: LstmForwardTensors, opts: SeqOptions = {}): void {
-  const op = 'lstmSeqForward';
+export function lstmForwardFused(ctx: GpuContext, a: LstmForwardTensors, opts: SeqOptions & LstmCellOptions = {}): void {
+  const op = 'lstmForwardFused';
   const d = lstmDims(op, 'gx', a.gx, a.whh);
   const { B, T, H } = d, G = 4 * H;
   checkTensor(op, 'bhh', a.bhh, [G]);
@@ -160,28 +114,29 @@ export function lstmSeqForward(ctx: GpuContext, a: LstmForwardTensors, opts: Seq
   checkTensor(op, 'gates', a.gates, [B, T, G]);
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkTensor(op, 'cn', a.cn, [B, H]);
-  checkDistinct(op, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, c0: a.c0, lengths: a.lengths, hs: a.hs, cs: a.cs, gates: a.gates, hn: a.hn, cn: a.cn });
+  if (a.peephole) checkTensor(op, 'peephole', a.peephole, [3, H]);
+  checkDistinct(op, {
+    gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, c0: a.c0, lengths: a.lengths, hs: a.hs, cs: a.cs, gates: a.gates, hn: a.hn, cn: a.cn,
+    ...(a.peephole ? { peephole: a.peephole } : {}),
+  });
+  const cell = lstmOverrides(op, opts, a.peephole);
   const p = planOrThrow(op, ctx, d, 2 * H, opts);
   ctx.dispatch('lstm_seq_forward', {
-    bindings: { whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, gx: a.gx, bhh: a.bhh, h0: a.h0, hs: a.hs },
-    params: { B, T, H, pad: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H },
+    bindings: { whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, gx: a.gx, bhh: a.bhh, h0: a.h0, hs: a.hs, peep: a.peephole ?? a.c0 },
+    params: { B, T, H, t: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
     workgroups: [p.groups, 1],
   });
-  ctx.dispatch('lstm_final_state', {
-    bindings: { hs: a.hs, cs: a.cs, lengths: a.lengths, hn: a.hn, cn: a.cn },
-    params: { B, T, H, t: 0 },
-    workgroups: grid1d(B * H, 64),
-  });
+  recordLstmFinalState(ctx, a, d);
 }
 
 /**
- * Records the whole LSTM backward with the sequence kernel: dgates for every t (zero past each
- * row's length) and dcCarry, then dh0, dc0 via lstm_backward_initial. Two dispatches. Same tensors
- * and results as lstmBackwardSequence (dcCarry needs no clearing here).
+ * Records the whole LSTM backward with the sequence kernel: dcCarry = dcn (a copy), dgates for
+ * every t (zero past each row's length) and dcCarry, then dh0, dc0 via lstm_backward_initial. Two
+ * dispatches. Same tensors and results as lstmBackwardSteps.
  */
-export function lstmSeqBackward(ctx: GpuContext, a: LstmBackwardTensors & { dh0: Tensor; dc0: Tensor }, opts: SeqOptions = {}): void {
-  const op = 'lstmSeqBackward';
+export function lstmBackwardFused(ctx: GpuContext, a: LstmBackwardTensors & { dh0: Tensor; dc0: Tensor }, opts: SeqOptions & LstmCellOptions = {}): void {
+  const op = 'lstmBackwardFused';
   const d = lstmDims(op, 'dgates', a.dgates, a.whh);
   const { B, T, H } = d, G = 4 * H;
   checkTensor(op, 'dhs', a.dhs, [B, T, H]);
@@ -196,18 +151,20 @@ export function lstmSeqBackward(ctx: GpuContext, a: LstmBackwardTensors & { dh0:
   checkTensor(op, 'dc0', a.dc0, [B, H]);
   checkDistinct(op, {
     dhs: a.dhs, dhn: a.dhn, dcn: a.dcn, gates: a.gates, cs: a.cs, c0: a.c0, whh: a.whh, lengths: a.lengths,
-    dgates: a.dgates, dcCarry: a.dcCarry, dh0: a.dh0, dc0: a.dc0,
+    dgates: a.dgates, dcCarry: a.dcCarry, dh0: a.dh0, dc0: a.dc0, ...(a.peephole ? { peephole: a.peephole } : {}),
   });
+  if (a.peephole) checkTensor(op, 'peephole', a.peephole, [3, H]);
+  const cell = lstmOverrides(op, opts, a.peephole);
   const p = planOrThrow(op, ctx, d, 2 * G, opts);
+  ctx.copy(a.dcn, a.dcCarry); // the kernel reads dcn through the carry at each row's last step
   ctx.dispatch('lstm_seq_backward', {
-    bindings: { whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, dhs: a.dhs, dhn: a.dhn, dcn: a.dcn, dgates: a.dgates, dc_carry: a.dcCarry },
-    params: { B, T, H, pad: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G },
+    bindings: {
+      whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates, dc_carry: a.dcCarry,
+      peep: a.peephole ?? a.c0,
+    },
+    params: { B, T, H, t: 0 },
+    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G, ...cell },
     workgroups: [p.groups, 1],
   });
-  ctx.dispatch('lstm_backward_initial', {
-    bindings: { dgates: a.dgates, whh: a.whh, dc_carry: a.dcCarry, dh0: a.dh0, dc0: a.dc0 },
-    params: { B, T, H, t: 0 },
-    workgroups: grid1d(B * H, 64),
-  });
+  recordLstmInitial(ctx, a, d);
 }

@@ -1,48 +1,15 @@
-// Vanilla RNN step kernels (shaders/rnn.wgsl), PyTorch nn.RNN with tanh or relu.
-// Layouts, variable-length semantics and the backward formulation follow
-// docs/dev/RECURRENT_CONVENTIONS.md (shared with the lstm and gru families).
-// Each kernel has a register-blocked twin `<name>_blocked` (one thread per (block of
-// STEP_BLOCK_ROWS batch rows, j), bit-identical results); the wrappers record the variant chosen by
-// setStepKernelVariant (./step_variant.ts).
+// Vanilla RNN per-timestep wrappers (PyTorch nn.RNN with tanh or relu): one dispatch per timestep.
+// The kernels are the cell-generic scaffold recurrent/step.wgsl with cells/rnn.wgsl (equations)
+// and cells/rnn_storage.wgsl (bindings); see ./recurrent.ts. hn is written by rnn_final_state
+// after the last forward step. The step kernels run STEP_BLOCK_ROWS batch rows per invocation
+// (the override R) when the context's stepVariant is 'blocked', one when 'plain': bit-identical.
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { ceilDiv, grid1d } from './grid.ts';
-import { getStepKernelVariant, STEP_BLOCK_ROWS } from './step_variant.ts';
+import { finalStateGrid, recurrentKernels, stepLaunch } from './recurrent.ts';
 
-const WG = 64;
-const ro = (name: string, index: number): BindingSpec => ({ name, kind: 'read-only-storage', index });
-const rw = (name: string, index: number): BindingSpec => ({ name, kind: 'storage', index });
-const B_ = {
-  gx: ro('gx', 0), whh: ro('whh', 1), bhh: ro('bhh', 2), h0: ro('h0', 3), lengths: ro('lengths', 4),
-  hs: rw('hs', 5), hn: rw('hn', 6), params: { name: 'params', kind: 'uniform', index: 7 } as BindingSpec,
-  dhs: ro('dhs', 8), dhn: ro('dhn', 9), dgates: rw('dgates', 10), dh0: rw('dh0', 11),
-};
-const params = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
-
-export const RNN_KERNELS: KernelSpec[] = [
-  {
-    name: 'rnn_step_forward', file: 'rnn.wgsl', params, overrides: { WG, ACT: 0 },
-    bindings: [B_.gx, B_.whh, B_.bhh, B_.h0, B_.lengths, B_.hs, B_.hn, B_.params],
-  },
-  {
-    name: 'rnn_step_backward', file: 'rnn.wgsl', params, overrides: { WG, ACT: 0 },
-    bindings: [B_.whh, B_.lengths, B_.hs, B_.params, B_.dhs, B_.dhn, B_.dgates],
-  },
-  {
-    name: 'rnn_backward_initial', file: 'rnn.wgsl', params, overrides: { WG },
-    bindings: [B_.whh, B_.params, B_.dgates, B_.dh0],
-  },
-];
-// The register-blocked twins: same bindings, R batch rows per thread.
-for (const spec of [...RNN_KERNELS]) RNN_KERNELS.push({ ...spec, name: `${spec.name}_blocked`, overrides: { ...spec.overrides, R: STEP_BLOCK_ROWS } });
+export const RNN_KERNELS: KernelSpec[] = recurrentKernels('rnn');
 registerKernels(RNN_KERNELS);
-
-/** Kernel name and workgroup grid of a (B, H) kernel for the current step-kernel variant. */
-function stepKernel(name: string, d: { B: number; H: number }): { kernel: string; workgroups: [number, number] } {
-  if (getStepKernelVariant() === 'blocked') return { kernel: `${name}_blocked`, workgroups: grid1d(ceilDiv(d.B, STEP_BLOCK_ROWS) * d.H, WG) };
-  return { kernel: name, workgroups: grid1d(d.B * d.H, WG) };
-}
 
 export type RnnNonlinearity = 'tanh' | 'relu';
 
@@ -161,37 +128,43 @@ function checkInitial(op: string, a: RnnBackwardInitialTensors): { B: number; T:
 }
 
 function recordForward(ctx: GpuContext, t: number, a: RnnForwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
-  const k = stepKernel('rnn_step_forward', d);
-  ctx.dispatch(k.kernel, {
-    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn },
+  const k = stepLaunch(ctx, d.B, d.H);
+  ctx.dispatch('rnn_step_forward', {
+    bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs },
     params: { ...d, t },
-    overrides: { ACT },
+    overrides: { ...k.overrides, ACT },
     workgroups: k.workgroups,
   });
+  if (t === d.T - 1) recordRnnFinalState(ctx, a, d);
+}
+
+/** hn = hs at each row's last valid step (after the last forward step of either schedule). */
+export function recordRnnFinalState(ctx: GpuContext, a: Pick<RnnForwardTensors, 'hs' | 'lengths' | 'hn'>, d: { B: number; T: number; H: number }): void {
+  ctx.dispatch('rnn_final_state', { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { ...d, t: 0 }, workgroups: finalStateGrid(d.B, d.H) });
 }
 
 function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
-  const k = stepKernel('rnn_step_backward', d);
-  ctx.dispatch(k.kernel, {
-    bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dgates: a.dgates },
+  const k = stepLaunch(ctx, d.B, d.H);
+  ctx.dispatch('rnn_step_backward', {
+    bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { ...d, t },
-    overrides: { ACT },
+    overrides: { ...k.overrides, ACT },
     workgroups: k.workgroups,
   });
 }
 
-function recordInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, d: { B: number; T: number; H: number }): void {
-  const k = stepKernel('rnn_backward_initial', d);
-  ctx.dispatch(k.kernel, {
-    bindings: { whh: a.whh, dgates: a.dgates, dh0: a.dh0 },
+/** dh0 = dgates[:, 0]·W_hh (after the last backward step of either schedule). */
+export function recordRnnInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, d: { B: number; T: number; H: number }): void {
+  ctx.dispatch('rnn_backward_initial', {
+    bindings: { whh: a.whh, dghh: a.dgates, dh0: a.dh0 },
     params: { ...d, t: 0 },
-    workgroups: k.workgroups,
+    ...stepLaunch(ctx, d.B, d.H),
   });
 }
 
 /**
  * Forward step t: hs[:, t] = act(gx[:, t] + b_hh + h_prev·W_hhᵀ), zero for t >= lengths[b];
- * hn[b] written at t == lengths[b]-1. Steps must be recorded in order t = 0 … T-1.
+ * at t == T-1 also hn (each row's state at t = lengths[b]-1). Steps must be recorded in order t = 0 … T-1.
  */
 export function rnnStepForward(ctx: GpuContext, t: number, a: RnnForwardTensors, opts: RnnOptions = {}): void {
   const op = 'rnnStepForward';
@@ -215,12 +188,12 @@ export function rnnStepBackward(ctx: GpuContext, t: number, a: RnnBackwardTensor
 export function rnnBackwardInitial(ctx: GpuContext, a: RnnBackwardInitialTensors): void {
   const op = 'rnnBackwardInitial';
   const d = checkInitial(op, a);
-  recordInitial(ctx, a, d);
+  recordRnnInitial(ctx, a, d);
 }
 
-/** Records the T forward steps (T dispatches). */
-export function rnnForwardSequence(ctx: GpuContext, a: RnnForwardTensors, opts: RnnOptions = {}): void {
-  const op = 'rnnForwardSequence';
+/** Records the T forward steps, the last with the final-state gather (T + 1 dispatches). */
+export function rnnForwardSteps(ctx: GpuContext, a: RnnForwardTensors, opts: RnnOptions = {}): void {
+  const op = 'rnnForwardSteps';
   const ACT = actOf(op, opts);
   const d = checkForward(op, null, a);
   for (let t = 0; t < d.T; t++) recordForward(ctx, t, a, d, ACT);
@@ -231,10 +204,10 @@ export function rnnForwardSequence(ctx: GpuContext, a: RnnForwardTensors, opts: 
  * (T or T+1 dispatches). The input-side gradients then follow from dgates by GEMMs:
  * dW_ih = dgatesᵀ·X, dW_hh = dgatesᵀ·H_prev, db_ih = db_hh = Σ_{b,t} dgates, dX = dgates·W_ih.
  */
-export function rnnBackwardSequence(
+export function rnnBackwardSteps(
   ctx: GpuContext, a: RnnBackwardTensors & { dh0?: Tensor }, opts: RnnOptions = {},
 ): void {
-  const op = 'rnnBackwardSequence';
+  const op = 'rnnBackwardSteps';
   const ACT = actOf(op, opts);
   const { dh0, ...rest } = a;
   const d = checkBackward(op, null, rest);
@@ -243,5 +216,5 @@ export function rnnBackwardSequence(
     checkNoAlias(op, ['dh0'], { ...rest, dh0 });
   }
   for (let t = d.T - 1; t >= 0; t--) recordBackward(ctx, t, rest, d, ACT);
-  if (dh0 !== undefined) recordInitial(ctx, { dgates: a.dgates, whh: a.whh, dh0 }, d);
+  if (dh0 !== undefined) recordRnnInitial(ctx, { dgates: a.dgates, whh: a.whh, dh0 }, d);
 }

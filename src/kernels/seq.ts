@@ -1,5 +1,5 @@
 // Sequence plumbing kernels (shaders/seq.wgsl): shift, per-row reverse, last-step gather/scatter,
-// dropout, column copies (concat/split) and axpy.
+// dropout, column copies (concat/split), axpy and column dot products.
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
@@ -27,6 +27,7 @@ export const SEQ_KERNELS: KernelSpec[] = [
   spec('seq_copy_cols', [x, y, params]),
   spec('seq_take_cols', [x, y, params]),
   spec('seq_axpy', [x, y, params]),
+  spec('seq_column_dot', [x, y, params, aux]),
 ];
 registerKernels(SEQ_KERNELS);
 
@@ -120,6 +121,23 @@ export function seqTakeCols(ctx: GpuContext, x: Tensor, y: Tensor, off: number, 
   checkTensor(op, 'x', x, x.shape);
   checkTensor(op, 'y', y, y.shape);
   run(ctx, 'seq_take_cols', { x, y }, { D: W, n: N * W, off, Dx, Dy: W }, opts.accumulate);
+}
+
+/**
+ * y[yOff + j] (+)= Σ_r x[r, off + j]·w[r, j] for j < W: with x viewed as (N, Dx) and w as (N, W),
+ * the column sums of an elementwise product (e.g. the LSTM peepholes' gradient from dgates and c).
+ */
+export function seqColumnDot(ctx: GpuContext, x: Tensor, off: number, w: Tensor, y: Tensor, yOff: number, opts: { accumulate?: boolean } = {}): void {
+  const op = 'seqColumnDot';
+  const [N, Dx] = cols(x), [Nw, W] = cols(w);
+  if (N !== Nw) throw new Error(`${op}: x (${x.name}) has ${N} rows, w (${w.name}) has ${Nw}`);
+  if (!Number.isInteger(off) || off < 0 || off + W > Dx) throw new Error(`${op}: columns [${off}, ${off + W}) do not fit in x's ${Dx} columns`);
+  if (!Number.isInteger(yOff) || yOff < 0 || yOff + W > y.size) throw new Error(`${op}: y (${y.name}) has ${y.size} elements, too few for ${W} at offset ${yOff}`);
+  checkTensor(op, 'x', x, x.shape);
+  checkTensor(op, 'w', w, w.shape);
+  checkTensor(op, 'y', y, y.shape);
+  if (y.buffer === x.buffer || y.buffer === w.buffer) throw new Error(`${op}: y (${y.name}) must not share a buffer with x or w`);
+  run(ctx, 'seq_column_dot', { x, y, aux: w }, { B: N, D: W, n: W, off, Dx, Dy: yOff }, opts.accumulate);
 }
 
 /** y += alpha·x (same number of elements). */

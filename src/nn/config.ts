@@ -4,6 +4,7 @@ import { Dense, Dropout, LastStep } from './layers.ts';
 import { Embedding, OneHot } from './embedding.ts';
 import { GRU, LSTM, RNN } from './recurrent.ts';
 import type { Activation } from '../kernels/activation.ts';
+import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
 export type LayerConfig = Record<string, unknown> & { type: string; name: string };
 
@@ -21,8 +22,10 @@ export function layerFromConfig(c: LayerConfig): Layer {
         hiddenSize: c.hiddenSize as number, inputSize: c.inputSize as number, numLayers: c.numLayers as number,
         bidirectional: c.bidirectional as boolean, dropout: c.dropout as number, stateful: c.stateful as boolean, name,
       };
-      if (c.type === 'LSTM') return new LSTM({ ...o, forgetBias: c.forgetBias as number | undefined });
-      if (c.type === 'GRU') return new GRU(o);
+      // Configs written before the Keras cell options existed lack them: the defaults apply.
+      const keras = { activation: c.activation as CellActivation | undefined, recurrentActivation: c.recurrentActivation as GateActivation | undefined };
+      if (c.type === 'LSTM') return new LSTM({ ...o, ...keras, forgetBias: c.forgetBias as number | undefined, peepholes: c.peepholes as boolean | undefined });
+      if (c.type === 'GRU') return new GRU({ ...o, ...keras, resetAfter: c.resetAfter as boolean | undefined });
       return new RNN({ ...o, nonlinearity: c.nonlinearity as 'tanh' | 'relu' | undefined });
     }
     default: throw new Error(`layer config: unknown layer type ${JSON.stringify(c.type)}`);

@@ -5,10 +5,12 @@ import { CELL_KINDS, type CellKind, type RecurrentSchedule } from './cells.ts';
 import {
   checkBoolean, checkEnum, checkFinite, checkInteger, checkLayerName, checkNumberInRange, checkOptionsObject, layerLabel,
 } from './options.ts';
+import { CELL_ACTIVATIONS, GATE_ACTIVATIONS, type CellActivation, type GateActivation } from '../cpu/cell_activation.ts';
 
 /** Every option a recurrent layer takes (documented on RecurrentOptions in recurrent.ts). */
 export const RECURRENT_OPTIONS = [
-  'hiddenSize', 'inputSize', 'numLayers', 'bidirectional', 'dropout', 'stateful', 'forgetBias', 'nonlinearity', 'schedule', 'name',
+  'hiddenSize', 'inputSize', 'numLayers', 'bidirectional', 'dropout', 'stateful', 'forgetBias', 'nonlinearity',
+  'activation', 'recurrentActivation', 'resetAfter', 'peepholes', 'schedule', 'name',
 ] as const;
 
 /** The checked options with defaults applied (inputSize 0 = inferred from the previous layer). */
@@ -23,6 +25,14 @@ export interface CheckedRecurrentOptions {
   stateful: boolean;
   forgetBias: number;
   nonlinearity: 'tanh' | 'relu';
+  /** LSTM/GRU cell activation (Keras `activation`); 'tanh' for RNN, which uses nonlinearity. */
+  activation: CellActivation;
+  /** LSTM/GRU gate activation (Keras `recurrent_activation`); 'sigmoid' for RNN. */
+  recurrentActivation: GateActivation;
+  /** GRU: reset gate after the product (PyTorch, default) or before it (false: TF1/Keras/tfjs); true otherwise. */
+  resetAfter: boolean;
+  /** LSTM: peephole connections (TF1 use_peepholes, ONNX P); false otherwise. */
+  peepholes: boolean;
   schedule: RecurrentSchedule | undefined;
 }
 
@@ -33,8 +43,13 @@ export function checkRecurrentOptions(cell: unknown, o: unknown): CheckedRecurre
   const name = o.name === undefined ? kind : checkLayerName(type, o.name);
   const owner = layerLabel(type, name);
   if (o.hiddenSize === undefined) throw new Error(`${owner}: option hiddenSize is required (a positive integer, e.g. { hiddenSize: 64 })`);
-  if (o.nonlinearity !== undefined && kind !== 'rnn') throw new Error(`${owner}: option nonlinearity applies to RNN only; ${type} has fixed activations`);
+  if (o.nonlinearity !== undefined && kind !== 'rnn') throw new Error(`${owner}: option nonlinearity applies to RNN only; ${type} takes options activation and recurrentActivation (Keras names)`);
   if (o.forgetBias !== undefined && kind !== 'lstm') throw new Error(`${owner}: option forgetBias applies to LSTM only`);
+  if (o.peepholes !== undefined && kind !== 'lstm') throw new Error(`${owner}: option peepholes applies to LSTM only`);
+  if (o.resetAfter !== undefined && kind !== 'gru') throw new Error(`${owner}: option resetAfter applies to GRU only`);
+  for (const key of ['activation', 'recurrentActivation'] as const) {
+    if (o[key] !== undefined && kind === 'rnn') throw new Error(`${owner}: option ${key} applies to LSTM and GRU only; RNN takes option nonlinearity ('tanh' or 'relu')`);
+  }
   return {
     cell: kind,
     name,
@@ -46,6 +61,10 @@ export function checkRecurrentOptions(cell: unknown, o: unknown): CheckedRecurre
     stateful: o.stateful === undefined ? false : checkBoolean(owner, 'option stateful', o.stateful),
     forgetBias: o.forgetBias === undefined ? 0 : checkFinite(owner, 'option forgetBias', o.forgetBias),
     nonlinearity: o.nonlinearity === undefined ? 'tanh' : checkEnum(owner, 'option nonlinearity', o.nonlinearity, ['tanh', 'relu'] as const),
+    activation: o.activation === undefined ? 'tanh' : checkEnum(owner, 'option activation', o.activation, CELL_ACTIVATIONS),
+    recurrentActivation: o.recurrentActivation === undefined ? 'sigmoid' : checkEnum(owner, 'option recurrentActivation', o.recurrentActivation, GATE_ACTIVATIONS),
+    resetAfter: o.resetAfter === undefined ? true : checkBoolean(owner, 'option resetAfter', o.resetAfter),
+    peepholes: o.peepholes === undefined ? false : checkBoolean(owner, 'option peepholes', o.peepholes),
     schedule: o.schedule === undefined ? undefined : checkEnum(owner, 'option schedule', o.schedule, ['step', 'sequence', 'auto'] as const),
   };
 }

@@ -5,6 +5,9 @@
 // step kernels over t (they add b_hh and h·W_hhᵀ). Backward: the cell's backward steps give dgates
 // (input side) and dghh (hidden side; = dgates for LSTM/RNN), then GEMMs over all timesteps:
 // dW_ih += dgatesᵀ·X, db_ih += Σ dgates, dW_hh += dghhᵀ·Hprev, db_hh += Σ dghh, dX = dgates·W_ih.
+// Keras's cell options go to the kernels as overrides; a GRU with the reset gate before the product
+// corrects n's rows of dW_hh (they multiply r ⊙ h_prev), and LSTM peepholes get
+// Σ dgates ⊙ c (seqColumnDot).
 // The reverse direction runs the same cell on each row reversed within its length.
 
 import type { GpuContext } from '../runtime/context.ts';
@@ -12,11 +15,12 @@ import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
 import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../kernels/embedding.ts';
-import { seqAxpy, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
+import { seqAxpy, seqColumnDot, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { saltOf } from '../cpu/seq.ts';
 import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunCheck, type RunInfo } from './layer.ts';
 import { CELL_DRIVERS, resolveSchedule, type CellKind, type CellDriver, type RecurrentSchedule } from './cells.ts';
 import { checkRecurrentOptions } from './recurrent-options.ts';
+import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
 export interface RecurrentOptions {
   hiddenSize: number;
@@ -34,7 +38,32 @@ export interface RecurrentOptions {
   forgetBias?: number;
   /** RNN only: 'tanh' (default) or 'relu'. */
   nonlinearity?: 'tanh' | 'relu';
-  /** Step or sequence kernels for the recurrence (default: the module setting, see setRecurrentSchedule). */
+  /**
+   * LSTM/GRU: Keras's `activation`, the cell activation (LSTM's g and act(c), GRU's n): 'tanh'
+   * (default), 'relu', 'sigmoid', 'hard_sigmoid' or 'linear'.
+   */
+  activation?: CellActivation;
+  /**
+   * LSTM/GRU: Keras's `recurrent_activation`, the gates' activation (LSTM's i, f, o; GRU's r, z):
+   * 'sigmoid' (default) or 'hard_sigmoid', clip(0.2·x + 0.5, 0, 1) as in Keras 2 and
+   * TensorFlow.js (whose LSTM and GRU default to it; Keras 3's hard_sigmoid is relu6(x + 3) / 6).
+   */
+  recurrentActivation?: GateActivation;
+  /**
+   * GRU only: true (default, PyTorch; Keras reset_after=True) applies the reset gate after the
+   * recurrent product, n = act(W_in x + b_in + r ⊙ (W_hn h + b_hn)); false (TF1 GRUCell, Keras
+   * reset_after=False, tfjs) before it, n = act(W_in x + b_in + W_hn (r ⊙ h) + b_hn). Those
+   * frameworks have one bias there: load it into bias_ih and zeros into bias_hh.
+   */
+  resetAfter?: boolean;
+  /**
+   * LSTM only: peephole connections (TF1 LSTMCell(use_peepholes=True), ONNX LSTM's P; PyTorch has
+   * none): i and f also see p_i ⊙ c_prev and p_f ⊙ c_prev, o sees p_o ⊙ c. Adds a parameter
+   * `weight_peephole_l{k}` (3, H) per layer and direction, rows p_i, p_f, p_o (ONNX orders P as
+   * i, o, f). A checkpoint with it does not load into PyTorch's nn.LSTM.
+   */
+  peepholes?: boolean;
+  /** Step or sequence kernels for the recurrence (default: the context's `settings.recurrentSchedule`, see GpuContext.configure). */
   schedule?: RecurrentSchedule;
   name?: string;
 }
@@ -47,6 +76,8 @@ interface DirState {
   whh: Parameter;
   bih: Parameter;
   bhh: Parameter;
+  /** LSTM peepholes (3, H), rows p_i, p_f, p_o. */
+  wpeep?: Parameter;
 }
 
 /** Initial / final states of a recurrent layer: (numLayers·dirs, B, H) like PyTorch's h_n. */
@@ -64,7 +95,12 @@ export class Recurrent extends Layer {
   readonly stateful: boolean;
   readonly forgetBias: number;
   readonly nonlinearity: 'tanh' | 'relu';
-  /** Step or sequence kernels; undefined follows setRecurrentSchedule. */
+  /** LSTM/GRU cell activation, gate activation, GRU reset placement and LSTM peepholes (see RecurrentOptions). */
+  readonly activation: CellActivation;
+  readonly recurrentActivation: GateActivation;
+  readonly resetAfter: boolean;
+  readonly peepholes: boolean;
+  /** Step or sequence kernels; undefined follows the context's `settings.recurrentSchedule`. */
   schedule: RecurrentSchedule | undefined;
   inputSize: number;
   private driver: CellDriver;
@@ -88,6 +124,10 @@ export class Recurrent extends Layer {
     this.stateful = c.stateful;
     this.forgetBias = c.forgetBias;
     this.nonlinearity = c.nonlinearity;
+    this.activation = c.activation;
+    this.recurrentActivation = c.recurrentActivation;
+    this.resetAfter = c.resetAfter;
+    this.peepholes = c.peepholes;
     this.schedule = c.schedule;
     this.inputSize = c.inputSize;
   }
@@ -117,7 +157,9 @@ export class Recurrent extends Layer {
           bih.init.fill(0, 0, G); bhh.init.fill(0, 0, G);
           bih.init.fill(this.forgetBias, H, 2 * H);
         }
-        this.dirs.push({ l, dir: dir as 0 | 1, suffix, wih, whh, bih, bhh });
+        // Peepholes are initialised like the other weights (TF1 draws them from its initializer too).
+        const wpeep = this.peepholes ? this.addParam(`weight_peephole${suffix}`, [3, H], uniformInit(rng, 3 * H, bound)) : undefined;
+        this.dirs.push({ l, dir: dir as 0 | 1, suffix, wih, whh, bih, bhh, wpeep });
       }
     }
     return { kind: 'seq', size: H * D };
@@ -175,6 +217,12 @@ export class Recurrent extends Layer {
     const widths: Record<string, number> = { gx: this.driver.gates * H, out: H * D };
     for (const [name, width] of Object.entries(this.driver.saved)) widths[name] = width * H;
     return widths;
+  }
+
+  /** The Keras options the LSTM/GRU kernels take (none for RNN). */
+  private kerasOptions(): { activation: CellActivation; recurrentActivation: GateActivation; resetAfter?: boolean } | undefined {
+    if (this.cell === 'rnn') return undefined;
+    return { activation: this.activation, recurrentActivation: this.recurrentActivation, ...(this.cell === 'gru' ? { resetAfter: this.resetAfter } : {}) };
   }
 
   override checkRun(run: RunCheck): void {
@@ -271,7 +319,10 @@ export class Recurrent extends Layer {
         const cn = this.driver.hasCell ? this.buffer(`cn_${k}`, [B, H]) : undefined;
         const saved: Record<string, Tensor> = {};
         for (const [name, width] of Object.entries(this.driver.saved)) saved[name] = this.buffer(`${name}_${k}`, [B, T, width * H]);
-        this.driver.forward(ctx, { gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved, schedule: this.schedule }, this.nonlinearity);
+        this.driver.forward(ctx, {
+          gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved, schedule: this.schedule,
+          peephole: d.wpeep?.value, cell: this.kerasOptions(),
+        }, this.nonlinearity);
         ctx.copy(hn, hnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (cn && cnAll) ctx.copy(cn, cnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (dir === 1) {
@@ -346,7 +397,16 @@ export class Recurrent extends Layer {
         this.driver.backward(ctx, {
           dhs, dhn: zerosBH, dcn: zerosBH2, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
           saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape), schedule: this.schedule,
+          peephole: d.wpeep?.value, cell: this.kerasOptions(),
         }, this.nonlinearity);
+        if (d.wpeep) {
+          // Peepholes: dp_i, dp_f = Σ_(b,t) d_i, d_f ⊙ c_prev and dp_o = Σ_(b,t) d_o ⊙ c (zero past each length).
+          const cprev = this.buffer(`cprev_${k}`, [B, T, H]);
+          seqShiftPrev(ctx, saved.cs, c0!, cprev);
+          seqColumnDot(ctx, dgates, 0, cprev, d.wpeep.grad!, 0, { accumulate: true });
+          seqColumnDot(ctx, dgates, H, cprev, d.wpeep.grad!, H, { accumulate: true });
+          seqColumnDot(ctx, dgates, 3 * H, saved.cs, d.wpeep.grad!, 2 * H, { accumulate: true });
+        }
         ctx.copy(dh0, dh0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (dc0 && dc0All) ctx.copy(dc0, dc0All, B * H * 4, 0, (l * D + dir) * B * H * 4);
 
@@ -365,6 +425,18 @@ export class Recurrent extends Layer {
         const hprev = this.buffer(`hprev_${k}`, [B, T, H]);
         seqShiftPrev(ctx, hs, h0, hprev);
         matmul(ctx, dghh, hprev, d.whh.grad!, { transA: true, accumulate: true });
+        if (this.cell === 'gru' && !this.resetAfter) {
+          // With the reset gate before the product, n's rows of W_hh multiply r ⊙ h_prev (saved as
+          // hnLin), not h_prev: add dghh_nᵀ·(r ⊙ h_prev − h_prev) to those rows.
+          const dgn = this.buffer(`dghh_n_${k}`, [B, T, H]), diff = this.buffer(`rh_diff_${k}`, [B, T, H]);
+          seqTakeCols(ctx, dghh, dgn, 2 * H);
+          ctx.copy(saved.hnLin, diff);
+          seqAxpy(ctx, -1, hprev, diff);
+          const rowsN = this.buffer(`dwhn_${k}`, [H, H]), at = 2 * H * H * 4;
+          ctx.copy(d.whh.grad!, rowsN, H * H * 4, at, 0);
+          matmul(ctx, dgn, diff, rowsN, { transA: true, accumulate: true });
+          ctx.copy(rowsN, d.whh.grad!, H * H * 4, 0, at);
+        }
         matmulColumnSum(ctx, dghh, d.bhh.grad!, { accumulate: true });
 
         if (dx) {
@@ -409,6 +481,8 @@ export class Recurrent extends Layer {
       type: this.cell.toUpperCase(), name: this.name, hiddenSize: this.hiddenSize, inputSize: this.inputSize, numLayers: this.numLayers,
       bidirectional: this.bidirectional, dropout: this.dropout, stateful: this.stateful,
       ...(this.cell === 'lstm' ? { forgetBias: this.forgetBias } : {}), ...(this.cell === 'rnn' ? { nonlinearity: this.nonlinearity } : {}),
+      ...(this.cell !== 'rnn' ? { activation: this.activation, recurrentActivation: this.recurrentActivation } : {}),
+      ...(this.cell === 'gru' ? { resetAfter: this.resetAfter } : {}), ...(this.cell === 'lstm' ? { peepholes: this.peepholes } : {}),
     };
   }
 }

@@ -1,8 +1,9 @@
 // The kernel registry: the only place that knows how a kernel is bound.
 //
-// A kernel is one WGSL entry point. Its spec names the file, the entry point, its bindings in
-// @group(0) in binding order, the fields of its `Params` uniform (if any) in declaration order,
-// and its default override constants. The runtime builds an explicit bind-group layout from the
+// A kernel is one WGSL entry point. Its spec names the module (a file of shaders/, or the parts it
+// is assembled from: text concatenation, each error line mapped back to its part), the entry
+// point, its bindings in @group(0) in binding order, the fields of its `Params` uniform (if any)
+// in declaration order, and its default override constants. The runtime builds an explicit bind-group layout from the
 // spec, and a test checks each spec against the WGSL text (test/registry.test.ts).
 
 import { SHADERS } from '../shaders.generated.ts';
@@ -22,7 +23,9 @@ export interface BindingSpec {
 export interface KernelSpec {
   /** Unique kernel name, `<family>_<op>`; also the WGSL entry point unless `entry` is given. */
   readonly name: string;
-  /** File under shaders/, e.g. `lstm.wgsl`. `common.wgsl` is prepended to every file. */
+  /** The module's source under shaders/: one file (`matmul.wgsl`) or the parts the module is
+   *  assembled from, joined by `+` (`recurrent/layout.wgsl+cells/lstm.wgsl+…`; see `moduleFile`).
+   *  `common.wgsl` is prepended to every module. */
   readonly file: string;
   readonly entry?: string;
   /** Bindings of @group(0), index i at position i unless `index` says otherwise. The uniform
@@ -36,13 +39,23 @@ export interface KernelSpec {
 
 const registry = new Map<string, KernelSpec>();
 
+/** The `file` of a module assembled from several files of shaders/, concatenated in this order. */
+export function moduleFile(...parts: string[]): string {
+  return parts.join('+');
+}
+
+/** The files a module is assembled from. */
+export function moduleParts(file: string): string[] {
+  return file.split('+');
+}
+
 /** Registers kernel specs; each kernel family module calls this once at import. */
 export function registerKernels(specs: readonly KernelSpec[]): void {
   for (const spec of specs) {
     const existing = registry.get(spec.name);
     if (existing && existing !== spec) throw new Error(`kernel ${spec.name} is registered twice`);
-    if (!(spec.file in SHADERS)) {
-      throw new Error(`kernel ${spec.name}: shader file ${spec.file} not found (run npm run gen:shaders)`);
+    for (const part of moduleParts(spec.file)) {
+      if (!(part in SHADERS)) throw new Error(`kernel ${spec.name}: shader file ${part} not found (run npm run gen:shaders)`);
     }
     registry.set(spec.name, spec);
   }
@@ -63,18 +76,32 @@ export function allKernels(): KernelSpec[] {
   return [...registry.values()];
 }
 
-/** The WGSL a kernel is compiled from: common.wgsl, then its own file. */
-export function kernelSource(file: string): { code: string; commonLines: number } {
-  const common = SHADERS['common.wgsl'];
-  const own = SHADERS[file];
-  if (own === undefined) throw new Error(`shader file ${file} not found`);
-  if (file === 'common.wgsl') return { code: common, commonLines: 0 };
-  return { code: `${common}\n${own}`, commonLines: common.split('\n').length };
+/** One part of an assembled module: its file and the module line its first line is on. */
+export interface PartLines { file: string; first: number; lines: number }
+
+/**
+ * The WGSL a module is compiled from: common.wgsl, then each part in order, joined by newlines
+ * (text concatenation, nothing rewritten), with the line range each part occupies.
+ */
+export function kernelSource(file: string): { code: string; parts: PartLines[] } {
+  const names = file === 'common.wgsl' ? ['common.wgsl'] : ['common.wgsl', ...moduleParts(file)];
+  const parts: PartLines[] = [];
+  const texts: string[] = [];
+  let first = 1;
+  for (const name of names) {
+    const text = SHADERS[name];
+    if (text === undefined) throw new Error(`shader file ${name} not found`);
+    const lines = text.split('\n').length;
+    parts.push({ file: name, first, lines });
+    texts.push(text);
+    first += lines;
+  }
+  return { code: texts.join('\n'), parts };
 }
 
-/** Maps a line of the compiled source back to `file:line`. */
+/** Maps a line of a module's compiled source back to `shaders/<part>:<line>`. */
 export function sourceLocation(file: string, line: number): string {
-  const { commonLines } = kernelSource(file);
-  if (line <= commonLines) return `shaders/common.wgsl:${line}`;
-  return `shaders/${file}:${line - commonLines}`;
+  const { parts } = kernelSource(file);
+  const part = parts.find((p) => line >= p.first && line < p.first + p.lines) ?? parts[parts.length - 1];
+  return `shaders/${part.file}:${line - part.first + 1}`;
 }

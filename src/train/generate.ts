@@ -94,6 +94,9 @@ export function generatorSpecOf(model: Sequential): GeneratorSpec | string {
       spec.layers.push({
         cell, weightIh: param(layer, `weight_ih_l${l}`), weightHh: param(layer, `weight_hh_l${l}`),
         biasIh: param(layer, `bias_ih_l${l}`), biasHh: param(layer, `bias_hh_l${l}`),
+        ...(layer.cell === 'rnn' ? {} : { activation: layer.activation, recurrentActivation: layer.recurrentActivation }),
+        ...(layer.peepholes ? { peephole: param(layer, `weight_peephole_l${l}`) } : {}),
+        ...(layer.cell === 'gru' ? { resetAfter: layer.resetAfter } : {}),
       });
     }
   }

@@ -1,0 +1,170 @@
+// recurrent/step.wgsl — the per-timestep schedule of any cell: one dispatch per step t. Bindings:
+// recurrent/layout.wgsl and the cell's storage file; equations: cells/<cell>.wgsl.
+//
+// One invocation computes unit j for the R rows b = bb·R .. bb·R + R-1 of block bb (rows >= B
+// skipped), loading each W_hh weight once for them: one accumulator per row in the lanes of a
+// vec4<f32> (1 <= R <= 4). Each row's sum runs in the same order from the same start whatever R
+// is, so every R gives bit-identical results; lanes past the block's last row repeat it, unwritten.
+// Invocations: idx = bb·H + j < ceil(B/R)·H, folded into y (gid.x + gid.y · num_workgroups.x · WG).
+//
+// step_forward, step t (h_prev = h0 at t = 0, else hs[b, t-1]):
+//   hh_q = b_hh[qH+j] + Σ_k W_hh[qH+j, k]·h_prev[k]   (k increasing; q < SPLIT, = NG for one pass)
+//   t < len[b]: hs[b,t,j] = cell_forward_row(…) (which saves what backward needs);
+//   else hs[b,t,j] = 0 and cell_forward_skip zeroes the saves
+// step_backward, step t = T-1 down to 0 (dghh of step t+1 from the previous dispatch, 0 past len):
+//   dh_rec = Σ_r dghh[b,t+1,r]·W_hh[r,j]   (r increasing; 0 at t = T-1)
+//   t < len[b]: dghh[b,t] = cell_backward_row(…, t == len-1, dh_rec); else 0 (and cell_backward_skip)
+// backward_initial, after step 0 (every length is >= 1): cell_backward_initial(b, j, Σ_r dghh[b,0,r]·W_hh[r,j])
+// Two-pass cells (SPLIT < NG) dispatch each step twice, PASS = 0 then 1: the sums over r above stop
+// at SPLIT·H, and pass 1 sums gate SPLIT's rows alone, forward over cell_pass_input at step t,
+// backward over dghh of step t itself.
+// final_state, after the forward, one invocation per (b, j): hn[b] = hs[b, len-1] and
+//   cell_final_state (e.g. the LSTM's cn); len is clamped into [1, T] so reads stay inside row b.
+
+override WG: u32 = 64u;  override R: u32 = 4u;  override PASS: u32 = 0u;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+
+// Number of valid rows of block bb.
+fn block_count(bb: u32) -> u32 { return min(R, params.B - bb * R); }
+
+// The rows of block bb's 4 lanes; lanes past the last valid row repeat it.
+fn block_rows(bb: u32) -> vec4<u32> {
+  let b0 = bb * R;
+  return min(vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u), vec4<u32>(b0 + block_count(bb) - 1u));
+}
+
+// Σ_r dghh[b, s, r]·W_hh[r, j] over r0 <= r < r1 (r increasing), one lane per row b of `rows`.
+fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32> {
+  let at = (rows * params.T + vec4<u32>(s)) * NG * params.H;
+  var acc = vec4<f32>(0.0);
+  for (var r = r0; r < r1; r++) {
+    acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * whh[r * params.H + j];
+  }
+  return acc;
+}
+
+@compute @workgroup_size(WG)
+fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  let T = params.T;
+  let t = params.t;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let rows = block_rows(bb);
+  if (PASS == 1u) {
+    let p = (rows * T + vec4<u32>(t)) * H;
+    var a = vec4<f32>(bhh[SPLIT * H + j]);
+    for (var k = 0u; k < H; k++) {
+      a += whh[(SPLIT * H + j) * H + k] * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k));
+    }
+    let v = a;
+    for (var l = 0u; l < block_count(bb); l++) {
+      let b = rows[l];
+      if (i32(t) < lengths[b]) { hs[(b * T + t) * H + j] = cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true); }
+    }
+    return;
+  }
+  // a_q: gate q's sums, one lane per row (gates from SPLIT on stay 0).
+  let bias = bhh_at(j);
+  var a0 = vec4<f32>(bias.x);
+  var a1 = vec4<f32>(bias.y);
+  var a2 = vec4<f32>(bias.z);
+  var a3 = vec4<f32>(bias.w);
+  // Two loops rather than a branch per k: h_prev is h0 at t = 0, else hs at t-1.
+  if (t == 0u) {
+    let p = rows * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
+      a0 += whh[j * H + k] * hk;
+      if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
+      if (SPLIT > 2u) { a2 += whh[(2u * H + j) * H + k] * hk; }
+      if (SPLIT > 3u) { a3 += whh[(3u * H + j) * H + k] * hk; }
+    }
+  } else {
+    let p = (rows * T + vec4<u32>(t - 1u)) * H;
+    for (var k = 0u; k < H; k++) {
+      let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
+      a0 += whh[j * H + k] * hk;
+      if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
+      if (SPLIT > 2u) { a2 += whh[(2u * H + j) * H + k] * hk; }
+      if (SPLIT > 3u) { a3 += whh[(3u * H + j) * H + k] * hk; }
+    }
+  }
+  // v[l]: row l's sums per gate. Lanes are read from a value: a dynamic index into a variable
+  // would keep the accumulators in memory on some drivers (lavapipe).
+  let v = transpose(mat4x4<f32>(a0, a1, a2, a3));
+  for (var l = 0u; l < block_count(bb); l++) {
+    let b = rows[l];
+    let o = (b * T + t) * H + j;
+    if (i32(t) >= lengths[b]) {
+      hs[o] = 0.0;
+      cell_forward_skip(b, t, j);
+      continue;
+    }
+    hs[o] = cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  let T = params.T;
+  let t = params.t;
+  let G = NG * H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let rows = block_rows(bb);
+  if (PASS == 1u) {
+    let v = dghh_times_whh(rows, t, j, SPLIT * H, SPLIT * H + H);
+    for (var l = 0u; l < block_count(bb); l++) {
+      let b = rows[l];
+      if (i32(t) >= lengths[b]) { continue; }
+      let d = cell_backward_row(b, t, j, false, v[l], true);
+      for (var q = 0u; q < SPLIT; q++) { dghh[(b * T + t) * G + q * H + j] = d[q]; }
+    }
+    return;
+  }
+  let sums = dghh_times_whh(rows, t + 1u, j, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
+  for (var l = 0u; l < block_count(bb); l++) {
+    let b = rows[l];
+    let len = lengths[b];
+    let gb = (b * T + t) * G + j;
+    var d = vec4<f32>(0.0);
+    if (i32(t) >= len) {
+      cell_backward_skip(b, t, j);
+    } else {
+      d = cell_backward_row(b, t, j, i32(t) == len - 1, sums[l], false);
+    }
+    for (var q = 0u; q < NG; q++) { dghh[gb + q * H] = d[q]; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
+  let bb = idx / H;
+  let j = idx % H;
+  let rows = block_rows(bb);
+  let sums = dghh_times_whh(rows, 0u, j, 0u, SPLIT * H);
+  for (var l = 0u; l < block_count(bb); l++) { cell_backward_initial(rows[l], j, sums[l]); }
+}
+
+@compute @workgroup_size(WG)
+fn final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_index(gid, nwg);
+  let H = params.H;
+  if (idx >= params.B * H) { return; }
+  let b = idx / H;
+  let j = idx % H;
+  let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
+  let src = (b * params.T + last) * H + j;
+  hn[idx] = hs[src];
+  cell_final_state(b, j, src);
+}

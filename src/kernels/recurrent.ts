@@ -1,0 +1,98 @@
+// The recurrent kernels' specs: one scaffold per schedule joined with one definition per cell.
+//
+// A cell's step and sequence kernels are entry points of a module assembled by the registry from
+//   recurrent/layout.wgsl   the bindings every cell shares (gx, whh, …, dghh, hn)
+//   cells/<cell>.wgsl       the cell's math: forward and backward of one unit from its
+//                           pre-activations (also used by recurrent/generate.wgsl)
+//   cells/<cell>_storage.wgsl  its own bindings (index 11 up), NG (gates per unit) and the
+//                           per-(b, t, j) functions the scaffolds call
+//   recurrent/step.wgsl     per-timestep schedule: step_forward, step_backward, backward_initial,
+//                           final_state (R batch rows per invocation, an override)
+//   recurrent/sequence.wgsl whole-sequence schedule: seq_forward, seq_backward
+// Kernel names stay `<cell>_<op>` (lstm_step_forward, gru_seq_backward, …). The typed wrappers
+// that check tensors and record dispatches are in ./lstm.ts, ./gru.ts, ./rnn.ts (per timestep) and
+// ./lstm_seq.ts, ./gru_seq.ts, ./rnn_seq.ts (whole sequence).
+import type { GpuContext } from '../runtime/context.ts';
+import { moduleFile, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { ceilDiv, grid1d } from './grid.ts';
+import { STEP_BLOCK_ROWS, stepKernelVariant } from './step_variant.ts';
+
+export type RecurrentCellName = 'lstm' | 'gru' | 'rnn';
+
+type Kind = BindingSpec['kind'];
+const RO: Kind = 'read-only-storage', RW: Kind = 'storage';
+
+/** recurrent/layout.wgsl's bindings: WGSL name → [index, kind]. */
+const LAYOUT: Record<string, [number, Kind]> = {
+  gx: [0, RO], whh: [1, RO], bhh: [2, RO], h0: [3, RO], lengths: [4, RO], hs: [5, RW], params: [6, 'uniform'],
+  dhs: [7, RO], dghh: [8, RW], dh0: [9, RW], hn: [10, RW],
+};
+
+/** What a cell's storage file declares and which of the bindings each scaffold entry reaches
+ *  through the cell's functions (those the cell uses besides the scaffold's own). */
+interface CellLayout {
+  bindings: Record<string, [number, Kind]>;
+  forward: string[];
+  backward: string[];
+  initial: string[];
+  final: string[];
+  overrides?: Record<string, number>;
+}
+
+const CELLS: Record<RecurrentCellName, CellLayout> = {
+  lstm: {
+    bindings: { c0: [11, RO], cs: [12, RW], gates: [13, RW], cn: [14, RW], dhn: [15, RO], dc_carry: [16, RW], dc0: [17, RW], peep: [18, RO] },
+    forward: ['c0', 'cs', 'gates', 'peep'], backward: ['c0', 'cs', 'gates', 'dhn', 'dc_carry', 'peep'], initial: ['dc_carry', 'dc0'], final: ['cs', 'cn'],
+    overrides: { ACT: 0, RACT: 2, PEEP: 0 },
+  },
+  gru: {
+    bindings: { gates: [11, RW], hn_lin: [12, RW], dgates: [13, RW], dh_carry: [14, RW] },
+    forward: ['gates', 'hn_lin'], backward: ['h0', 'hs', 'gates', 'hn_lin', 'dgates', 'dh_carry'], initial: ['dh_carry'], final: [],
+    overrides: { ACT: 0, RACT: 2, SPLIT: 3 },
+  },
+  rnn: {
+    bindings: { dhn: [11, RO] },
+    forward: [], backward: ['hs', 'dhn'], initial: [], final: [], overrides: { ACT: 0 },
+  },
+};
+
+/** Invocations per workgroup of the step kernels. */
+export const STEP_WG = 64;
+const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
+
+/** The step and sequence kernels of a cell, ready for registerKernels. */
+export function recurrentKernels(cell: RecurrentCellName): KernelSpec[] {
+  const c = CELLS[cell];
+  const all = { ...LAYOUT, ...c.bindings };
+  const bind = (names: string[]): BindingSpec[] =>
+    [...new Set(names)].map((name) => ({ name, kind: all[name][1], index: all[name][0] })).sort((a, b) => a.index! - b.index!);
+  const parts = ['recurrent/layout.wgsl', `cells/${cell}.wgsl`, `cells/${cell}_storage.wgsl`];
+  const step = moduleFile(...parts, 'recurrent/step.wgsl');
+  const seq = moduleFile(...parts, 'recurrent/sequence.wgsl');
+  const stepOverrides = { WG: STEP_WG, R: STEP_BLOCK_ROWS, PASS: 0, ...c.overrides };
+  const seqOverrides = { WG: 128, RB: 1, SH: 256, ...c.overrides };
+  const forward = bind(['gx', 'whh', 'bhh', 'h0', 'lengths', 'hs', 'params', ...c.forward]);
+  const backward = bind(['whh', 'lengths', 'params', 'dhs', 'dghh', ...c.backward]);
+  const spec = (op: string, file: string, entry: string, bindings: BindingSpec[], overrides: Record<string, number>): KernelSpec =>
+    ({ name: `${cell}_${op}`, file, entry, params: fields, overrides, bindings });
+  return [
+    spec('step_forward', step, 'step_forward', forward, stepOverrides),
+    spec('step_backward', step, 'step_backward', backward, stepOverrides),
+    spec('backward_initial', step, 'backward_initial', bind(['whh', 'params', 'dghh', 'dh0', ...c.initial]), stepOverrides),
+    spec('final_state', step, 'final_state', bind(['lengths', 'hs', 'params', 'hn', ...c.final]), stepOverrides),
+    spec('seq_forward', seq, 'seq_forward', forward, seqOverrides),
+    spec('seq_backward', seq, 'seq_backward', backward, seqOverrides),
+  ];
+}
+
+/** Overrides and grid of a per-timestep kernel at (B, H) for the context's step variant:
+ *  'blocked' runs STEP_BLOCK_ROWS batch rows per invocation, 'plain' one. */
+export function stepLaunch(ctx: GpuContext, B: number, H: number): { overrides: { R: number }; workgroups: [number, number] } {
+  const R = stepKernelVariant(ctx) === 'blocked' ? STEP_BLOCK_ROWS : 1;
+  return { overrides: { R }, workgroups: grid1d(ceilDiv(B, R) * H, STEP_WG) };
+}
+
+/** Grid of final_state (one invocation per (b, j)). */
+export function finalStateGrid(B: number, H: number): [number, number] {
+  return grid1d(B * H, STEP_WG);
+}
