@@ -4,6 +4,8 @@
 //     Vulkan driver (Mesa lavapipe >= 24): installed with apt-get when running as root, otherwise the
 //     exact commands are printed. Machines with a working GPU driver need nothing here.
 //  3. With --browser: Debian's chromium for the browser tests.
+//  4. With --judges: the frameworks the interop tests compare against: PyTorch (Debian's
+//     python3-torch, run with /usr/bin/python3), installed with apt-get when running as root.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,7 +24,9 @@ function run(cmd, args, opts = {}) {
 const lock = join(root, 'package-lock.json');
 const installed = join(root, 'node_modules', '.package-lock.json');
 if (!existsSync(installed) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs)) {
-  run('npm', ['ci', '--no-audit', '--no-fund']);
+  // onnxruntime-node (a dev dependency, the ONNX judge) ships its CPU binaries in the package; its
+  // install script would also try to download CUDA binaries from outside the registry.
+  run('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 } else {
   log('npm dependencies are installed');
 }
@@ -117,5 +121,16 @@ if (process.argv.includes('--browser') && process.platform === 'linux' && !exist
     run('apt-get', ['install', '-y', '-q', 'chromium'], { env });
   }
   else log('browser tests need Debian\'s chromium: sudo apt-get install -y chromium');
+}
+// 4. Interop judges
+if (process.argv.includes('--judges') && process.platform === 'linux') {
+  const hasTorch = () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  if (hasTorch()) log('PyTorch (the interop judge) is installed');
+  else if (isRoot && existsSync('/usr/bin/apt-get')) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update', '-q'], { env });
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'python3-torch'], { env });
+    if (!hasTorch()) { log('python3-torch was installed but `import torch` still fails'); process.exit(1); }
+  } else log('the PyTorch interop tests need PyTorch: sudo apt-get install -y python3-torch');
 }
 log('done');

@@ -4,6 +4,7 @@ import type { Sequential } from '../nn/model.ts';
 import { decodeCheckpointInto, encodeModel, encodeTrainingState, requireBuiltModel, type CheckpointLoadReport } from './checkpoint.ts';
 import { readFileBytes, writeFilesAtomic } from './files.ts';
 import { describeValue } from '../nn/options.ts';
+import type { NameMapping } from '../interop/names.ts';
 
 /** `model.safetensors` → `model.train.safetensors`. */
 export function trainingStatePath(path: string): string {
@@ -73,16 +74,18 @@ function readCheckpointFile(path: string, missingHint = ''): Uint8Array {
  * both files are read and checked against the model before anything is written, so a missing,
  * truncated, corrupt or mismatched file throws naming the file and the model is left unchanged.
  * `strict: false` loads what matches (see LoadOptions); the report lists what was missing or ignored.
+ * `prefix` / `rename` map the file's names to the model's (see NameMapping); a PyTorch `.pt` file
+ * (torch.save of a state_dict) loads too.
  */
 export async function loadCheckpoint(
-  path: string, model: Sequential, opts: { trainingState?: boolean; strict?: boolean } = {},
+  path: string, model: Sequential, opts: { trainingState?: boolean; strict?: boolean } & NameMapping = {},
 ): Promise<CheckpointLoadReport> {
   checkPath('loadCheckpoint', path);
-  checkOptions('loadCheckpoint', opts, ['trainingState', 'strict']);
+  checkOptions('loadCheckpoint', opts, ['trainingState', 'strict', 'prefix', 'rename']);
   requireBuiltModel(model, `load ${path}`);
   const statePath = trainingStatePath(path);
   if (opts.trainingState && !model.optimizer) throw new Error(`load ${statePath}: compile the model with an optimizer before loading its training state`);
   const bytes = readCheckpointFile(path);
   const stateBytes = opts.trainingState ? readCheckpointFile(statePath, ' (was the checkpoint saved with trainingState: true?)') : null;
-  return decodeCheckpointInto(model, bytes, stateBytes, { strict: opts.strict, source: path, trainingStateSource: statePath });
+  return decodeCheckpointInto(model, bytes, stateBytes, { strict: opts.strict, prefix: opts.prefix, rename: opts.rename, source: path, trainingStateSource: statePath });
 }

@@ -17,6 +17,8 @@ import type { ActDesc, Parameter } from '../nn/layer.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { describeValue } from '../nn/options.ts';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
+import { mapNames, nameMapper, suggestPrefix, type NameMapper, type NameMapping } from '../interop/names.ts';
+import { decodeTensorFile } from '../interop/tensor-file.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-rnn/1';
 
@@ -37,7 +39,11 @@ export interface CheckpointLoadReport extends LoadReport {
   metadata: Record<string, string>;
 }
 
-export interface LoadOptions {
+/**
+ * Load options. `prefix` / `rename` (see NameMapping) map the file's names to the model's, e.g.
+ * `{ prefix: 'lstm.' }` loads a plain PyTorch `nn.LSTM` state_dict (`weight_ih_l0`) into the layer "lstm".
+ */
+export interface LoadOptions extends NameMapping {
   /**
    * Default true (like PyTorch's load_state_dict): every parameter must be in the file and the file
    * may hold nothing else. With false, missing parameters keep their values and extra tensors are
@@ -95,7 +101,15 @@ function firstNonFinite(data: ArrayLike<number>, shape: readonly number[]): stri
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Checks a dict against the model's parameters; returns the writes and the report, or throws. */
-function planParameterLoad(model: Sequential, dict: StateDict | Map<string, SafeTensor>, strict: boolean, source: string): { writes: ParamWrite[] } & LoadReport {
+function planParameterLoad(model: Sequential, input: StateDict | Map<string, SafeTensor>, strict: boolean, source: string, map: NameMapper | null = null): { writes: ParamWrite[] } & LoadReport {
+  let dict = input;
+  let fileNameOf: Map<string, string> | null = null;
+  if (map) {
+    const entries: [string, SafeTensor | StateDict[string]][] = input instanceof Map ? [...input.entries()] : Object.entries(input);
+    const m = mapNames(`load ${source}`, entries, map);
+    dict = m.mapped as Map<string, SafeTensor>;
+    fileNameOf = m.fileNameOf;
+  }
   const get = (k: string) => (dict instanceof Map ? dict.get(k) : Object.prototype.hasOwnProperty.call(dict, k) ? dict[k] : undefined);
   const keys = dict instanceof Map ? [...dict.keys()] : Object.keys(dict);
   const params = model.namedParameters();
@@ -115,14 +129,19 @@ function planParameterLoad(model: Sequential, dict: StateDict | Map<string, Safe
     }
   }
   const known = new Set(params.map(([n]) => n));
-  const unexpected = keys.filter((k) => !known.has(k));
+  // The report names the file's own tensors; a mapped name is shown as `file name → model name`.
+  const unexpectedKeys = keys.filter((k) => !known.has(k));
+  const unexpected = unexpectedKeys.map((k) => fileNameOf?.get(k) ?? k);
   if (wrong.length || (strict && (missing.length || unexpected.length))) {
+    const shown = unexpectedKeys.map((k) => (fileNameOf && fileNameOf.get(k) !== k ? `${fileNameOf.get(k)} → ${k}` : k));
     const parts = [];
     if (strict && missing.length) parts.push(`missing ${missing.join(', ')}`);
     if (wrong.length) parts.push(`mismatched ${wrong.join('; ')}`);
-    if (strict && unexpected.length) parts.push(`unexpected ${unexpected.join(', ')}`);
+    if (strict && unexpected.length) parts.push(`unexpected ${shown.join(', ')}`);
     let hint = '';
-    if (strict && missing.length && unexpected.length) hint = ' (are the layer names the same? pass strict: false to load what matches)';
+    const prefix = strict && !map ? suggestPrefix(missing, unexpected) : '';
+    if (prefix) hint = ` (are the layer names the same? the names differ by a prefix: load with ${prefix} to map them, or pass strict: false to load what matches)`;
+    else if (strict && missing.length && unexpected.length) hint = ' (are the layer names the same? map them with the prefix or rename option, or pass strict: false to load what matches)';
     else if (strict && !wrong.length) hint = ' (pass strict: false to load what matches)';
     throw new CheckpointError(source, `does not fit this model: ${parts.join('; ')}${hint}`);
   }
@@ -138,13 +157,14 @@ function applyParameterWrites(model: Sequential, writes: ParamWrite[]): void {
   }
 }
 
-function loadOptions(opts: string | LoadOptions | undefined, defaultSource: string): { strict: boolean; source: string } {
-  if (typeof opts === 'string') return { strict: true, source: opts };
+function loadOptions(opts: string | LoadOptions | undefined, defaultSource: string): { strict: boolean; source: string; map: NameMapper | null } {
+  if (typeof opts === 'string') return { strict: true, source: opts, map: null };
   if (opts !== undefined && (typeof opts !== 'object' || opts === null)) throw new Error(`load options must be an object like { strict: false }, got ${describeValue(opts)}`);
   const strict = opts?.strict ?? true;
   if (typeof strict !== 'boolean') throw new Error(`load option strict must be a boolean (true or false), got ${describeValue(strict)}`);
   const source = opts?.source ?? defaultSource;
-  return { strict, source };
+  const map = opts ? nameMapper(`load ${source}`, opts) : null;
+  return { strict, source, map };
 }
 
 /**
@@ -154,10 +174,10 @@ function loadOptions(opts: string | LoadOptions | undefined, defaultSource: stri
  * be finite. Nothing is written unless everything checks out.
  */
 export function loadStateDict(model: Sequential, dict: StateDict | Map<string, SafeTensor>, opts: LoadOptions = {}): LoadReport {
-  const { strict, source } = loadOptions(opts, 'state dict');
+  const { strict, source, map } = loadOptions(opts, 'state dict');
   requireBuiltModel(model, `load ${source}`);
   if (typeof dict !== 'object' || dict === null) throw new Error(`loadStateDict: expected a state dict ({ name: { shape, data } } or a Map), got ${describeValue(dict)}`);
-  const { writes, missing, unexpected } = planParameterLoad(model, dict, strict, source);
+  const { writes, missing, unexpected } = planParameterLoad(model, dict, strict, source, map);
   applyParameterWrites(model, writes);
   return { missing, unexpected };
 }
@@ -190,7 +210,8 @@ const RESERVED_METADATA = ['format', 'config', 'step', 'checkpoint_id'];
 
 /**
  * Loads parameters from safetensors bytes (a file of ours, or a PyTorch state_dict saved with
- * safetensors) into a built model; `opts` is the source name or { strict, source }. Validates
+ * safetensors) or from a PyTorch `torch.save` file (.pt, read without running any code) into a
+ * built model; `opts` is the source name or { strict, source, prefix, rename }. Validates
  * everything first; returns the metadata and what was missing or ignored (strict: false).
  */
 export function decodeModelInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, opts: string | LoadOptions = {}): CheckpointLoadReport {
@@ -320,12 +341,12 @@ export function decodeCheckpointInto(
   model: Sequential, bytes: Uint8Array | ArrayBuffer, trainingState: Uint8Array | ArrayBuffer | null,
   opts: LoadOptions & { trainingStateSource?: string } = {},
 ): CheckpointLoadReport {
-  const { strict, source } = loadOptions(opts, 'checkpoint');
+  const { strict, source, map } = loadOptions(opts, 'checkpoint');
   const stateSource = opts.trainingStateSource ?? 'training state';
   requireBuiltModel(model, `load ${source}`);
   if (trainingState && !model.optimizer) throw new Error(`load ${stateSource}: compile the model with an optimizer before loading its training state`);
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const { writes, missing, unexpected } = planParameterLoad(model, tensors, strict, source);
+  const { tensors, metadata } = decodeTensorFile(bytes, source);
+  const { writes, missing, unexpected } = planParameterLoad(model, tensors, strict, source, map);
   let applyState: (() => void) | null = null;
   if (trainingState) {
     const state = decodeSafetensors(trainingState, stateSource);
@@ -351,9 +372,9 @@ function isActDesc(v: unknown): v is ActDesc {
  * Everything is checked before the model is built on the GPU.
  */
 export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBuffer, source = 'checkpoint'): { model: Sequential; metadata: Record<string, string> } {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const { tensors, metadata } = decodeTensorFile(bytes, source);
   if (metadata.format !== CHECKPOINT_FORMAT || !metadata.config) {
-    throw new CheckpointError(source, `has no webgpu-rnn layer config in its metadata (format ${metadata.format ?? 'missing'}); build the model in code and use decodeModelInto`);
+    throw new CheckpointError(source, `has no webgpu-rnn layer config in its metadata (format ${metadata.format ?? 'missing'}); build the model in code and use decodeModelInto, or modelFromPyTorch for a PyTorch state_dict`);
   }
   let config: { layers: LayerConfig[]; input: ActDesc; seed?: number };
   try { config = JSON.parse(metadata.config); } catch (e) { throw new CheckpointError(source, `config metadata is not valid JSON (${(e as Error).message})`); }

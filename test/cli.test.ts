@@ -1,0 +1,75 @@
+// The `webgpu-rnn` command line (src/cli/main.ts), run as users run it: a child process (through
+// tsx on the source), checking stdout, stderr and the exit status. No GPU needed.
+import { suite } from 'uvu';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeSafetensors, decodeSafetensors } from '../src/train/safetensors.ts';
+import { decodePyTorch } from '../src/interop/index.ts';
+import { expectClose } from './helpers/expect.ts';
+
+const test = suite('cli');
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/pytorch/${name}`, import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-rnn-cli-'));
+
+function cli(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+function expectRun(r: { code: number; out: string; err: string }, code: number, stream: 'out' | 'err', ...patterns: RegExp[]): void {
+  if (r.code !== code) throw new Error(`exit status ${r.code}, expected ${code}\nstdout: ${r.out}\nstderr: ${r.err}`);
+  for (const p of patterns) if (!p.test(r[stream])) throw new Error(`${stream === 'out' ? 'stdout' : 'stderr'} does not match ${p}:\n${r[stream]}`);
+}
+
+test('inspect a torch.save file: format, inferred layers, tensors with shapes and dtypes, metadata; --json', () => {
+  const r = cli('inspect', fixture('checkpoint.pt'));
+  expectRun(r, 0, 'out', /format: pytorch/, /layers \(inferred from PyTorch names and shapes\):\n {2}nn\.LSTM "model"/, /tensors: 4, 84 values/, /model\.weight_ih_l0 +\(12, 2\) +F32/, /metadata:\n {2}epoch: 3/);
+  const j = JSON.parse(cli('inspect', fixture('dtypes_views.pt'), '--json').out);
+  if (j.format !== 'pytorch' || j.tensors.length !== 11 || j.tensors[0].dtype !== 'F64' || j.tensors[0].shape.join() !== '3,2' || !j.layers.error) throw new Error(JSON.stringify(j));
+});
+
+test('inspect a webgpu-rnn checkpoint lists the layers from its config', () => {
+  const path = join(dir, 'ours.safetensors');
+  const config = { layers: [{ type: 'LSTM', name: 'lstm', hiddenSize: 3, inputSize: 2, numLayers: 1 }], input: { kind: 'seq', size: 2 }, seed: 1 };
+  writeFileSync(path, encodeSafetensors({ 'lstm.weight_ih_l0': { dtype: 'F32', shape: [12, 2], data: new Float32Array(24) } }, { format: 'webgpu-rnn/1', config: JSON.stringify(config), step: '5' }));
+  expectRun(cli('inspect', path), 0, 'out', /format: safetensors \(webgpu-rnn\/1\)/, /layers \(webgpu-rnn config\):\n {2}LSTM "lstm" \{"hiddenSize":3/, /lstm\.weight_ih_l0 +\(12, 2\) +F32/, /step: 5/);
+});
+
+test('convert .pt → .safetensors → .pt keeps names and values; --strip/--add rename; notes what a format cannot keep', () => {
+  const st = join(dir, 'lstm.safetensors'), pt = join(dir, 'back.pt');
+  expectRun(cli('convert', fixture('checkpoint.pt'), st, '--strip', 'model.', '--add', 'lstm.'), 0, 'out', /checkpoint\.pt \(pytorch\) → .*lstm\.safetensors \(safetensors\): 4 tensors/);
+  expectRun(cli('convert', st, pt), 0, 'out', /→ .*back\.pt \(pytorch\): 4 tensors/, /note: metadata not kept .*: epoch/);
+  const original = decodePyTorch(readFileSync(fixture('checkpoint.pt'))).tensors;
+  const viaSt = decodeSafetensors(readFileSync(st)).tensors;
+  const back = decodePyTorch(readFileSync(pt)).tensors;
+  if ([...back.keys()].join() !== 'lstm.weight_ih_l0,lstm.weight_hh_l0,lstm.bias_ih_l0,lstm.bias_hh_l0') throw new Error([...back.keys()].join());
+  for (const [k, t] of original) {
+    const name = `lstm.${k.slice('model.'.length)}`;
+    expectClose(`${name} (safetensors)`, viaSt.get(name)!.data, t.data, { atol: 0, rtol: 0 });
+    expectClose(`${name} (.pt)`, back.get(name)!.data, t.data, { atol: 0, rtol: 0 });
+  }
+  expectRun(cli('convert', fixture('dtypes_views.pt'), join(dir, 'd.safetensors')), 0, 'out', /note: 6 tensor\(s\) converted to f32\/i32 \(F64, F16, BF16, I64, U8, BOOL/);
+});
+
+test('errors name the file or argument and what was expected, with exit status 1 (file) or 2 (command line)', () => {
+  expectRun(cli('inspect', join(dir, 'missing.pt')), 1, 'err', /webgpu-rnn: .*missing\.pt: no such file/);
+  expectRun(cli('inspect', dir), 1, 'err', /is a directory, expected a file/);
+  expectRun(cli('inspect', fixture('whole_module.pt')), 1, 'err', /whole_module\.pt: data\.pkl refers to the Python global torch\.nn\.modules\.linear\.Linear/, /state_dict\(\)/);
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'hello there, not a model');
+  expectRun(cli('inspect', text), 1, 'err', /notes\.txt: not a file this command reads/, /safetensors \(\.safetensors\), pytorch \(\.pt/);
+  expectRun(cli('convert', fixture('checkpoint.pt'), join(dir, 'out.onnx.txt')), 2, 'err', /out\.onnx\.txt: cannot tell which format to write/, /formats? this command writes/);
+  if (existsSync(join(dir, 'out.onnx.txt'))) throw new Error('a refused convert wrote a file');
+  expectRun(cli('convert', fixture('checkpoint.pt'), fixture('checkpoint.pt')), 2, 'err', /IN and OUT are the same file/);
+  expectRun(cli('convert', fixture('checkpoint.pt'), join(dir, 'x.pt')), 2, 'err', /is already pytorch; nothing to convert/);
+  expectRun(cli('convert', fixture('checkpoint.pt')), 2, 'err', /convert takes IN and OUT, got 1/, /usage:/);
+  expectRun(cli('frobnicate'), 2, 'err', /unknown command "frobnicate"; the commands are inspect and convert/);
+  expectRun(cli('--help'), 0, 'out', /usage:/, /webgpu-rnn inspect FILE/, /formats read: safetensors/);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
