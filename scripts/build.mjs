@@ -12,11 +12,11 @@
 //     and prints the root entry's size (raw, gzip).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { noNodePlugin } from './no-node-plugin.mjs';
 import { generateMinifiedJs } from './gen-shaders.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,7 +57,6 @@ writeFileSync(join(dist, 'kernels.d.ts'), `${kernelsHeader}export * from './kern
 log('dist/kernels.js, dist/kernels.d.ts: the webgpu-rnn/kernels subpath');
 
 // The browser entries must stay free of Dawn and Node.
-const nodeOnly = new Set([...builtinModules, 'webgpu']);
 async function browserBundle(entry) {
   const offenders = [];
   const out = await build({
@@ -68,19 +67,7 @@ async function browserBundle(entry) {
     write: false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [{
-      name: 'no-node',
-      setup(b) {
-        b.onResolve({ filter: /.*/ }, (args) => {
-          const bare = args.path.replace(/^node:/, '').split('/')[0];
-          if (args.path.startsWith('node:') || nodeOnly.has(args.path) || nodeOnly.has(bare)) {
-            offenders.push(`${args.path} (imported by ${relative(root, args.importer)})`);
-            return { path: args.path, external: true };
-          }
-          return undefined;
-        });
-      },
-    }],
+    plugins: [noNodePlugin(offenders, (importer) => relative(root, importer))],
   });
   if (offenders.length) {
     console.error(`[build] the browser entry dist/${entry} reaches Node-only modules:\n  ${offenders.join('\n  ')}`);

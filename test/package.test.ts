@@ -12,11 +12,11 @@
 import { suite } from 'uvu';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { noNodePlugin } from '../scripts/no-node-plugin.mjs';
 
 const test = suite('package');
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -86,7 +86,6 @@ test('bundled for a page, the package resolves to its browser entry with no Node
     "import { matmul } from 'webgpu-rnn/kernels';",
     'export { createBrowserContext, Sequential, LSTM, Dense, Embedding, decodeModelInto, matmul };',
   ].join('\n'));
-  const nodeOnly = new Set([...builtinModules, 'webgpu']);
   const offenders: string[] = [];
   const result = await build({
     absWorkingDir: project,
@@ -97,18 +96,7 @@ test('bundled for a page, the package resolves to its browser entry with no Node
     write: false,
     metafile: true,
     logLevel: 'silent',
-    plugins: [{
-      name: 'no-node',
-      setup(b) {
-        b.onResolve({ filter: /.*/ }, (a) => {
-          if (a.path.startsWith('node:') || nodeOnly.has(a.path) || nodeOnly.has(a.path.split('/')[0])) {
-            offenders.push(`${a.path} (from ${a.importer})`);
-            return { path: a.path, external: true };
-          }
-          return undefined;
-        });
-      },
-    }],
+    plugins: [noNodePlugin(offenders)],
   });
   if (offenders.length) throw new Error(`the browser bundle reaches Node-only modules: ${offenders.join(', ')}`);
   const inputs = Object.keys(result.metafile.inputs);
