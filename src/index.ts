@@ -13,7 +13,7 @@
 
 // The context and tensors.
 export { GpuContext, contextFromGpu, type AdapterSummary, type DispatchArgs } from './runtime/context.ts';
-export { createBrowserContext, NO_WEBGPU_MESSAGE, INSECURE_CONTEXT_MESSAGE } from './runtime/browser-device.ts';
+export { createBrowserContext } from './runtime/browser-device.ts';
 export {
   DEFAULT_SETTINGS, type ContextSettings, type RecurrentSchedule, type StepKernelVariant, type MatmulVariant,
 } from './runtime/settings.ts';
