@@ -1,11 +1,14 @@
-// The TensorFlow/Keras cells in the float64 CPU reference: GRU with the reset gate before the
-// product (resetAfter: false), Keras's activation / recurrentActivation (hard_sigmoid) for LSTM
-// and GRU, and LSTM peepholes. Their equations written out for one unit, every backward against
-// central finite differences over a table of options, the CPU model and generation reference with
-// them, and the layer options: checks, config() round trip, parameter names and shapes.
+// The recurrent cells in the float64 CPU reference (src/cpu), which test/recurrent.test.ts holds
+// the kernels to: PyTorch's LSTM, GRU and RNN (tanh, relu), and the TensorFlow/Keras options: GRU
+// with the reset gate before the product (resetAfter: false), Keras's activation /
+// recurrentActivation (hard_sigmoid) for LSTM and GRU, and LSTM peepholes. Their equations written
+// out for one unit, every backward against central finite differences over a table of cells and
+// options, variable lengths and refused sizes, the CPU model and generation reference with them,
+// and the layer options: checks, config() round trip, parameter names and shapes.
 import { suite } from 'uvu';
 import * as cpuLstm from '../src/cpu/lstm.ts';
 import * as cpuGru from '../src/cpu/gru.ts';
+import * as cpuRnn from '../src/cpu/rnn.ts';
 import { CELL_ACTIVATIONS, GATE_ACTIVATIONS, cellActivate, cellActivationGrad, hardSigmoid, type CellActivation, type GateActivation } from '../src/cpu/cell_activation.ts';
 import { cpuModelForwardBackward, type CpuLayerConfig, type CpuParams } from '../src/cpu/model.ts';
 import { cpuGenerate } from '../src/cpu/generate.ts';
@@ -50,6 +53,51 @@ test('hard_sigmoid is clip(0.2·x + 0.5, 0, 1) (Keras 2 / tfjs); every activatio
 });
 
 // ------------------------------------------------------------------ the equations for one unit
+
+test('LSTM (defaults) follows the nn.LSTM equations (gate order i,f,g,o, W_hh rows) written out by hand', () => {
+  // B=1, T=2, H=2: every gate and every W_hh element has a distinct value, so a swapped gate or a
+  // transposed weight changes the result.
+  const H = 2, G = 8, T = 2;
+  const rng = new Rng(3);
+  const gx = rng.uniformArray(T * G, -2, 2), whh = rng.uniformArray(G * H, -2, 2), bhh = rng.uniformArray(G, -1, 1);
+  const h0 = [0.3, -0.7], c0 = [0.5, -1.2];
+  const W = (r: number, k: number) => whh[r * H + k];
+  let h = [...h0], c = [...c0];
+  const wantH: number[] = [], wantC: number[] = [];
+  for (let t = 0; t < T; t++) {
+    const pre = (q: number, j: number) => gx[t * G + q * H + j] + bhh[q * H + j] + W(q * H + j, 0) * h[0] + W(q * H + j, 1) * h[1];
+    const i = [0, 1].map((j) => sig(pre(0, j))), f = [0, 1].map((j) => sig(pre(1, j)));
+    const g = [0, 1].map((j) => Math.tanh(pre(2, j))), o = [0, 1].map((j) => sig(pre(3, j)));
+    c = [0, 1].map((j) => f[j] * c[j] + i[j] * g[j]);
+    h = [0, 1].map((j) => o[j] * Math.tanh(c[j]));
+    wantH.push(...h); wantC.push(...c);
+  }
+  const a = { gx, whh, bhh, h0, c0, lengths: [T], hs: new Float64Array(T * H), cs: new Float64Array(T * H), gates: new Float64Array(T * G), hn: new Float64Array(H), cn: new Float64Array(H) };
+  for (let t = 0; t < T; t++) cpuLstm.lstmStepForward(t, a);
+  const close = { atol: 1e-14, rtol: 1e-12 }; // the same float64 formulas, summed in a different order
+  expectClose('hs', a.hs, wantH, close);
+  expectClose('cs', a.cs, wantC, close);
+  expectClose('hn', a.hn, h, close);
+  expectClose('cn', a.cn, c, close);
+});
+
+test('GRU (defaults) follows the nn.GRU equations written out for one unit (b_hn inside r ⊙ ·)', () => {
+  // B=1, T=2, I=1, H=1: every product is a scalar, so the equations can be written out here.
+  const w = { weight_ih: [0.3, -0.7, 0.9], weight_hh: [-0.4, 0.6, 1.1], bias_ih: [0.1, 0.2, -0.3], bias_hh: [0.5, -0.25, 0.8] };
+  const x = [0.8, -1.3], h0 = [0.35];
+  let h = h0[0];
+  const want: number[] = [];
+  for (const xt of x) {
+    const r = sig(w.weight_ih[0] * xt + w.bias_ih[0] + w.weight_hh[0] * h + w.bias_hh[0]);
+    const z = sig(w.weight_ih[1] * xt + w.bias_ih[1] + w.weight_hh[1] * h + w.bias_hh[1]);
+    const n = Math.tanh(w.weight_ih[2] * xt + w.bias_ih[2] + r * (w.weight_hh[2] * h + w.bias_hh[2]));
+    h = (1 - z) * n + z * h;
+    want.push(h);
+  }
+  const out = cpuGru.gruForward(x, w, h0, [2]);
+  expectClose('hs', out.hs, want, EXACT);
+  expectClose('hn', out.hn, [want[1]], EXACT);
+});
 
 test('LSTM with peepholes and hard_sigmoid follows TF1 LSTMCell(use_peepholes=True) written out for one unit (o sees the new c)', () => {
   // B=1, T=2, I=1, H=1; gate order i, f, g, o; peepholes p_i, p_f, p_o.
@@ -155,6 +203,9 @@ for (const { act, gate, peepholes } of lstmCases) {
     expectClose('dc0', g.dc0, numericalGrad(loss, c0), { ...FD_TOL, shape: [B, H] });
     if (peepholes) expectClose('dweight_peephole', g.dweight_peephole!, numericalGrad(loss, w.weight_peephole!), { ...FD_TOL, shape: [3, H] });
     else if (g.dweight_peephole) throw new Error('dweight_peephole returned without peepholes');
+    expectNotVacuous(g);
+    // The padded steps of row 1 (length 1) get no gradient.
+    if (g.dx.slice(1 * T * I + 1 * I, 2 * T * I).some((v) => v !== 0)) throw new Error('dx past length of row 1 is not 0');
   });
 }
 
@@ -180,9 +231,63 @@ for (const { act, gate, resetAfter } of gruCases) {
     expectClose('dbias_ih', g.dbias_ih, numericalGrad(loss, w.bias_ih), FD_TOL);
     expectClose('dbias_hh', g.dbias_hh, numericalGrad(loss, w.bias_hh), FD_TOL);
     expectClose('dh0', g.dh0, numericalGrad(loss, h0), { ...FD_TOL, shape: [B, H] });
+    expectNotVacuous(g);
     // The padded steps of row 1 (length 1) get no gradient.
     if (g.dx.slice(1 * T * I + 1 * I, 2 * T * I).some((v) => v !== 0)) throw new Error('dx past length of row 1 is not 0');
   });
+}
+
+/** Pre-activations of an RNN forward, recomputed from its outputs (valid steps only). */
+function rnnPreActivations(x: Float64Array, w: cpuRnn.RnnWeights, h0: Float64Array, lengths: number[], hs: Float64Array, B: number, T: number, I: number, H: number): number[] {
+  const gx = cpuRnn.rnnInputProjection(x, w.weight_ih, w.bias_ih, B, T, I, H);
+  const pre: number[] = [];
+  for (let b = 0; b < B; b++) for (let t = 0; t < lengths[b]; t++) for (let j = 0; j < H; j++) {
+    let s = gx[(b * T + t) * H + j] + w.bias_hh[j];
+    for (let k = 0; k < H; k++) s += w.weight_hh[j * H + k] * (t === 0 ? h0[b * H + k] : hs[(b * T + t - 1) * H + k]);
+    pre.push(s);
+  }
+  return pre;
+}
+
+for (const nonlinearity of ['tanh', 'relu'] as const) {
+  test(`cpu rnnBackward matches finite differences: nonlinearity ${nonlinearity}; lengths [3, 1]`, () => {
+    const B = 2, T = 3, I = 4, H = 3, lengths = [3, 1];
+    let seed = 11;
+    let x: Float64Array, h0: Float64Array, w: { weight_ih: Float64Array; weight_hh: Float64Array; bias_ih: Float64Array; bias_hh: Float64Array };
+    // relu: redraw until every pre-activation is at least 0.05 away from the kink (FD uses h = 1e-6),
+    // with both signs present so that both branches of relu' are exercised.
+    for (;;) {
+      const rng = new Rng(seed++);
+      const arr = (n: number, s: number) => Float64Array.from({ length: n }, () => rng.uniform(-s, s));
+      x = arr(B * T * I, 1); h0 = arr(B * H, 0.8);
+      w = { weight_ih: arr(H * I, 0.7), weight_hh: arr(H * H, 0.7), bias_ih: arr(H, 0.5), bias_hh: arr(H, 0.5) };
+      if (nonlinearity === 'tanh') break;
+      const { hs } = cpuRnn.rnnForward(x, w, h0, lengths, { nonlinearity });
+      const pre = rnnPreActivations(x, w, h0, lengths, hs, B, T, I, H);
+      if (Math.min(...pre.map(Math.abs)) > 0.05 && pre.some((p) => p < 0) && pre.some((p) => p > 0)) break;
+    }
+    const rng = new Rng(99);
+    const ws = Float64Array.from({ length: B * T * H }, () => rng.uniform(-1, 1));
+    const wn = Float64Array.from({ length: B * H }, () => rng.uniform(-1, 1));
+    const loss = (): number => { const o = cpuRnn.rnnForward(x, w, h0, lengths, { nonlinearity }); return dot(ws, o.hs) + dot(wn, o.hn); };
+    const { saved } = cpuRnn.rnnForward(x, w, h0, lengths, { nonlinearity });
+    const g = cpuRnn.rnnBackward(x, w, h0, lengths, saved, ws, wn);
+    expectClose('dx', g.dx, numericalGrad(loss, x), { ...FD_TOL, shape: [B, T, I] });
+    expectClose('dh0', g.dh0, numericalGrad(loss, h0), { ...FD_TOL, shape: [B, H] });
+    expectClose('dweight_ih', g.dweight_ih, numericalGrad(loss, w.weight_ih), { ...FD_TOL, shape: [H, I] });
+    expectClose('dweight_hh', g.dweight_hh, numericalGrad(loss, w.weight_hh), { ...FD_TOL, shape: [H, H] });
+    expectClose('dbias_ih', g.dbias_ih, numericalGrad(loss, w.bias_ih), FD_TOL);
+    expectClose('dbias_hh', g.dbias_hh, numericalGrad(loss, w.bias_hh), FD_TOL);
+    // Row 1 has length 1: its inputs past t = 0 must not matter.
+    for (let t = 1; t < T; t++) for (let i = 0; i < I; i++) if (g.dx[(T + t) * I + i] !== 0) throw new Error(`dx[1,${t},${i}] should be 0`);
+  });
+}
+
+/** Throws if a gradient is (almost) all zero: its finite-difference check would be vacuous. */
+function expectNotVacuous(grads: object): void {
+  for (const [name, g] of Object.entries(grads)) {
+    if (g && !(g as Float64Array).some((v) => Math.abs(v) > 1e-3)) throw new Error(`${name} is (almost) all zero: the check would be vacuous`);
+  }
 }
 
 /** The first `n` gate columns of the valid steps hold clipped (0 or 1) and unclipped hard_sigmoid values. */
@@ -194,25 +299,72 @@ function expectBothRegions(gates: Float64Array, lengths: number[], T: number, G:
   if (clipped === 0 || inside === 0) throw new Error(`hard_sigmoid gates: ${clipped} clipped, ${inside} inside; the test wants both`);
 }
 
-test('GRU resetAfter false and LSTM peepholes with variable lengths equal running each row alone for its length', () => {
-  const rng = new Rng(31);
-  const B = 3, T = 4, I = 2, H = 3, lengths = [4, 1, 3];
+// ------------------------------------------------------------------ variable lengths
+
+/** A layer's whole-sequence forward on (x, h0, c0, lengths), with the weights of one case fixed. */
+type SeqForward = (x: Float64Array, h0: Float64Array, c0: Float64Array, lengths: number[]) => {
+  hs: Float64Array; hn: Float64Array; cs?: Float64Array; cn?: Float64Array; gates?: Float64Array;
+};
+
+const LENGTH_CELLS: [string, (rng: Rng, I: number, H: number) => SeqForward][] = [
+  ['lstm', (rng, I, H) => { const w = randomWeights(rng, 4, I, H, 0.6); return (x, h0, c0, l) => { const o = cpuLstm.lstmForward(x, w, h0, c0, l); return { ...o, gates: o.saved.gates }; }; }],
+  ['lstm peepholes activation=relu', (rng, I, H) => {
+    const w = { ...randomWeights(rng, 4, I, H, 0.8), weight_peephole: f64(rng.uniformArray(3 * H)) };
+    return (x, h0, c0, l) => { const o = cpuLstm.lstmForward(x, w, h0, c0, l, { activation: 'relu' }); return { ...o, gates: o.saved.gates }; };
+  }],
+  ['gru', (rng, I, H) => { const w = randomWeights(rng, 3, I, H, 0.8); return (x, h0, _c0, l) => { const o = cpuGru.gruForward(x, w, h0, l); return { ...o, gates: o.saved.gates }; }; }],
+  ['gru resetAfter=false recurrentActivation=hard_sigmoid', (rng, I, H) => {
+    const w = randomWeights(rng, 3, I, H, 0.8);
+    return (x, h0, _c0, l) => { const o = cpuGru.gruForward(x, w, h0, l, { resetAfter: false, recurrentActivation: 'hard_sigmoid' }); return { ...o, gates: o.saved.gates }; };
+  }],
+  ['rnn', (rng, I, H) => { const w = randomWeights(rng, 1, I, H, 0.8); return (x, h0, _c0, l) => cpuRnn.rnnForward(x, w, h0, l); }],
+  ['rnn relu', (rng, I, H) => { const w = randomWeights(rng, 1, I, H, 0.8); return (x, h0, _c0, l) => cpuRnn.rnnForward(x, w, h0, l, { nonlinearity: 'relu' }); }],
+];
+
+for (const [name, make] of LENGTH_CELLS) {
+  test(`cpu ${name}: variable lengths equal running each row alone for its length, zeros past it, final states at its last step`, () => {
+    const rng = new Rng(31);
+    const B = 3, T = 4, I = 2, H = 3, lengths = [4, 1, 3];
+    const forward = make(rng, I, H);
+    const x = f64(rng.uniformArray(B * T * I)), h0 = f64(rng.uniformArray(B * H)), c0 = f64(rng.uniformArray(B * H));
+    const all = forward(x, h0, c0, lengths);
+    const same = { atol: 0, rtol: 0 }; // the same operations in the same order
+    for (let b = 0; b < B; b++) {
+      const L = lengths[b];
+      const one = forward(x.slice(b * T * I, (b * T + L) * I), h0.slice(b * H, (b + 1) * H), c0.slice(b * H, (b + 1) * H), [L]);
+      const pad = (a: Float64Array) => { const o = new Float64Array(T * H); o.set(a); return o; };
+      const rowOf = (a: Float64Array, width: number) => a.slice(b * T * width, (b + 1) * T * width);
+      expectClose(`hs row ${b}`, rowOf(all.hs, H), pad(one.hs), same);
+      expectClose(`hn row ${b}`, all.hn.slice(b * H, (b + 1) * H), one.hs.slice((L - 1) * H, L * H), same);
+      if (all.cs) {
+        expectClose(`cs row ${b}`, rowOf(all.cs, H), pad(one.cs!), same);
+        expectClose(`cn row ${b}`, all.cn!.slice(b * H, (b + 1) * H), one.cs!.slice((L - 1) * H, L * H), same);
+      }
+      if (all.gates) {
+        const G = all.gates.length / (B * T);
+        expectClose(`gates row ${b} past its length`, all.gates.slice((b * T + L) * G, (b + 1) * T * G), new Float64Array((T - L) * G), same);
+      }
+    }
+  });
+}
+
+test('cpu forwards refuse lengths outside [1, T] and inconsistent sizes (lstm, gru, rnn)', () => {
+  const rng = new Rng(11);
+  const B = 3, T = 4, I = 2, H = 3;
+  const lw = randomWeights(rng, 4, I, H, 0.6);
   const x = f64(rng.uniformArray(B * T * I)), h0 = f64(rng.uniformArray(B * H)), c0 = f64(rng.uniformArray(B * H));
-  const gw = randomWeights(rng, 3, I, H, 0.8);
-  const lw = { ...randomWeights(rng, 4, I, H, 0.8), weight_peephole: f64(rng.uniformArray(3 * H)) };
-  const gcell = { resetAfter: false, recurrentActivation: 'hard_sigmoid' } as const;
-  const g = cpuGru.gruForward(x, gw, h0, lengths, gcell);
-  const l = cpuLstm.lstmForward(x, lw, h0, c0, lengths, { activation: 'relu' });
-  for (let b = 0; b < B; b++) {
-    const L = lengths[b], xb = x.slice(b * T * I, (b * T + L) * I);
-    const gr = cpuGru.gruForward(xb, gw, h0.slice(b * H, (b + 1) * H), [L], gcell);
-    const lr = cpuLstm.lstmForward(xb, lw, h0.slice(b * H, (b + 1) * H), c0.slice(b * H, (b + 1) * H), [L], { activation: 'relu' });
-    const pad = (a: Float64Array) => { const o = new Float64Array(T * H); o.set(a); return o; };
-    // Same operations in the same order: bit-identical.
-    expectClose(`gru hs row ${b}`, g.hs.slice(b * T * H, (b + 1) * T * H), pad(gr.hs), { atol: 0, rtol: 0 });
-    expectClose(`lstm hs row ${b}`, l.hs.slice(b * T * H, (b + 1) * T * H), pad(lr.hs), { atol: 0, rtol: 0 });
-    expectClose(`lstm cn row ${b}`, l.cn.slice(b * H, (b + 1) * H), lr.cn, { atol: 0, rtol: 0 });
-  }
+  expectThrows(() => cpuLstm.lstmForward(x, lw, h0, c0, [4, 0, 1]), 'lstmStepForward', 'lengths[1] = 0', '[1, 4]');
+  expectThrows(() => cpuLstm.lstmForward(x.slice(1), lw, h0, c0, [4, 2, 1]), 'lstmForward', 'x has 23 values');
+  // GRU with H = 2, I = 2: weight_hh must have 3H·H = 12 values.
+  const gw = { weight_ih: new Float64Array(12), weight_hh: new Float64Array(10), bias_ih: new Float64Array(6), bias_hh: new Float64Array(6) };
+  expectThrows(() => cpuGru.gruForward(new Float64Array(8), gw, new Float64Array(2), [2]), 'gru (cpu)', 'inconsistent', 'weight_hh 10');
+  expectThrows(() => cpuGru.gruForward(new Float64Array(8), { ...gw, weight_hh: new Float64Array(12) }, new Float64Array(4), [2, 3]), 'lengths[1] = 3', '[1, 2]');
+  // RNN with H = 2, I = 3, B = 2, T = 3.
+  const rw = { weight_ih: new Float64Array(6), weight_hh: new Float64Array(4), bias_ih: new Float64Array(2), bias_hh: new Float64Array(2) };
+  expectThrows(() => cpuRnn.rnnForward(new Float64Array(2 * 3 * 3), rw, new Float64Array(4), [3, 0]), 'rnnForward', 'lengths[1] = 0', '[1, 3]');
+  expectThrows(() => cpuRnn.rnnForward(new Float64Array(2 * 3 * 3), rw, new Float64Array(4), [4, 1]), 'lengths[0] = 4');
+  expectThrows(() => cpuRnn.rnnForward(new Float64Array(2 * 3 * 3), rw, new Float64Array(5), [3, 1]), 'h0 has 5 values');
+  expectThrows(() => cpuRnn.rnnForward(new Float64Array(18), { ...rw, weight_hh: new Float64Array(5) }, new Float64Array(4), [3, 1]), 'weight_hh');
 });
 
 // ------------------------------------------------------------------ layer options
