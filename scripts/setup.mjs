@@ -5,7 +5,8 @@
 //     exact commands are printed. Machines with a working GPU driver need nothing here.
 //  3. With --browser: Debian's chromium for the browser tests.
 //  4. With --judges: the frameworks the interop tests compare against: PyTorch (Debian's
-//     python3-torch, run with /usr/bin/python3), installed with apt-get when running as root.
+//     python3-torch, run with /usr/bin/python3) and h5py (python3-h5py, which reads the .keras files
+//     we write the way Keras does), installed with apt-get when running as root.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -124,13 +125,15 @@ if (process.argv.includes('--browser') && process.platform === 'linux' && !exist
 }
 // 4. Interop judges
 if (process.argv.includes('--judges') && process.platform === 'linux') {
-  const hasTorch = () => spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-  if (hasTorch()) log('PyTorch (the interop judge) is installed');
+  const hasModule = (m) => spawnSync('/usr/bin/python3', ['-c', `import ${m}`], { stdio: 'ignore' }).status === 0;
+  const judges = [['torch', 'python3-torch', 'PyTorch'], ['h5py', 'python3-h5py', 'h5py (.keras files)']];
+  const missing = judges.filter(([m]) => !hasModule(m));
+  if (missing.length === 0) log('the interop judges (PyTorch, h5py) are installed');
   else if (isRoot && existsSync('/usr/bin/apt-get')) {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     run('apt-get', ['update', '-q'], { env });
-    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'python3-torch'], { env });
-    if (!hasTorch()) { log('python3-torch was installed but `import torch` still fails'); process.exit(1); }
-  } else log('the PyTorch interop tests need PyTorch: sudo apt-get install -y python3-torch');
+    run('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing.map(([, pkg]) => pkg)], { env });
+    for (const [m, pkg] of missing) if (!hasModule(m)) { log(`${pkg} was installed but \`import ${m}\` still fails`); process.exit(1); }
+  } else log(`the interop tests need ${missing.map(([, , what]) => what).join(' and ')}: sudo apt-get install -y ${missing.map(([, pkg]) => pkg).join(' ')}`);
 }
 log('done');

@@ -43,7 +43,7 @@ test('npm pack builds dist/ and packs only dist, README and package.json', () =>
   const paths = info[0].files.map((f) => f.path);
   const stray = paths.filter((p) => !(p.startsWith('dist/') || p === 'package.json' || p === 'README.md' || p === 'LICENSE'));
   if (stray.length) throw new Error(`unexpected files in the tarball: ${stray.join(', ')}`);
-  for (const want of ['dist/index.js', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/kernels.js', 'dist/kernels.d.ts', 'dist/shaders.generated.js']) {
+  for (const want of ['dist/index.js', 'dist/index.d.ts', 'dist/node.js', 'dist/node.d.ts', 'dist/kernels.js', 'dist/kernels.d.ts', 'dist/interop.js', 'dist/interop.d.ts', 'dist/shaders.generated.js']) {
     if (!paths.includes(want)) throw new Error(`${want} is not in the tarball (${paths.length} files)`);
   }
 });
@@ -71,6 +71,8 @@ test('without `webgpu`, createContext() says how to install it; the package itse
     "if (typeof Sequential !== 'function') throw new Error('no Sequential');",
     "const kernels = await import('webgpu-rnn/kernels');",
     "if (typeof kernels.matmul !== 'function' || typeof kernels.getKernel('lstm_seq_forward').file !== 'string' || !kernels.CELL_DRIVERS) throw new Error('webgpu-rnn/kernels is incomplete');",
+    "const interop = await import('webgpu-rnn/interop');",
+    "if (typeof interop.modelFromTfjs !== 'function' || typeof interop.modelFromPyTorch !== 'function' || typeof interop.exportOnnx !== 'function') throw new Error('webgpu-rnn/interop is incomplete');",
     'try { await createContext(); console.log("created"); } catch (e) { console.log(`ERROR ${e.message}`); }',
   ].join('\n'));
   const out = sh(process.execPath, ['no-dawn.mjs'], project, 60_000);

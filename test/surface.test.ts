@@ -1,11 +1,13 @@
 // The public surface: the root entries export what users write code against (at most 80 runtime
 // names, so an internal change is not a breaking change), and the kernels, their specs, the
-// registry and the cell drivers are in the `webgpu-rnn/kernels` subpath (src/kernels-entry.ts).
+// registry and the cell drivers are in the `webgpu-rnn/kernels` subpath (src/kernels-entry.ts),
+// and other frameworks' models in `webgpu-rnn/interop` (src/interop-entry.ts).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as browserEntry from '../src/index.ts';
 import * as nodeEntry from '../src/node.ts';
 import * as kernelsEntry from '../src/kernels-entry.ts';
+import * as interopEntry from '../src/interop-entry.ts';
 
 const test = suite('surface');
 const MAX_ROOT_NAMES = 80;
@@ -27,6 +29,17 @@ test('what users write code against is in the root; kernels, specs, registry and
   for (const name of ['matmul', 'lstmForwardFused', 'registerKernels', 'getKernel', 'CELL_DRIVERS', 'MATMUL_KERNELS', 'resolveSchedule', 'checkTensor', 'BufferPool']) {
     assert.is(root[name], undefined, `${name} belongs in webgpu-rnn/kernels, not the root entry`);
     assert.ok((kernelsEntry as Record<string, unknown>)[name] !== undefined, `webgpu-rnn/kernels lacks ${name}`);
+  }
+});
+
+test('PyTorch, ONNX and Keras / TensorFlow.js interop is in webgpu-rnn/interop, not the root', () => {
+  const root = nodeEntry as Record<string, unknown>;
+  for (const name of [
+    'modelFromPyTorch', 'describePyTorchStateDict', 'decodePyTorch', 'encodePyTorch', 'exportOnnx', 'importOnnx',
+    'modelFromTfjs', 'loadTfjsModel', 'encodeTfjs', 'modelFromKerasConfig', 'kerasConfigFromModel', 'KerasModel',
+  ]) {
+    assert.is(root[name], undefined, `${name} belongs in webgpu-rnn/interop, not the root entry`);
+    assert.ok((interopEntry as Record<string, unknown>)[name] !== undefined, `webgpu-rnn/interop lacks ${name}`);
   }
 });
 

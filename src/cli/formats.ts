@@ -7,6 +7,11 @@ import { decodeSafetensors, encodeSafetensors, type SafeTensor } from '../train/
 import { decodePyTorch, looksLikePickle, looksLikeZip } from '../interop/pt-reader.ts';
 import { encodePyTorch } from '../interop/pt-writer.ts';
 import { looksLikeOnnx, readOnnxFile, writeOnnxFile } from '../interop/onnx/tensor-file.ts';
+import { looksLikeTfjsModelJson, readTfjsFile, writeTfjsFile } from '../interop/keras/tfjs-file.ts';
+import { looksLikeKerasFile } from '../interop/keras/keras-file.ts';
+import { readKerasTensorFile, writeKerasTensorFile } from '../interop/keras/keras-tensor-file.ts';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 /** What a format's reader gives and its writer takes. */
 export interface TensorFileContents {
@@ -18,6 +23,13 @@ export interface TensorFileContents {
   metadata: Record<string, string>;
 }
 
+/** What a format's writer gives. */
+export interface WriteResult {
+  bytes: Uint8Array;
+  notes: string[];
+  files?: { name: string; bytes: Uint8Array }[];
+}
+
 export interface FileFormat {
   /** Short name shown by inspect and in errors. */
   name: string;
@@ -26,8 +38,11 @@ export interface FileFormat {
   /** True when `bytes` are in this format (checked before the extension). */
   detect(bytes: Uint8Array): boolean;
   read?(bytes: Uint8Array, source: string): TensorFileContents | Promise<TensorFileContents>;
-  /** Returns the file's bytes and notes for the user (e.g. what the format cannot keep). */
-  write?(contents: TensorFileContents, target: string): { bytes: Uint8Array; notes: string[] } | Promise<{ bytes: Uint8Array; notes: string[] }>;
+  /**
+   * Returns the file's bytes and notes for the user (e.g. what the format cannot keep), and any
+   * files that go beside it (a tfjs model.json's weight shard), named relative to its folder.
+   */
+  write?(contents: TensorFileContents, target: string): WriteResult | Promise<WriteResult>;
 }
 
 /** The dtypes a safetensors header gives (the decoder converts to f32 / i32). */
@@ -49,6 +64,24 @@ export const FORMATS: FileFormat[] = [
     write(c) {
       return { bytes: encodeSafetensors(Object.fromEntries(c.tensors), c.metadata), notes: [] };
     },
+  },
+  {
+    // A LayersModel's model.json (its shards beside it), read by loading the Keras model into our
+    // layers; written from a webgpu-rnn checkpoint's config.
+    name: 'tfjs',
+    extensions: ['.json'],
+    detect: looksLikeTfjsModelJson,
+    read: (bytes, source) => readTfjsFile(bytes, source, (p) => readFileSync(join(dirname(source), p))),
+    write: (c, target) => writeTfjsFile(c, target),
+  },
+  {
+    // Before pytorch, which takes any zip: a .keras zip holds config.json and model.weights.h5. Read by
+    // loading the Keras model into our layers; written from a webgpu-rnn checkpoint's config.
+    name: 'keras',
+    extensions: ['.keras'],
+    detect: looksLikeKerasFile,
+    read: (bytes, source) => readKerasTensorFile(bytes, source),
+    write: (c, target) => writeKerasTensorFile(c, target),
   },
   {
     name: 'pytorch',

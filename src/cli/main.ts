@@ -7,11 +7,11 @@
 // status is 1 for a bad file, 2 for a bad command line.
 
 import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../train/files.ts';
 import { describePyTorchStateDict, type PyTorchLayerSpec } from '../interop/pytorch.ts';
 import { mapNames, nameMapper } from '../interop/names.ts';
-import { formatForBytes, formatForPath, formatList, type FileFormat, type TensorFileContents } from './formats.ts';
+import { formatForBytes, formatForPath, formatList, type FileFormat, type TensorFileContents, type WriteResult } from './formats.ts';
 
 const USAGE = `usage:
   webgpu-rnn inspect FILE [--json]
@@ -124,13 +124,14 @@ async function convert(args: string[]): Promise<void> {
   const map = nameMapper('convert', { prefix });
   if (map) tensors = mapNames(`convert ${input}`, tensors, map).mapped;
   const dtypes = new Map([...tensors.keys()].map((k, i) => [k, [...contents.dtypes.values()][i]]));
-  let result: { bytes: Uint8Array; notes: string[] };
+  let result: WriteResult;
   try {
     result = await target.write({ ...contents, tensors, dtypes }, output);
   } catch (e) {
     throw new CliError(`${output}: ${(e as Error).message}`);
   }
   try {
+    for (const f of result.files ?? []) writeFileAtomic(join(dirname(output), f.name), f.bytes); // beside OUT, before it
     writeFileAtomic(output, result.bytes);
   } catch (e) {
     throw new CliError((e as Error).message);

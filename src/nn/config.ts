@@ -1,6 +1,7 @@
 // Rebuilding layers from the JSON each layer's config() writes (stored in checkpoints).
 import { Layer } from './layer.ts';
 import { Dense, Dropout, LastStep } from './layers.ts';
+import { BidirectionalLastStep, SumDirections } from './directions.ts';
 import { Embedding, OneHot } from './embedding.ts';
 import { GRU, LSTM, RNN } from './recurrent.ts';
 import type { Activation } from '../kernels/activation.ts';
@@ -17,6 +18,8 @@ export function layerFromConfig(c: LayerConfig): Layer {
     case 'Dense': return new Dense({ units: c.units as number, inputSize: c.inputSize as number, activation: c.activation as Activation | undefined, bias: c.bias as boolean, name });
     case 'Dropout': return new Dropout(c.rate as number, name);
     case 'LastStep': return new LastStep(name);
+    case 'BidirectionalLastStep': return new BidirectionalLastStep(name);
+    case 'SumDirections': return new SumDirections(name);
     case 'LSTM': case 'GRU': case 'RNN': {
       const o = {
         hiddenSize: c.hiddenSize as number, inputSize: c.inputSize as number, numLayers: c.numLayers as number,
