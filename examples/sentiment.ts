@@ -8,6 +8,11 @@
 //   npx tsx examples/sentiment.ts --quick   a small configuration (see QUICK below) for CI
 //   npx tsx examples/sentiment.ts --resume --epochs 1   one more epoch from the last checkpoint
 //                                           (weights, Adam state and step, saved after every epoch)
+//   npx tsx examples/sentiment.ts --vocab 10000 --embed 32 --hidden 32 --maxlen 100 --epochs 3 --lr 3e-3 \
+//     --ship examples/web/public/sentiment.safetensors
+//                                           also writes the final weights with the vocabulary, the
+//                                           review length and the measured test accuracy in the
+//                                           metadata: everything a page needs to read a review
 import { join } from 'node:path';
 import { Dense, Dropout, Embedding, GRU, LastStep, LSTM, RNN, Sequential, type Batch, Adam, fit, loadCheckpoint, saveCheckpoint, trainingStatePath, readText, padLeft, parseReviews, tokenize, WordVocab } from '../src/node.ts';
 import { existsSync } from 'node:fs';
@@ -24,7 +29,8 @@ run(async () => {
     { epochs: 4, hidden: 128, cell: 'lstm', seed: 123, data: 'data/imdb/movie_data_25k.csv.gz', out: 'out/sentiment' },
     { epochs: 3, hidden: 32 },
     { train: { type: 'string' }, test: { type: 'string' }, maxlen: { type: 'string' }, vocab: { type: 'string' },
-      embed: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean', default: false } });
+      embed: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, resume: { type: 'boolean', default: false },
+      ship: { type: 'string' } });
   const full = { train: 20000, test: 5000, maxlen: 200, vocab: 20000, embed: 256, batch: 64, lr: 1e-3 };
   const o = { ...(flags.quick ? QUICK : full) };
   for (const k of Object.keys(o) as (keyof typeof o)[]) {
@@ -109,6 +115,15 @@ run(async () => {
   });
   // Chance is 50% (the classes are balanced); the quick model must read some sentiment words.
   if (flags.quick && !(acc >= 0.6)) throw new Error(`--quick run did not learn: test accuracy ${(100 * acc).toFixed(1)}% is below 60%`);
+  if (typeof flags.extra.ship === 'string') {
+    // The vocabulary (words in id order: id = index + 1, 0 = padding) travels in the metadata, so
+    // the file alone turns text into predictions; WordVocab.fromDocuments([words]) rebuilds it.
+    await saveCheckpoint(flags.extra.ship, model, { metadata: {
+      vocabulary: JSON.stringify(vocab.words), maxlen: String(T), test_accuracy: acc.toFixed(4),
+      test_reviews: String(o.test), train_reviews: String(o.train), epochs: String(history.length),
+    } });
+    console.log(`shipped checkpoint: ${flags.extra.ship}`);
+  }
   model.dispose();
   ctx.dispose();
 });

@@ -10,8 +10,10 @@
 //     the same seed, a wrong file is named as not a checkpoint, Save downloads a checkpoint Node
 //     can load, the shipped Hamlet checkpoint (when present) generates what Node generates, and
 //     without WebGPU (no navigator.gpu, no adapter, an insecure origin, opened from a file) the
-//     page says why and what to do. Screenshots go to out/screenshots/ (git-ignored), so a test run leaves the
-//     clone clean; WEBGPU_RNN_SCREENSHOTS=docs/screenshots npm test -- browser refreshes the README's.
+//     page says why and what to do.
+//  3. The MNIST, sentiment and stock pages of the same app (test/browser-pages.ts).
+// Screenshots go to out/screenshots/ (git-ignored), so a test run leaves the clone clean;
+// WEBGPU_RNN_SCREENSHOTS=docs/screenshots npm test -- browser refreshes the README's.
 // Chromium must be /usr/bin/chromium (or CHROMIUM_PATH); `npm run setup -- --browser` installs it.
 import { suite } from 'uvu';
 import { createServer, type Server } from 'node:http';
@@ -26,6 +28,7 @@ import { Adam, generate } from '../src/index.ts';
 import { charRnn, charRnnFromCheckpoint, encodeCharRnn, encodeText, randomBatch, vocabOf } from '../examples/web/charrnn.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { BrowserTestResult } from './browser-uvu.ts';
+import { registerPageSuites } from './browser-pages.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -265,12 +268,14 @@ function firstDifference(a: string, b: string): string {
   return `they differ from character ${i}: page ${JSON.stringify(a.slice(Math.max(0, i - 20), i + 20))} vs node ${JSON.stringify(b.slice(Math.max(0, i - 20), i + 20))}`;
 }
 
-demo.after(async () => {
-  await page?.close().catch(() => undefined);
+demo.after(async () => { await page?.close().catch(() => undefined); });
+
+/** After the last suite (test/browser-pages.ts): the browser, the server and the build go. */
+async function teardown(): Promise<void> {
   await env?.browser.close().catch(() => undefined);
   await new Promise<void>((r) => (env ? env.server.close(() => r()) : r()));
   rmSync(work, { recursive: true, force: true });
-});
+}
 
 /** Runs in the page: the demo's state object (for waitForFunction callbacks). */
 type DemoWindow = { demo: DemoState };
@@ -558,3 +563,9 @@ demo('no errors in the page console', () => {
 });
 
 demo.run();
+
+// ---- 3. the example pages: MNIST, sentiment, stock ----------------------------------------------
+registerPageSuites({
+  root, screenshots, log, teardown,
+  env: () => { const e = requireEnv(); return { browser: e.browser, base: e.base, webDir, work }; },
+});

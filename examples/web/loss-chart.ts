@@ -46,7 +46,8 @@ export class LossChart {
   private chart: Chart<'line', Point[]>;
   private lastDraw = 0;
 
-  constructor(canvas: HTMLCanvasElement) {
+  /** `yLabel` names the loss on the y axis (the char-RNN's default: nats per character). */
+  constructor(canvas: HTMLCanvasElement, yLabel = 'loss (nats per character)') {
     this.chart = new Chart(canvas, {
       type: 'line',
       data: {
@@ -59,7 +60,7 @@ export class LossChart {
         animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
         scales: {
           x: { type: 'linear', min: 0, suggestedMax: 100, title: { display: true, text: 'step' } },
-          y: { type: 'linear', title: { display: true, text: 'loss (nats per character)' } },
+          y: { type: 'linear', title: { display: true, text: yLabel } },
         },
         plugins: { tooltip: { enabled: true }, legend: { display: true, labels: { boxHeight: 2 } } },
       },
