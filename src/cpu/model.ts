@@ -166,7 +166,12 @@ export function cpuModelForwardBackward(
   return { loss: lossValue, output: out, outputShape: v.kind === 'seq' ? [B, T, v.D] : [B, v.D], grads, initialStateGrads, finalStates };
 }
 
-function recurrentForward(
+/**
+ * A recurrent layer (its config) forward on x0 (B, T, I0): the output (B, T, H·D), the final
+ * states, and a backward from the output's gradient and, optionally, the final states' gradients
+ * (numLayers·dirs, B, H) — each direction gets its slice as dh_n (dc_n).
+ */
+export function recurrentForward(
   cfg: CpuLayerConfig, name: string, x0: Float64Array, I0: number, B: number, T: number, lengths: number[],
   P: (layer: string, n: string) => Float64Array, initial?: CpuState,
 ) {
@@ -222,7 +227,7 @@ function recurrentForward(
     runs.push(layerRuns);
     input = out; I = H * Dn;
   }
-  const backward = (dy: Float64Array) => {
+  const backward = (dy: Float64Array, dFinal?: Partial<CpuState>) => {
     const g: Record<string, Float64Array> = {};
     const dh0All = new Float64Array(LD * B * H), dc0All = hasC ? new Float64Array(LD * B * H) : undefined;
     let dOut = dy;
@@ -237,13 +242,15 @@ function recurrentForward(
         for (let r = 0; r < B * T; r++) for (let j = 0; j < H; j++) part[r * H + j] = dOut[r * H * Dn + dir * H + j];
         const dhs = dir ? seqReverse(part, lengths, B, T, H) : part;
         const zeros = new Float64Array(B * H);
+        const dhn = dFinal?.h ? dFinal.h.slice(idx * B * H, (idx + 1) * B * H) : zeros;
+        const dcn = dFinal?.c ? dFinal.c.slice(idx * B * H, (idx + 1) * B * H) : zeros;
         let gr: {
           dx: Float64Array; dweight_ih: Float64Array; dweight_hh: Float64Array; dbias_ih: Float64Array; dbias_hh: Float64Array; dh0: Float64Array;
           dc0?: Float64Array; dweight_peephole?: Float64Array;
         };
-        if (cell === 'lstm') gr = lstmBackward(run.xin, run.w, run.h0, run.c0!, lengths, run.saved as LstmSaved, dhs, zeros, zeros, cellOptions);
-        else if (cell === 'gru') gr = gruBackward(run.xin, run.w, run.h0, lengths, run.saved as GruSaved, dhs, zeros, cellOptions);
-        else gr = rnnBackward(run.xin, run.w, run.h0, lengths, run.saved as RnnSaved, dhs, zeros);
+        if (cell === 'lstm') gr = lstmBackward(run.xin, run.w, run.h0, run.c0!, lengths, run.saved as LstmSaved, dhs, dhn, dcn, cellOptions);
+        else if (cell === 'gru') gr = gruBackward(run.xin, run.w, run.h0, lengths, run.saved as GruSaved, dhs, dhn, cellOptions);
+        else gr = rnnBackward(run.xin, run.w, run.h0, lengths, run.saved as RnnSaved, dhs, dhn);
         g[`weight_ih${run.suffix}`] = gr.dweight_ih; g[`weight_hh${run.suffix}`] = gr.dweight_hh;
         g[`bias_ih${run.suffix}`] = gr.dbias_ih; g[`bias_hh${run.suffix}`] = gr.dbias_hh;
         if (gr.dweight_peephole) g[`weight_peephole${run.suffix}`] = gr.dweight_peephole;

@@ -10,6 +10,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
 import { hostFloat32Array } from '../runtime/limits.ts';
+import { connectLayer, type GraphValue } from './graph-value.ts';
 
 /** What flows between layers. */
 export type ActKind = 'tokens' | 'seq' | 'vec';
@@ -70,6 +71,14 @@ export abstract class Layer {
 
   constructor(name: string) {
     this.name = name;
+  }
+
+  /**
+   * Calls the layer on a graph value (an `Input` or another layer's output) for a graph `Model`:
+   * records a node and returns its output value. Each layer object can be called once.
+   */
+  call(input: GraphValue): GraphValue {
+    return connectLayer(this, input);
   }
 
   /** Infers shapes from the input, creates parameters on the CPU, returns the output description. */

@@ -15,8 +15,13 @@ import { checkBatch, type CheckedBatch } from './batch.ts';
 import { checkBoolean, checkEnum, checkOptionsObject, describeValue } from './options.ts';
 import { buildTokenIndex } from '../cpu/embedding.ts';
 import { Loss, LOSS_KINDS, type LossKind, type Targets, makeLoss } from '../train/losses.ts';
-import { clipGradNorm, clipPartialsLength, STEP_STATUS_LENGTH } from '../kernels/clip.ts';
 import type { Optimizer } from '../train/optimizers.ts';
+import {
+  checkClipNormOption, checkOptimizerOption, checkStepReady, makeGuardBuffers, readStepStatus, recordGuardedUpdate, releaseGuardBuffers,
+  type GuardBuffers, type StepResult,
+} from './step-guard.ts';
+
+export type { StepResult } from './step-guard.ts';
 
 /**
  * One batch. Token inputs are (B, T) ids; feature inputs (B, T, I) floats. Plain arrays of numbers
@@ -46,34 +51,11 @@ export interface CompileOptions {
   clipNorm?: number;
 }
 
-/** What one training step did. */
-export interface StepResult {
-  /**
-   * True when the GPU skipped the update because the gradient norm or the loss was not finite
-   * (inf/NaN): the weights, optimizer state, `model.step`, `optimizer.step` and the dropout RNG are
-   * as they were before the step, and stateful layers carry the states they had.
-   */
-  skipped: boolean;
-  /** The global gradient norm before clipping (inf or NaN on a skipped step). */
-  gradNorm: number;
-  /** The batch loss, with `readLoss` (and always on a skipped step, to say what went wrong). */
-  loss?: number;
-}
-
 /** What a run needs after its checks: the checked batch and, for a loss, its targets. */
 interface CheckedRun {
   batch: CheckedBatch;
   targets?: Targets;
   training: boolean;
-}
-
-/** The buffers of a step's gradient-norm guard (and clipping). */
-interface GuardBuffers {
-  partials: Tensor;
-  norm: Tensor;
-  scale: Tensor;
-  /** [skip, grad norm, loss, coef], read back after every step. */
-  status: Tensor;
 }
 
 export class Sequential {
@@ -172,35 +154,19 @@ export class Sequential {
     checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm'], "{ loss: 'softmax_cross_entropy', optimizer: new Adam() }");
     if (o.loss === undefined) throw new Error(`compile: option loss is missing; expected one of ${LOSS_KINDS.join(', ')}`);
     const kind = checkEnum('compile', 'option loss', o.loss, LOSS_KINDS);
-    const opt = o.optimizer as unknown;
-    if (typeof opt !== 'object' || opt === null || typeof (opt as Optimizer).attach !== 'function' || typeof (opt as Optimizer).record !== 'function') {
-      throw new Error(`compile: option optimizer must be an optimizer such as new Adam({ lr: 0.001 }) or new SGD({ lr: 0.1 }), got ${describeValue(opt)}`);
-    }
-    const clipNorm = o.clipNorm;
-    if (clipNorm !== undefined && !(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
-      throw new Error(`compile: option clipNorm is ${describeValue(clipNorm)}; expected a positive finite number, or omit it for no clipping`);
-    }
+    const optimizer = checkOptimizerOption('compile', o.optimizer);
+    const clipNorm = checkClipNormOption('compile', o.clipNorm);
     if (this.stepInFlight) throw new Error('compile: a trainStep is still running; await it first');
     const lossFn = makeLoss(kind, this.output);
     // Everything is valid: from here on the model changes.
-    const optimizer = opt as Optimizer;
     this.lossFn?.dispose();
     if (this.optimizer && this.optimizer !== optimizer) this.releaseOwnOptimizer();
     this.lossFn = lossFn;
     this.optimizer = optimizer;
     optimizer.attach(ctx, this.namedParameters().map(([key, p]) => ({ key, p })));
     this.clipNorm = clipNorm;
-    if (this.guardBufs) for (const t of Object.values(this.guardBufs)) t.release();
-    this.guardBufs = null;
-    const grads = this.grads();
-    if (grads.length > 0) {
-      this.guardBufs = {
-        partials: ctx.empty([clipPartialsLength(grads)], 'f32', 'clip.partials'),
-        norm: ctx.zeros([1], 'f32', 'clip.norm'),
-        scale: ctx.zeros([1], 'f32', 'clip.scale'),
-        status: ctx.zeros([STEP_STATUS_LENGTH], 'f32', 'step.status'),
-      };
-    }
+    releaseGuardBuffers(this.guardBufs);
+    this.guardBufs = makeGuardBuffers(ctx, this.grads());
     return this;
   }
 
@@ -415,14 +381,7 @@ export class Sequential {
     const ctx = this.requireCtx();
     const o = this.runOptions('trainStep', opts, ['readLoss']);
     if (this.stepInFlight) throw new Error('trainStep: the previous trainStep has not finished; await each step before starting the next');
-    const optimizer = this.optimizer;
-    if (!optimizer || !this.lossFn) throw new Error('trainStep: the model is not compiled; call model.compile({ loss, optimizer }) first');
-    optimizer.checkAttached();
-    const guard = this.guardBufs;
-    if (!guard) throw new Error('trainStep: the model has no trainable parameters');
-    if (!optimizer.attachedTo(this.namedParameters().map(([, p]) => p))) {
-      throw new Error(`trainStep: the optimizer was attached to another model's parameters since this model was compiled; compile this model again (each model needs its own optimizer)`);
-    }
+    const { optimizer, guard } = checkStepReady('trainStep', this.optimizer, this.lossFn !== null, this.guardBufs, this.namedParameters().map(([, p]) => p));
     const checked = this.checkRun('trainStep', batch, true, true);
     const lr = optimizer.currentLr();
     // Everything is valid: write, record, submit.
@@ -432,22 +391,15 @@ export class Sequential {
       const { run, x } = this.upload(checked);
       optimizer.prepareStep(lr); // a write too, so before the recording: one submission per step
       this.recordGradients(run, x);
-      clipGradNorm(ctx, this.grads(), this.clipNorm ?? Infinity, {
-        partials: guard.partials, norm: guard.norm, scale: guard.scale,
-        guard: { loss: this.lossFn.lossBuffer(ctx), status: guard.status },
-      });
-      optimizer.record(guard.scale);
-      const status = await ctx.read(guard.status);
-      const skipped = status[0] !== 0;
-      if (skipped) {
+      recordGuardedUpdate(ctx, optimizer, this.grads(), this.clipNorm, guard, this.lossFn!.lossBuffer(ctx));
+      const result = await readStepStatus(ctx, guard, o.readLoss === true);
+      if (result.skipped) {
         this.stepRng.setState(rngBefore);
         for (const l of this.layers) l.stepSkipped(ctx);
       } else {
         this.step++;
         optimizer.commitStep();
       }
-      const result: StepResult = { skipped, gradNorm: status[1] };
-      if (o.readLoss || skipped) result.loss = status[2];
       return result;
     } finally {
       this.stepInFlight = false;
@@ -476,7 +428,7 @@ export class Sequential {
     this.inputs.clear();
     this.lossFn?.dispose();
     this.releaseOwnOptimizer();
-    if (this.guardBufs) for (const t of Object.values(this.guardBufs)) t.release();
+    releaseGuardBuffers(this.guardBufs);
     this.guardBufs = null;
   }
 }

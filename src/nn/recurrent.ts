@@ -21,6 +21,7 @@ import { Layer, uniformInit, type Act, type ActDesc, type Parameter, type RunChe
 import { CELL_DRIVERS, resolveSchedule, type CellKind, type CellDriver, type RecurrentSchedule } from './cells.ts';
 import { checkRecurrentOptions } from './recurrent-options.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
+import { connectRecurrent, type GraphValue, type RecurrentCallOptions, type RecurrentValue } from './graph-value.ts';
 
 export interface RecurrentOptions {
   hiddenSize: number;
@@ -110,6 +111,12 @@ export class Recurrent extends Layer {
   private carryValid = false;
   /** Gradients w.r.t. the initial states, after backward (when asked for). */
   initialStateGrad: RecurrentState | null = null;
+  /**
+   * Upstream gradients of the final states for the next backward, (numLayers·dirs, B, H) each
+   * (with variable lengths h_n is each row's state at its last valid step); null or a missing
+   * part: zeros. Set by a `Model` when the final states feed other nodes or are outputs.
+   */
+  finalStateGrad: { h?: Tensor | null; c?: Tensor | null } | null = null;
   private lastB = 0;
 
   constructor(cell: CellKind, o: RecurrentOptions) {
@@ -130,6 +137,16 @@ export class Recurrent extends Layer {
     this.peepholes = c.peepholes;
     this.schedule = c.schedule;
     this.inputSize = c.inputSize;
+  }
+
+  /**
+   * Calls the layer on a graph value for a graph `Model`. The result is the output sequence, with
+   * the final states as `.state` ({ h, c } for LSTM, { h } otherwise; (numLayers·directions, B, H)).
+   * `initialState` takes the initial states from other nodes (another recurrent layer's `.state`,
+   * or a Dense output when numLayers·directions = 1); gradients flow back into them.
+   */
+  override call(input: GraphValue, opts?: RecurrentCallOptions): RecurrentValue {
+    return connectRecurrent(this, input, opts);
   }
 
   get numDirections(): number {
@@ -361,6 +378,16 @@ export class Recurrent extends Layer {
     ctx.clear(zerosBH);
     const zerosBH2 = this.driver.hasCell ? this.buffer('zeros_bh2', [B, H]) : undefined; // dcn: kernels want distinct buffers
     if (zerosBH2) ctx.clear(zerosBH2);
+    const finalGrad = this.finalStateGrad;
+    if (finalGrad?.h) checkState(this.name, 'gradient dh_n', finalGrad.h, this.stateShape(B));
+    if (finalGrad?.c) checkState(this.name, 'gradient dc_n', finalGrad.c, this.stateShape(B));
+    // The upstream gradient of one direction's final state: its (B, H) slice of (L·D, B, H), or zeros.
+    const finalSlice = (all: Tensor | null | undefined, key: string, idx: number, zeros: Tensor | undefined): Tensor | undefined => {
+      if (!all) return zeros;
+      const t = this.buffer(key, [B, H]);
+      ctx.copy(all, t, B * H * 4, idx * B * H * 4, 0);
+      return t;
+    };
     let dOut = dy;
     let dInput: Tensor | null = null;
     for (let l = this.numLayers - 1; l >= 0; l--) {
@@ -394,8 +421,10 @@ export class Recurrent extends Layer {
         const dghh = this.driver.separateDghh ? this.buffer(`dghh_${k}`, [B, T, G]) : dgates;
         const dh0 = this.buffer(`dh0_${k}`, [B, H]);
         const dc0 = this.driver.hasCell ? this.buffer(`dc0_${k}`, [B, H]) : undefined;
+        const dhn = finalSlice(finalGrad?.h, `dhn_${k}`, l * D + dir, zerosBH)!;
+        const dcn = finalSlice(finalGrad?.c, `dcn_${k}`, l * D + dir, zerosBH2);
         this.driver.backward(ctx, {
-          dhs, dhn: zerosBH, dcn: zerosBH2, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
+          dhs, dhn, dcn, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
           saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape), schedule: this.schedule,
           peephole: d.wpeep?.value, cell: this.kerasOptions(),
         }, this.nonlinearity);

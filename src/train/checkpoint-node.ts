@@ -1,7 +1,6 @@
 // Checkpoint files in Node: atomic writes, clear errors, nothing overwritten or half-loaded on failure.
 import { statSync } from 'node:fs';
-import type { Sequential } from '../nn/model.ts';
-import { decodeCheckpointInto, encodeModel, encodeTrainingState, requireBuiltModel, type CheckpointLoadReport } from './checkpoint.ts';
+import { decodeCheckpointInto, encodeModel, encodeTrainingState, requireBuiltModel, type CheckpointLoadReport, type CheckpointModel } from './checkpoint.ts';
 import { readFileBytes, writeFilesAtomic } from './files.ts';
 import { describeValue } from '../nn/options.ts';
 import type { NameMapping } from '../interop/names.ts';
@@ -39,7 +38,7 @@ function newCheckpointId(): string {
  * file behind. Missing parent folders are created. The model must be built and not disposed.
  */
 export async function saveCheckpoint(
-  path: string, model: Sequential, opts: { trainingState?: boolean; metadata?: Record<string, string> } = {},
+  path: string, model: CheckpointModel, opts: { trainingState?: boolean; metadata?: Record<string, string> } = {},
 ): Promise<void> {
   checkPath('saveCheckpoint', path);
   checkOptions('saveCheckpoint', opts, ['trainingState', 'metadata']);
@@ -78,7 +77,7 @@ function readCheckpointFile(path: string, missingHint = ''): Uint8Array {
  * (torch.save of a state_dict) loads too.
  */
 export async function loadCheckpoint(
-  path: string, model: Sequential, opts: { trainingState?: boolean; strict?: boolean } & NameMapping = {},
+  path: string, model: CheckpointModel, opts: { trainingState?: boolean; strict?: boolean } & NameMapping = {},
 ): Promise<CheckpointLoadReport> {
   checkPath('loadCheckpoint', path);
   checkOptions('loadCheckpoint', opts, ['trainingState', 'strict', 'prefix', 'rename']);

@@ -11,6 +11,8 @@
 // anything is written into the model; a bad file throws naming itself and leaves the model as it was.
 
 import { Sequential } from '../nn/model.ts';
+import { Model } from '../nn/graph.ts';
+import { graphFromConfig, type GraphConfig } from '../nn/graph-config.ts';
 import { layerFromConfig, type LayerConfig } from '../nn/config.ts';
 import type { GpuContext } from '../runtime/context.ts';
 import type { ActDesc, Parameter } from '../nn/layer.ts';
@@ -21,6 +23,9 @@ import { mapNames, nameMapper, suggestPrefix, type NameMapper, type NameMapping 
 import { decodeTensorFile } from '../interop/tensor-file.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-rnn/1';
+
+/** What checkpoints save and load: a Sequential or a graph Model (state-dict names `<layer>.<param>` either way). */
+export type CheckpointModel = Sequential | Model;
 
 export interface StateDict {
   [name: string]: { shape: number[]; data: Float32Array };
@@ -58,9 +63,9 @@ export interface LoadOptions extends NameMapping {
  * Throws unless `model` is built and not disposed: `action` names what was attempted
  * ("save", "load checkpoint.safetensors", …).
  */
-export function requireBuiltModel(model: Sequential, action: string): GpuContext {
+export function requireBuiltModel(model: CheckpointModel, action: string): GpuContext {
   // Duck-typed: a model from another copy of the package (two bundles) is still a model.
-  if (typeof (model as Partial<Sequential> | null)?.namedParameters !== 'function') throw new Error(`${action}: expected a Sequential model, got ${describeValue(model)}`);
+  if (typeof (model as Partial<Sequential> | null)?.namedParameters !== 'function') throw new Error(`${action}: expected a Sequential or Model, got ${describeValue(model)}`);
   const ctx = model.contextOrNull;
   if (!ctx) throw new Error(`${action}: the model is not built; build the model first (model.build(ctx))`);
   for (const [name, p] of model.namedParameters()) {
@@ -70,7 +75,7 @@ export function requireBuiltModel(model: Sequential, action: string): GpuContext
 }
 
 /** Reads every parameter back from the GPU, in layer order. The model must be built and not disposed. */
-export async function stateDict(model: Sequential): Promise<StateDict> {
+export async function stateDict(model: CheckpointModel): Promise<StateDict> {
   const ctx = requireBuiltModel(model, 'stateDict');
   const out: StateDict = {};
   for (const [name, p] of model.namedParameters()) {
@@ -101,7 +106,7 @@ function firstNonFinite(data: ArrayLike<number>, shape: readonly number[]): stri
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Checks a dict against the model's parameters; returns the writes and the report, or throws. */
-function planParameterLoad(model: Sequential, input: StateDict | Map<string, SafeTensor>, strict: boolean, source: string, map: NameMapper | null = null): { writes: ParamWrite[] } & LoadReport {
+function planParameterLoad(model: CheckpointModel, input: StateDict | Map<string, SafeTensor>, strict: boolean, source: string, map: NameMapper | null = null): { writes: ParamWrite[] } & LoadReport {
   let dict = input;
   let fileNameOf: Map<string, string> | null = null;
   if (map) {
@@ -149,7 +154,7 @@ function planParameterLoad(model: Sequential, input: StateDict | Map<string, Saf
 }
 
 /** Writes checked parameters: the CPU copy (used by a later build) and, when built, the GPU buffer. */
-function applyParameterWrites(model: Sequential, writes: ParamWrite[]): void {
+function applyParameterWrites(model: CheckpointModel, writes: ParamWrite[]): void {
   const ctx = model.contextOrNull;
   for (const [p, data] of writes) {
     p.init = data;
@@ -173,7 +178,7 @@ function loadOptions(opts: string | LoadOptions | undefined, defaultSource: stri
  * `strict: false` missing parameters keep their values and extra tensors are ignored. Values must
  * be finite. Nothing is written unless everything checks out.
  */
-export function loadStateDict(model: Sequential, dict: StateDict | Map<string, SafeTensor>, opts: LoadOptions = {}): LoadReport {
+export function loadStateDict(model: CheckpointModel, dict: StateDict | Map<string, SafeTensor>, opts: LoadOptions = {}): LoadReport {
   const { strict, source, map } = loadOptions(opts, 'state dict');
   requireBuiltModel(model, `load ${source}`);
   if (typeof dict !== 'object' || dict === null) throw new Error(`loadStateDict: expected a state dict ({ name: { shape, data } } or a Map), got ${describeValue(dict)}`);
@@ -186,7 +191,7 @@ export function loadStateDict(model: Sequential, dict: StateDict | Map<string, S
  * The model's parameters as safetensors bytes, with the layer config in the metadata.
  * `checkpointId` (saveCheckpoint sets it) ties the file to the training-state file of the same save.
  */
-export async function encodeModel(model: Sequential, extraMetadata: Record<string, string> = {}, checkpointId?: string): Promise<Uint8Array> {
+export async function encodeModel(model: CheckpointModel, extraMetadata: Record<string, string> = {}, checkpointId?: string): Promise<Uint8Array> {
   requireBuiltModel(model, 'save');
   if (typeof extraMetadata !== 'object' || extraMetadata === null) throw new Error(`save: metadata must be an object of strings, got ${describeValue(extraMetadata)}`);
   for (const [k, v] of Object.entries(extraMetadata)) {
@@ -198,7 +203,7 @@ export async function encodeModel(model: Sequential, extraMetadata: Record<strin
   for (const [k, v] of Object.entries(sd)) tensors[k] = { dtype: 'F32', shape: v.shape, data: v.data };
   return encodeSafetensors(tensors, {
     format: CHECKPOINT_FORMAT,
-    config: JSON.stringify({ layers: model.layers.map((l) => l.config()), input: model.input, seed: model.seed }),
+    config: JSON.stringify(model instanceof Model ? { graph: model.config() } : { layers: model.layers.map((l) => l.config()), input: model.input, seed: model.seed }),
     step: String(model.step),
     ...(checkpointId === undefined ? {} : { checkpoint_id: checkpointId }),
     ...extraMetadata,
@@ -214,7 +219,7 @@ const RESERVED_METADATA = ['format', 'config', 'step', 'checkpoint_id'];
  * built model; `opts` is the source name or { strict, source, prefix, rename }. Validates
  * everything first; returns the metadata and what was missing or ignored (strict: false).
  */
-export function decodeModelInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, opts: string | LoadOptions = {}): CheckpointLoadReport {
+export function decodeModelInto(model: CheckpointModel, bytes: Uint8Array | ArrayBuffer, opts: string | LoadOptions = {}): CheckpointLoadReport {
   return decodeCheckpointInto(model, bytes, null, typeof opts === 'string' ? { source: opts } : opts);
 }
 
@@ -222,7 +227,7 @@ export function decodeModelInto(model: Sequential, bytes: Uint8Array | ArrayBuff
  * Training state for an exact resume: optimizer slots and step, model step and RNG, carried
  * states. `checkpointId` as for encodeModel.
  */
-export async function encodeTrainingState(model: Sequential, checkpointId?: string): Promise<Uint8Array> {
+export async function encodeTrainingState(model: CheckpointModel, checkpointId?: string): Promise<Uint8Array> {
   const ctx = requireBuiltModel(model, 'save the training state');
   const opt = model.optimizer;
   if (!opt) throw new Error('save the training state: the model has no optimizer (compile it first)');
@@ -260,7 +265,7 @@ function metadataCount(source: string, metadata: Record<string, string>, key: st
  * Checks training-state tensors and metadata against the compiled model and returns the function
  * that applies them; throws (changing nothing) when anything does not fit.
  */
-function planTrainingStateLoad(model: Sequential, tensors: Map<string, SafeTensor>, metadata: Record<string, string>, source: string): () => void {
+function planTrainingStateLoad(model: CheckpointModel, tensors: Map<string, SafeTensor>, metadata: Record<string, string>, source: string): () => void {
   const ctx = requireBuiltModel(model, `load ${source}`);
   const opt = model.optimizer;
   if (!opt) throw new Error(`load ${source}: compile the model with an optimizer before loading its training state`);
@@ -326,7 +331,7 @@ function planTrainingStateLoad(model: Sequential, tensors: Map<string, SafeTenso
 }
 
 /** Restores what encodeTrainingState saved (all or nothing). The model must be compiled with the same optimizer type. */
-export function decodeTrainingStateInto(model: Sequential, bytes: Uint8Array | ArrayBuffer, source = 'training state'): void {
+export function decodeTrainingStateInto(model: CheckpointModel, bytes: Uint8Array | ArrayBuffer, source = 'training state'): void {
   requireBuiltModel(model, `load ${source}`);
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   planTrainingStateLoad(model, tensors, metadata, source)();
@@ -338,7 +343,7 @@ export function decodeTrainingStateInto(model: Sequential, bytes: Uint8Array | A
  * `opts.trainingStateSource` the state file.
  */
 export function decodeCheckpointInto(
-  model: Sequential, bytes: Uint8Array | ArrayBuffer, trainingState: Uint8Array | ArrayBuffer | null,
+  model: CheckpointModel, bytes: Uint8Array | ArrayBuffer, trainingState: Uint8Array | ArrayBuffer | null,
   opts: LoadOptions & { trainingStateSource?: string } = {},
 ): CheckpointLoadReport {
   const { strict, source, map } = loadOptions(opts, 'checkpoint');
@@ -376,8 +381,11 @@ export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBu
   if (metadata.format !== CHECKPOINT_FORMAT || !metadata.config) {
     throw new CheckpointError(source, `has no webgpu-rnn layer config in its metadata (format ${metadata.format ?? 'missing'}); build the model in code and use decodeModelInto, or modelFromPyTorch for a PyTorch state_dict`);
   }
-  let config: { layers: LayerConfig[]; input: ActDesc; seed?: number };
+  let config: { layers: LayerConfig[]; input: ActDesc; seed?: number; graph?: GraphConfig };
   try { config = JSON.parse(metadata.config); } catch (e) { throw new CheckpointError(source, `config metadata is not valid JSON (${(e as Error).message})`); }
+  if (typeof config === 'object' && config !== null && config.graph !== undefined) {
+    throw new CheckpointError(source, 'holds a graph Model (its config has inputs, nodes and outputs); rebuild it with graphModelFromCheckpoint');
+  }
   if (typeof config !== 'object' || config === null || !Array.isArray(config.layers) || config.layers.length === 0 || !isActDesc(config.input)) {
     throw new CheckpointError(source, 'config metadata must be { layers: [...], input: { kind, size }, seed }');
   }
@@ -386,6 +394,32 @@ export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBu
     model = new Sequential(config.layers.map(layerFromConfig), { seed: config.seed ?? 1 }).configure(config.input);
   } catch (e) {
     throw new CheckpointError(source, `its layer config cannot be rebuilt: ${(e as Error).message}`);
+  }
+  const { writes } = planParameterLoad(model, tensors, true, source);
+  applyParameterWrites(model, writes); // the CPU copies: build uploads them
+  model.build(ctx);
+  model.step = Number(metadata.step ?? 0) || 0;
+  return { model, metadata };
+}
+
+/**
+ * Rebuilds a graph Model from checkpoint bytes written by encodeModel / saveCheckpoint for a Model:
+ * inputs, layers and wiring from the `config` metadata, then the parameters (checked first).
+ */
+export function graphModelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBuffer, source = 'checkpoint'): { model: Model; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeTensorFile(bytes, source);
+  let config: { graph?: GraphConfig } | null = null;
+  if (metadata.format === CHECKPOINT_FORMAT && metadata.config) {
+    try { config = JSON.parse(metadata.config); } catch (e) { throw new CheckpointError(source, `config metadata is not valid JSON (${(e as Error).message})`); }
+  }
+  if (typeof config !== 'object' || config === null || config.graph === undefined) {
+    throw new CheckpointError(source, `has no graph Model config in its metadata (format ${metadata.format ?? 'missing'}); a Sequential checkpoint loads with modelFromCheckpoint`);
+  }
+  let model: Model;
+  try {
+    model = graphFromConfig(config.graph);
+  } catch (e) {
+    throw new CheckpointError(source, `its graph config cannot be rebuilt: ${(e as Error).message}`);
   }
   const { writes } = planParameterLoad(model, tensors, true, source);
   applyParameterWrites(model, writes); // the CPU copies: build uploads them

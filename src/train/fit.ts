@@ -3,9 +3,16 @@
 // users pass one that calls saveCheckpoint). Every option is checked before anything runs; a step
 // the GPU skipped (non-finite gradient norm or loss) stops the loop or is counted, by policy.
 import type { Batch, Sequential } from '../nn/model.ts';
+import { Model, type InputBatch, type ModelTargets } from '../nn/graph.ts';
 import { ProgressBar } from './progress.ts';
 import { tuneSchedule, type TuneResult } from './tune.ts';
 import { checkBoolean, checkEnum, checkInteger, checkOptionsObject, describeValue } from '../nn/options.ts';
+
+/** A graph Model's batch for fit: its inputs by name and its outputs' targets by name. */
+export interface GraphBatch {
+  inputs: Record<string, InputBatch>;
+  targets: ModelTargets<string>;
+}
 
 /** Whether every recurrent layer already has a measured schedule for this batch's sizes. */
 function alreadyTuned(model: Sequential, batch: Batch): boolean {
@@ -15,10 +22,13 @@ function alreadyTuned(model: Sequential, batch: Batch): boolean {
 }
 
 /** Batches: an array (or any iterable), an async iterable, or a function returning one. */
-export type BatchSource<Args extends unknown[]> =
-  | Iterable<Batch>
-  | AsyncIterable<Batch>
-  | ((...args: Args) => Iterable<Batch> | AsyncIterable<Batch> | Promise<Iterable<Batch> | AsyncIterable<Batch>>);
+export type BatchSource<Args extends unknown[], B = Batch> =
+  | Iterable<B>
+  | AsyncIterable<B>
+  | ((...args: Args) => Iterable<B> | AsyncIterable<B> | Promise<Iterable<B> | AsyncIterable<B>>);
+
+/** The batches a model trains on: a Batch for Sequential, `{ inputs, targets }` for a graph Model. */
+export type BatchOf<M> = M extends Model ? GraphBatch : Batch;
 
 export interface EpochLog {
   epoch: number;
@@ -32,7 +42,7 @@ export interface EpochLog {
   tokensPerSecond: number;
 }
 
-export interface FitOptions {
+export interface FitOptions<M extends Sequential | Model = Sequential> {
   /** Passes over trainBatches: a positive integer. */
   epochs: number;
   /**
@@ -40,11 +50,11 @@ export interface FitOptions {
    * function of the epoch (0-based) returning one, called at each epoch's start (shuffle here). A
    * one-shot iterator (a generator object) can only serve one epoch: pass a function for more.
    */
-  trainBatches: BatchSource<[epoch: number]>;
+  trainBatches: BatchSource<[epoch: number], BatchOf<M>>;
   /** Steps per epoch, for the progress bar's total and ETA. */
   stepsPerEpoch?: number;
   /** Batches to evaluate after each epoch; the same forms as trainBatches. */
-  evalBatches?: BatchSource<[]>;
+  evalBatches?: BatchSource<[], BatchOf<M>>;
   /** Read the loss back every N steps (and at each epoch's last step). Default 10. */
   logEvery?: number;
   /** Show a progress bar (TTY) or log lines (otherwise). Default true. */
@@ -52,7 +62,7 @@ export interface FitOptions {
   /** Clear carried states of stateful layers at each epoch's start. Default true. */
   resetStatesEachEpoch?: boolean;
   /** Saves a checkpoint; called after each `checkpointEvery` epochs (only with a finite loss). */
-  checkpoint?: (model: Sequential, epoch: number) => Promise<void>;
+  checkpoint?: (model: M, epoch: number) => Promise<void>;
   checkpointEvery?: number;
   /** Called after each applied step (not after a skipped one) with the model's step count. */
   onStepEnd?: (step: number, loss: number | undefined) => void | Promise<void>;
@@ -131,9 +141,9 @@ function located(where: string, e: unknown): Error {
   return new Error(`fit: ${where}: ${msg}`, { cause: e });
 }
 
-function checkFitOptions(model: Sequential, o: FitOptions): void {
+function checkFitOptions<M extends Sequential | Model>(model: M, o: FitOptions<M>): void {
   if (typeof model !== 'object' || model === null || typeof (model as Sequential).trainStep !== 'function') {
-    throw new Error(`fit: the first argument must be a compiled Sequential model, got ${describeValue(model)}`);
+    throw new Error(`fit: the first argument must be a compiled Sequential or Model, got ${describeValue(model)}`);
   }
   checkOptionsObject('fit', o as unknown, FIT_OPTIONS, '{ epochs: 10, trainBatches: batches }');
   if (o.epochs === undefined) throw new Error('fit: option epochs is missing; expected a positive integer');
@@ -160,8 +170,10 @@ function checkFitOptions(model: Sequential, o: FitOptions): void {
  * {@link EpochLog} per epoch. Options are checked before anything runs; an error from a step names
  * the epoch and batch.
  */
-export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]> {
+export async function fit<M extends Sequential | Model>(model: M, o: FitOptions<M>): Promise<EpochLog[]> {
   checkFitOptions(model, o);
+  const graph = model instanceof Model ? model : null;
+  const seq = graph ? null : (model as Sequential);
   const logEvery = o.logEvery ?? 10;
   const policy = o.onNonFinite ?? 'throw';
   const history: EpochLog[] = [];
@@ -173,9 +185,11 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
     const nextBatch = await openSource('trainBatches', o.trainBatches as BatchSource<unknown[]>, [epoch]);
     let next = await nextBatch();
     const tune = o.tune ?? 'auto';
-    if (epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !model.context.adapterFacts.isCpu))) {
+    // Schedules are measured on a Sequential's first batch (a graph Model uses the context's settings).
+    if (seq && epoch === 0 && !next.done && (tune === true || (tune === 'auto' && !model.context.adapterFacts.isCpu))) {
       try {
-        if (!alreadyTuned(model, next.value)) o.onTune?.(await tuneSchedule(model, next.value));
+        const first = next.value as Batch;
+        if (!alreadyTuned(seq, first)) o.onTune?.(await tuneSchedule(seq, first));
       } catch (e) {
         throw located(`measuring schedules on epoch 1, batch 1`, e);
       }
@@ -188,12 +202,18 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
       const read = (step + 1) % logEvery === 0 || last;
       let r;
       try {
-        r = await model.trainStep(batch, { readLoss: read });
+        if (graph) {
+          const b = batch as unknown as GraphBatch;
+          r = await graph.trainStep(b?.inputs as Parameters<Model['trainStep']>[0], b?.targets, { readLoss: read });
+        } else {
+          r = await seq!.trainStep(batch as Batch, { readLoss: read });
+        }
       } catch (e) {
         throw located(where, e);
       }
       step++;
-      const n = batch.shape[0] * batch.shape[1];
+      const shape = graph ? Object.values((batch as unknown as GraphBatch).inputs)[0].shape : (batch as Batch).shape;
+      const n = shape[0] * shape[1];
       tokens += n;
       if (r.skipped) {
         if (policy === 'throw') {
@@ -219,7 +239,12 @@ export async function fit(model: Sequential, o: FitOptions): Promise<EpochLog[]>
       const nextEval = await openSource('evalBatches', o.evalBatches as BatchSource<unknown[]>, []);
       for (let e = await nextEval(); !e.done; e = await nextEval()) {
         try {
-          es += await model.evaluate(e.value);
+          if (graph) {
+            const b = e.value as unknown as GraphBatch;
+            es += await graph.evaluate(b?.inputs as Parameters<Model['evaluate']>[0], b?.targets);
+          } else {
+            es += await seq!.evaluate(e.value as Batch);
+          }
         } catch (err) {
           throw located(`evaluating after epoch ${epoch + 1}, batch ${en + 1}`, err);
         }
