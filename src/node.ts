@@ -8,7 +8,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // The WebGPU types (GPUDevice, GPUBuffer, …) the declarations use; @webgpu/types is a dependency.
 export * from './index.ts';
-export { createNodeContext, createNodeContext as createContext, type NodeContextOptions } from './runtime/node-device.ts';
+export { createNodeContext as createContext, type NodeContextOptions } from './runtime/node-device.ts';
 export { saveCheckpoint, loadCheckpoint, trainingStatePath } from './train/checkpoint-node.ts';
 export { writeFileAtomic, readFileBytes } from './train/files.ts';
 export { readBytes, readText } from './data/files.ts';
