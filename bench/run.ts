@@ -5,8 +5,13 @@
 //   npm run bench -- --peers webgpu,cpu,wasm   which tfjs backends to run (default all three; 'none' for none)
 //   npm run bench -- --only lstm      configurations whose name contains this
 //   npm run bench -- --kernels        also the step-vs-sequence kernel timings (bench/kernels.ts)
+//   npm run bench -- --stream         also streaming-inference latency per block (bench/stream.ts)
+//   npm run bench -- --no-baseline    without the comparison with the previous recurrent kernels
+//   npm run bench -- --baseline <ref> that comparison against another commit (default: bench/baseline.ts)
 // Last, sampling 1,000 characters from the shipped Hamlet checkpoint with the per-token loop and
-// with the on-GPU generation kernel (bench/sampling.ts; alone: npm run bench:sampling).
+// with the on-GPU generation kernel (bench/sampling.ts; alone: npm run bench:sampling). Then the
+// recurrent kernels against the baseline commit's, both loaded in this process, old and new
+// alternating (bench/baseline.ts; alone: npm run bench:baseline): old ms, new ms, ratio = old / new.
 //
 // Per configuration: our Sequential training step (forward, loss, backward, clip 5, Adam; one
 // command buffer, synced, loss not read back) with each recurrent schedule ('step': one dispatch
@@ -26,6 +31,8 @@ import type { Batch } from '../src/nn/model.ts';
 import { wallMs } from './timing.ts';
 import { benchLstmKernels, defaultRowsList } from './kernels.ts';
 import { benchSampling } from './sampling.ts';
+import { benchStream } from './stream.ts';
+import { benchBaseline, printBaselineTable } from './baseline.ts';
 
 const argv = process.argv.slice(2);
 const flag = (k: string) => argv.includes(k);
@@ -249,6 +256,10 @@ if (!ONLY || 'sampling'.includes(ONLY) || ONLY.includes('sampl')) {
   }
 }
 
+if (flag('--stream') || ONLY.includes('stream')) {
+  for (const r of await benchStream(ctx, { log })) if (JSON_OUT) console.log(JSON.stringify(r));
+}
+
 if (flag('--kernels')) {
   const krows = await benchLstmKernels(ctx, hamlet.B, hamlet.T, 128, defaultRowsList(ctx, hamlet.B, 128));
   for (const k of krows) {
@@ -256,6 +267,16 @@ if (flag('--kernels')) {
     else log(`${k.kernel.padEnd(20)} B${k.B} T${k.T} H${k.H} rows/wg ${k.rows_per_wg ?? '-'}: ${k.dispatches} dispatches, wall ${k.wall_ms.toFixed(2)} ms, gpu ${k.gpu_ms?.toFixed(2) ?? 'n/a'} ms, ${k.gflops.toFixed(2)} GFLOP/s (ceiling ${ceiling.gflops.toFixed(2)})`);
   }
 }
-log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
 ctx.dispose();
+
+if (!flag('--no-baseline')) {
+  const base = await benchBaseline({ ref: argv.includes('--baseline') ? opt('--baseline', '') : undefined, only: ONLY || undefined, log });
+  if ('note' in base) log(base.note);
+  else if (JSON_OUT) for (const r of base.rows) console.log(JSON.stringify(r));
+  else {
+    console.log(`\nrecurrent kernels, old (${base.baseline}) vs new (this tree); ratio = old ms / new ms, ≥ 0.95: new at least as fast`);
+    printBaselineTable(base.rows);
+  }
+}
+log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
 process.exit(0);

@@ -1,10 +1,10 @@
 // recurrent/step.wgsl — the per-timestep schedule of any cell: one dispatch per step t. Bindings:
 // recurrent/layout.wgsl and the cell's storage file; equations: cells/<cell>.wgsl.
 //
-// One invocation computes unit j for the R rows b = bb·R .. bb·R + R-1 of block bb (rows >= B
-// skipped), loading each W_hh weight once for them: one accumulator per row in the lanes of a
-// vec4<f32> (1 <= R <= 4). Each row's sum runs in the same order from the same start whatever R
-// is, so every R gives bit-identical results; lanes past the block's last row repeat it, unwritten.
+// One invocation computes unit j for the R rows bb·R .. bb·R + R-1 of block bb (rows >= B skipped),
+// loading each W_hh weight once for them: one accumulator per row in the lanes of a vec4<f32> (R <= 4;
+// R = 1: one row's gates in the lanes, a scalar in backward). Each row's sum runs in the same order
+// from the same start whatever R is (bit-identical results); lanes past the last row repeat it, unwritten.
 // Invocations: idx = bb·H + j < ceil(B/R)·H, folded into y (gid.x + gid.y · num_workgroups.x · WG).
 //
 // step_forward, step t (h_prev = h0 at t = 0, else hs[b, t-1]):
@@ -15,9 +15,8 @@
 //   dh_rec = Σ_r dghh[b,t+1,r]·W_hh[r,j]   (r increasing; 0 at t = T-1)
 //   t < len[b]: dghh[b,t] = cell_backward_row(…, t == len-1, dh_rec); else 0 (and cell_backward_skip)
 // backward_initial, after step 0 (every length is >= 1): cell_backward_initial(b, j, Σ_r dghh[b,0,r]·W_hh[r,j])
-// Two-pass cells (SPLIT < NG) dispatch each step twice, PASS = 0 then 1: the sums over r above stop
-// at SPLIT·H, and pass 1 sums gate SPLIT's rows alone, forward over cell_pass_input at step t,
-// backward over dghh of step t itself.
+// Two-pass cells (SPLIT < NG) dispatch each step twice, PASS = 0 then 1: the sums over r above stop at
+// SPLIT·H; pass 1 sums gate SPLIT's rows alone (forward: over cell_pass_input at t; backward: dghh at t).
 // final_state, after the forward, one invocation per (b, j): hn[b] = hs[b, len-1] and
 //   cell_final_state (e.g. the LSTM's cn); len is clamped into [1, T] so reads stay inside row b.
 
@@ -25,18 +24,22 @@ override WG: u32 = 64u;  override R: u32 = 4u;  override PASS: u32 = 0u;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
-// Number of valid rows of block bb.
+// Number of valid rows of block bb, and the rows of its 4 lanes (past the last valid row, repeats it).
 fn block_count(bb: u32) -> u32 { return min(R, params.B - bb * R); }
+fn block_rows(bb: u32) -> vec4<u32> { return min(vec4<u32>(bb * R) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(bb * R + block_count(bb) - 1u)); }
 
-// The rows of block bb's 4 lanes; lanes past the last valid row repeat it.
-fn block_rows(bb: u32) -> vec4<u32> {
-  let b0 = bb * R;
-  return min(vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u), vec4<u32>(b0 + block_count(bb) - 1u));
+// a + W_hh[q·H + j, k]·hk in lane q for the gates q < SPLIT (a loop the compiler unrolls): R = 1's sums.
+fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
+  var s = a;
+  for (var q = 0u; q < SPLIT; q++) { s[q] += whh[(q * params.H + j) * params.H + k] * hk; }
+  return s;
 }
 
 // Σ_r dghh[b, s, r]·W_hh[r, j] over r0 <= r < r1 (r increasing), one lane per row b of `rows`.
 fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32> {
   let at = (rows * params.T + vec4<u32>(s)) * NG * params.H;
+  var one = 0.0;   // R = 1: one scalar sum (4 lanes of one row would load and multiply each term 4 times)
+  if (R == 1u) { for (var r = r0; r < r1; r++) { one += dghh[at.x + r] * whh[r * params.H + j]; } return vec4<f32>(one); }
   var acc = vec4<f32>(0.0);
   for (var r = r0; r < r1; r++) {
     acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * whh[r * params.H + j];
@@ -69,14 +72,13 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   }
   // a_q: gate q's sums, one lane per row (gates from SPLIT on stay 0).
   let bias = bhh_at(j);
-  var a0 = vec4<f32>(bias.x);
-  var a1 = vec4<f32>(bias.y);
-  var a2 = vec4<f32>(bias.z);
-  var a3 = vec4<f32>(bias.w);
+  var a0 = vec4<f32>(bias.x);  var a1 = vec4<f32>(bias.y);  var a2 = vec4<f32>(bias.z);  var a3 = vec4<f32>(bias.w);
+  var one = bias;   // R = 1: the row's gates in the lanes (each h_prev[k] loaded once, one FMA per weight)
   // Two loops rather than a branch per k: h_prev is h0 at t = 0, else hs at t-1.
   if (t == 0u) {
     let p = rows * H;
     for (var k = 0u; k < H; k++) {
+      if (R == 1u) { one = add_gates(one, j, k, h0[p.x + k]); continue; }
       let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
       a0 += whh[j * H + k] * hk;
       if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
@@ -86,6 +88,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   } else {
     let p = (rows * T + vec4<u32>(t - 1u)) * H;
     for (var k = 0u; k < H; k++) {
+      if (R == 1u) { one = add_gates(one, j, k, hs[p.x + k]); continue; }
       let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
       a0 += whh[j * H + k] * hk;
       if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
@@ -95,6 +98,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   }
   // v[l]: row l's sums per gate. Lanes are read from a value: a dynamic index into a variable
   // would keep the accumulators in memory on some drivers (lavapipe).
+  if (R == 1u) { a0 = vec4<f32>(one.x);  a1 = vec4<f32>(one.y);  a2 = vec4<f32>(one.z);  a3 = vec4<f32>(one.w); }
   let v = transpose(mat4x4<f32>(a0, a1, a2, a3));
   for (var l = 0u; l < block_count(bb); l++) {
     let b = rows[l];

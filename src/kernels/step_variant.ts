@@ -10,8 +10,8 @@
 // its dispatches. Default: 'blocked', faster wherever measured: bench/step_kernels.ts on lavapipe
 // (2 shared cores), plain / blocked wall time of the whole forward, backward: LSTM 2.6x, 1.6x at
 // B=64 T=100 H=128 and 2.8x, 1.65x at B=16 T=50; GRU 2.7x, 4.2x and 2.1x, 1.6x; RNN 1.3x, 1.9x and
-// 1.2x, 1.06x (measured when 'plain' was a kernel of its own; as R = 1 of the shared kernel its
-// four accumulator lanes repeat one row, so it is slower still on CPU drivers).
+// 1.2x, 1.06x (measured when 'plain' was a kernel of its own; as R = 1 of the shared kernel it
+// keeps one row's gates in the vector lanes, and bench/baseline.ts measures it against that old kernel).
 import type { GpuContext } from '../runtime/context.ts';
 import type { StepKernelVariant } from '../runtime/settings.ts';
 
