@@ -3,3 +3,4 @@ export * from './text.ts';
 export * from './csv.ts';
 export * from './idx.ts';
 export * from './imdb.ts';
+export * from './dates.ts';
