@@ -24,24 +24,29 @@ export { Tensor, type DType, type AnyTypedArray, type TypedArrayFor } from './ru
 // Layers and models.
 export { Layer, type Act, type ActDesc, type ActKind, type Parameter, type RunInfo, type RunCheck } from './nn/layer.ts';
 export { Sequential, type Batch, type CompileOptions, type StepResult } from './nn/model.ts';
+export { Model, type InputBatch, type OutputTargets, type ModelTargets, type CustomTargets, type OutputLoss, type ModelCompileOptions, type OutputData } from './nn/graph.ts';
+export { Input, type GraphValue, type RecurrentValue, type StateValues, type RecurrentCallOptions } from './nn/graph-value.ts';
+export { Concatenate, Add } from './nn/merge.ts';
 export { Embedding, OneHot, type EmbeddingOptions } from './nn/embedding.ts';
 export { Recurrent, LSTM, GRU, RNN, type RecurrentOptions, type RecurrentState } from './nn/recurrent.ts';
 export { Dense, Dropout, LastStep, type DenseOptions } from './nn/layers.ts';
+export { Attention, type AttentionOptions } from './nn/attention.ts';
 export { layerFromConfig, type LayerConfig } from './nn/config.ts';
 export type { CellKind } from './nn/cells.ts';
 
 // Training.
 export { LOSS_KINDS, type LossKind } from './train/losses.ts';
 export { Optimizer, Adam, SGD, type AdamOptions, type SGDOptions, type LrSchedule, type OptimizerState } from './train/optimizers.ts';
-export { fit, type FitOptions, type EpochLog, type BatchSource } from './train/fit.ts';
+export { fit, type FitOptions, type EpochLog, type BatchSource, type GraphBatch } from './train/fit.ts';
+export { LossOps, type CustomLoss, type LossTerm } from './train/custom-loss.ts';
 export { ProgressBar, type ProgressOptions } from './train/progress.ts';
 export { tuneSchedule, type TuneResult, type ScheduleTiming } from './train/tune.ts';
 
 // Checkpoints (as bytes; files on disk are in the Node entry).
 export {
   CHECKPOINT_FORMAT, stateDict, loadStateDict, encodeModel, decodeModelInto, encodeTrainingState,
-  decodeTrainingStateInto, decodeCheckpointInto, modelFromCheckpoint,
-  type StateDict, type LoadOptions, type LoadReport, type CheckpointLoadReport,
+  decodeTrainingStateInto, decodeCheckpointInto, modelFromCheckpoint, graphModelFromCheckpoint,
+  type CheckpointModel, type StateDict, type LoadOptions, type LoadReport, type CheckpointLoadReport,
 } from './train/checkpoint.ts';
 export { CheckpointError, encodeSafetensors, decodeSafetensors, type SafeTensor, type SafeDType } from './train/safetensors.ts';
 
@@ -50,20 +55,22 @@ export {
   generate, generateSamples, generatorSpecOf, sampleLogits, argmaxDecode,
   type GenerateOptions, type GenerateEngine, type SampleOptions,
 } from './train/generate.ts';
+export {
+  beamSearch, greedyDecode, type DecoderSteps, type LayerDecoder, type BeamSearchOptions, type DecodeResult, type Hypothesis, type LengthNormalization,
+} from './train/decode.ts';
+export { createStream, type StreamingSession, type StreamOptions, type StreamBlock, type StreamPushOptions, type StreamOutput } from './train/stream.ts';
 
 // Data (browser-safe loaders; the Node file readers are in the Node entry).
 export { CharVocab, charBatches, reshapeStreams } from './data/text.ts';
 export { parseCsv, parseNumericCsv, type CsvOptions } from './data/csv.ts';
 export { parseIdxImages, parseIdxLabels } from './data/idx.ts';
 export { parseReviews, tokenize, WordVocab, padLeft, csvRows, type Review } from './data/imdb.ts';
-
-// Models from other frameworks: PyTorch state_dicts (.pt read safely and written, name mapping on
-// load) and ONNX files (export, and import of ours or torch.onnx.export's).
 export {
-  modelFromPyTorch, describePyTorchStateDict, decodePyTorch, encodePyTorch,
-  type PyTorchLayerSpec, type ModelFromPyTorchOptions, type PyTorchFile, type NameMapping,
-} from './interop/index.ts';
-export { exportOnnx, importOnnx, type OnnxExportOptions, type OnnxImportOptions } from './interop/onnx/index.ts';
+  dateExamples, dateBatch, type DateExamples, type DateExamplesOptions, type DatePair, type DateBatch, type DateBatchOptions,
+  type DateVocab, type DateGenerator, type DateFormat,
+} from './data/dates.ts';
+
+// Models from other frameworks (PyTorch, ONNX, Keras / TensorFlow.js) are in `webgpu-rnn/interop`.
 
 // The float64 CPU reference, and its seeded random numbers.
 export { Rng } from './cpu/random.ts';

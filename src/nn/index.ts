@@ -5,3 +5,8 @@ export * from './recurrent.ts';
 export * from './cells.ts';
 export * from './model.ts';
 export * from './config.ts';
+export * from './attention.ts';
+export * from './attention_decoder.ts';
+export * from './graph-value.ts';
+export * from './graph.ts';
+export * from './merge.ts';
