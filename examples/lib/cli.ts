@@ -73,7 +73,9 @@ export function outDir(dir: string): string {
 /** Writes the final metrics as JSON and prints them as one line. */
 export function writeMetrics(dir: string, metrics: Record<string, unknown>): void {
   writeFileSync(join(dir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
-  const line = Object.entries(metrics).map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toPrecision(4)) : v}`).join('  ');
+  // The one-line summary shows the scalars; nested objects are in the JSON file.
+  const line = Object.entries(metrics).filter(([, v]) => typeof v !== 'object' || v === null)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? (Number.isInteger(v) ? v : v.toPrecision(4)) : v}`).join('  ');
   console.log(`final: ${line}`);
 }
 
