@@ -15,7 +15,10 @@
 // step-kernel variants ('blocked' and 'plain') and the whole-sequence schedule, plus sampling with
 // the on-GPU generation kernel. Old and new alternate for several rounds (old first in even rounds,
 // new first in odd ones) so that machine load hits both alike; a row shows each side's median and
-// ratio = old ms / new ms (≥ 0.95: new at least as fast, within noise).
+// ratio = the median over rounds of old ms / new ms within the round (≥ 0.95: new at least as fast).
+// Pairing the two runs of one round cancels the load drift that moves whole rounds up and down
+// on a shared CPU driver (rounds of one side spread up to 2.5× on lavapipe); `median_ratio` is the
+// ratio of the two sides' medians.
 // Without git, a checkout or the ref (e.g. an installed tarball) it prints one line and returns.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,8 @@ export interface BaselineRow {
   B: number; T: number; H: number; V: number; chars: number | null;
   /** Medians of wall milliseconds per call, and old_ms / new_ms. */
   old_ms: number; new_ms: number; ratio: number;
+  /** old median / new median (unpaired). */
+  median_ratio: number;
   /** Medians of the process's CPU milliseconds per call (all threads, a CPU driver's included), and
    *  their ratio: blind to time spent waiting for other processes on a loaded machine with a CPU
    *  driver; meaningless on a GPU. */
@@ -49,7 +54,7 @@ export interface BaselineRow {
 export interface BaselineOptions {
   /** Git ref of the old kernels (default: the parent of the first commit that added shaders/recurrent/). */
   ref?: string;
-  /** Alternating rounds per row (default 5). */
+  /** Alternating rounds per row (default 9). */
   rounds?: number;
   /** Rows whose config contains this string (default all). */
   only?: string;
@@ -159,7 +164,7 @@ async function msPerCall(r: Runner, reps: number): Promise<{ wall: number; cpu: 
 /** Runs the comparison: its rows, or a one-line note when there is no baseline to compare with. */
 export async function benchBaseline(opts: BaselineOptions = {}): Promise<{ rows: BaselineRow[]; baseline: string } | { note: string }> {
   const log = opts.log ?? console.log;
-  const rounds = opts.rounds ?? 5;
+  const rounds = opts.rounds ?? 9;
   const loaded = await loadBaseline(opts.ref);
   if (typeof loaded === 'string') return { note: `baseline comparison skipped: ${loaded}` };
   const cur = (await import('../src/node.ts')) as Lib;
@@ -190,7 +195,8 @@ export async function benchBaseline(opts: BaselineOptions = {}): Promise<{ rows:
         const old_ms = med('old', 'wall'), new_ms = med('new', 'wall'), old_cpu = med('old', 'cpu'), new_cpu = med('new', 'cpu');
         const row: BaselineRow = {
           config, ...c, adapter, baseline: loaded.label, ...SIZES, chars: c.pass === 'generate' ? CHARS : null,
-          old_ms: +old_ms.toFixed(2), new_ms: +new_ms.toFixed(2), ratio: +(old_ms / new_ms).toFixed(3),
+          old_ms: +old_ms.toFixed(2), new_ms: +new_ms.toFixed(2),
+          ratio: +median(runs.old.map((m, k) => m.wall / runs.new[k].wall)).toFixed(3), median_ratio: +(old_ms / new_ms).toFixed(3),
           old_min_ms: +old_min.toFixed(2), new_min_ms: +new_min.toFixed(2), min_ratio: +(old_min / new_min).toFixed(3),
           old_cpu_ms: +old_cpu.toFixed(2), new_cpu_ms: +new_cpu.toFixed(2), cpu_ratio: +(old_cpu / new_cpu).toFixed(3),
           old_runs: runs.old.map((m) => +m.wall.toFixed(1)), new_runs: runs.new.map((m) => +m.wall.toFixed(1)),
@@ -229,11 +235,18 @@ if (/baseline\.(ts|mjs|js)$/.test(process.argv[1] ?? '')) {
     ref: opt('--baseline'), rounds: opt('--rounds') ? Number(opt('--rounds')) : undefined, only: opt('--only'),
     log: JSON_OUT ? (s) => console.error(s) : console.log,
   });
-  if ('note' in result) console.log(result.note);
-  else if (JSON_OUT) for (const r of result.rows) console.log(JSON.stringify(r));
-  else {
-    console.log(`\nbaseline: ${result.baseline}`);
-    printBaselineTable(result.rows);
+  if ('note' in result) {
+    console.log(result.note);
+  } else {
+    if (JSON_OUT) for (const r of result.rows) console.log(JSON.stringify(r));
+    else {
+      console.log(`\nbaseline: ${result.baseline}`);
+      printBaselineTable(result.rows);
+    }
+    if (result.rows.length > 0) {
+      const geo = Math.exp(result.rows.reduce((a, r) => a + Math.log(r.ratio), 0) / result.rows.length);
+      console.error(`geometric mean of old/new over ${result.rows.length} rows: ${geo.toFixed(3)}; rows below 0.95: ${result.rows.filter((r) => r.ratio < 0.95).length}`);
+    }
   }
   console.error(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   process.exit(0);
