@@ -17,9 +17,9 @@ import { attentionBackward, attentionForward } from '../kernels/attention.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
 import { activationBackward, activationForward } from '../kernels/activation.ts';
 import { seqAxpy, seqCopyCols, seqTakeCols } from '../kernels/seq.ts';
-import type { GraphOp } from './graph-op.ts';
+import { GraphNode } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
-import { uniformInit, type Act, type ActDesc, type Parameter, type RunCheck, type RunInfo } from './layer.ts';
+import { uniformInit, type Act, type ActDesc, type RunCheck, type RunInfo } from './layer.ts';
 import { checkEnum, checkInteger, checkLayerName, checkOptionsObject, layerLabel } from './options.ts';
 
 export type { AttentionScore } from '../cpu/attention.ts';
@@ -64,23 +64,19 @@ export interface AttentionValues {
  * `score_weight` (1, A) = vᵀ. With attentionalHidden: `output_weight` (Hc, Hm + Hq) = W_c (columns:
  * context first, then query) and `output_bias` (Hc) = b_c. 'dot' alone has none.
  */
-export class Attention implements GraphOp {
-  name: string;
+export class Attention extends GraphNode {
   readonly score: AttentionScore;
   readonly attentionalHidden: number;
   /** A (additive); 0 until configured when the default applies. */
   units: number;
   querySize = 0;
   memorySize = 0;
-  private params: Parameter[] = [];
-  private ctx: GpuContext | null = null;
-  private buffers = new Map<string, Tensor>();
   private saved: { q: Tensor; m: Tensor; qk: Tensor; keys: Tensor; weights: Tensor; cat?: Tensor; out?: Tensor } | null = null;
 
   constructor(o: AttentionOptions) {
     checkOptionsObject('Attention', o, ATTENTION_OPTIONS, "{ score: 'general' }");
     const name = o.name === undefined ? 'attention' : checkLayerName('Attention', o.name);
-    this.name = name;
+    super(name);
     const owner = layerLabel('Attention', name);
     if (o.score === undefined) throw new Error(`${owner}: option score is required: one of ${ATTENTION_SCORES.join(', ')}`);
     this.score = checkEnum(owner, 'option score', o.score, ATTENTION_SCORES);
@@ -91,7 +87,7 @@ export class Attention implements GraphOp {
     this.attentionalHidden = o.attentionalHidden === undefined ? 0 : checkInteger(owner, 'option attentionalHidden', o.attentionalHidden, 1);
   }
 
-  private get owner(): string { return layerLabel('Attention', this.name); }
+  protected get owner(): string { return layerLabel('Attention', this.name); }
 
   /** Adds this node to a graph: queries (e.g. a decoder's outputs) attend over memory (an encoder's). */
   call(queries: GraphValue, memory: GraphValue): AttentionValues {
@@ -140,23 +136,6 @@ export class Attention implements GraphOp {
     if (runs[0].B !== runs[1].B) {
       throw new Error(`${this.owner}: queries have batch size ${runs[0].B} but the memory has ${runs[1].B}; each query row attends over the same row of the memory`);
     }
-  }
-
-  private param(name: string): Parameter {
-    const p = this.params.find((x) => x.name === name);
-    if (!p?.value || !p.grad) throw new Error(`${this.owner}: used before build()`);
-    return p;
-  }
-
-  private buffer(key: string, shape: readonly number[]): Tensor {
-    const ctx = this.ctx;
-    if (!ctx) throw new Error(`${this.owner}: used before build()`);
-    const have = this.buffers.get(key);
-    if (have && have.shape.length === shape.length && have.shape.every((d, i) => d === shape[i])) return have;
-    have?.release();
-    const t = ctx.empty(shape, 'f32', `${this.name}.${key}`);
-    this.buffers.set(key, t);
-    return t;
   }
 
   forwardInputs(ctx: GpuContext, inputs: Act[], runs: RunInfo[]): Act[] {
@@ -254,26 +233,8 @@ export class Attention implements GraphOp {
     return [needQ ? dq : null, needM ? dm : null];
   }
 
-  parameters(): Parameter[] {
-    return this.params;
-  }
-
-  build(ctx: GpuContext): void {
-    for (const p of this.params) ctx.checkAllocation(`${this.name}.${p.name}`, p.shape);
-    this.ctx = ctx;
-    for (const p of this.params) {
-      p.value?.release();
-      p.grad?.release();
-      p.value = ctx.tensor(p.init, p.shape, `${this.name}.${p.name}`);
-      p.grad = ctx.zeros(p.shape, 'f32', `d${this.name}.${p.name}`);
-    }
-  }
-
-  dispose(): void {
-    for (const t of this.buffers.values()) t.release();
-    this.buffers.clear();
+  protected override forgetRun(): void {
     this.saved = null;
-    for (const p of this.params) { p.value?.release(); p.grad?.release(); p.value = undefined; p.grad = undefined; }
   }
 
   /** Rebuilds a node from what `config()` wrote (same options; parameters are initialised fresh). */

@@ -23,9 +23,9 @@ import { activationBackward, activationForward } from '../kernels/activation.ts'
 import { seqAxpy, seqCopyCols, seqGatherLast, seqReverse, seqScatterLast, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { lstmBackwardInitial, lstmStepBackward, lstmStepForward } from '../kernels/lstm.ts';
 import { gruBackwardInitial, gruStepBackward, gruStepForward } from '../kernels/gru.ts';
-import type { GraphOp } from './graph-op.ts';
+import { GraphNode } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
-import { uniformInit, type Act, type ActDesc, type Parameter, type RunCheck, type RunInfo } from './layer.ts';
+import { uniformInit, type Act, type ActDesc, type RunCheck, type RunInfo } from './layer.ts';
 import { ATTENTION_SCORES } from './attention.ts';
 import { checkEnum, checkInteger, checkLayerName, checkOptionsObject, describeValue, layerLabel } from './options.ts';
 
@@ -77,8 +77,7 @@ export interface AttentionDecoderValues {
  * or `query_weight`, `key_weight`, `key_bias`, `score_weight`, as `Attention` with queries h_t);
  * `output_weight` (Hc, Hm + H) and `output_bias` (Hc) for h̃_t = tanh(W_c [ctx_t; h_t] + b_c).
  */
-export class AttentionDecoder implements GraphOp {
-  name: string;
+export class AttentionDecoder extends GraphNode {
   readonly hiddenSize: number;
   readonly attentionalHidden: number;
   readonly score: AttentionScore;
@@ -86,15 +85,12 @@ export class AttentionDecoder implements GraphOp {
   units: number;
   inputSize = 0;
   memorySize = 0;
-  private params: Parameter[] = [];
-  private ctx: GpuContext | null = null;
-  private buffers = new Map<string, Tensor>();
   private saved: { x: Tensor; m: Tensor; h0: Tensor; c0: Tensor; a0: Tensor | null; withState: boolean; stateShape: readonly number[] } | null = null;
 
   constructor(o: AttentionDecoderOptions) {
     checkOptionsObject('AttentionDecoder', o, DECODER_OPTIONS, "{ hiddenSize: 64, attentionalHidden: 64, score: 'general' }");
     const name = o.name === undefined ? 'decoder' : checkLayerName('AttentionDecoder', o.name);
-    this.name = name;
+    super(name);
     const owner = layerLabel('AttentionDecoder', name);
     this.hiddenSize = checkInteger(owner, 'option hiddenSize', o.hiddenSize, 1);
     this.attentionalHidden = checkInteger(owner, 'option attentionalHidden', o.attentionalHidden, 1);
@@ -106,7 +102,7 @@ export class AttentionDecoder implements GraphOp {
     }
   }
 
-  private get owner(): string { return layerLabel('AttentionDecoder', this.name); }
+  protected get owner(): string { return layerLabel('AttentionDecoder', this.name); }
 
   /** The recurrent states the cell carries: h and c (LSTM), h (GRU). */
   private get numStates(): number { return this.cell === 'lstm' ? 2 : 1; }
@@ -190,23 +186,6 @@ export class AttentionDecoder implements GraphOp {
     if (runs.some((r) => r.B !== runs[0].B)) {
       throw new Error(`${this.owner}: the inputs have batch sizes ${runs.map((r) => r.B).join(', ')}; expected one batch size`);
     }
-  }
-
-  private param(name: string): Parameter {
-    const p = this.params.find((x) => x.name === name);
-    if (!p?.value || !p.grad) throw new Error(`${this.owner}: used before build()`);
-    return p;
-  }
-
-  private buffer(key: string, shape: readonly number[]): Tensor {
-    const ctx = this.ctx;
-    if (!ctx) throw new Error(`${this.owner}: used before build()`);
-    const have = this.buffers.get(key);
-    if (have && have.shape.length === shape.length && have.shape.every((d, i) => d === shape[i])) return have;
-    have?.release();
-    const t = ctx.empty(shape, 'f32', `${this.name}.${key}`);
-    this.buffers.set(key, t);
-    return t;
   }
 
   /** A cleared buffer (initial states, the unused dh_n / dc_n). */
@@ -301,7 +280,7 @@ export class AttentionDecoder implements GraphOp {
     const D = this.score === 'dot' ? Hm : additive ? this.units : H;
     // The outputs' gradients: [h̃, weights, dh_n, dc_n (LSTM), dh̃_n].
     const dOutHn = dOutputs[2], dOutCn = gru ? null : dOutputs[3], dOutAn = dOutputs[2 + S];
-    const b = (k: string) => this.buffers.get(k)!;
+    const b = (k: string) => this.cached(k);
     const hs = b('hs'), raw = b('raw'), weights = b('weights'), context = b('context'), keys = this.score === 'dot' ? s.m : b('keys');
     const qk = additive ? b('qk') : hs, Wf = b('Wf');
     const scoreV = additive ? viewAs(this.param('score_weight').value!, [D]) : undefined;
@@ -423,26 +402,8 @@ export class AttentionDecoder implements GraphOp {
     return grads;
   }
 
-  parameters(): Parameter[] {
-    return this.params;
-  }
-
-  build(ctx: GpuContext): void {
-    for (const p of this.params) ctx.checkAllocation(`${this.name}.${p.name}`, p.shape);
-    this.ctx = ctx;
-    for (const p of this.params) {
-      p.value?.release();
-      p.grad?.release();
-      p.value = ctx.tensor(p.init, p.shape, `${this.name}.${p.name}`);
-      p.grad = ctx.zeros(p.shape, 'f32', `d${this.name}.${p.name}`);
-    }
-  }
-
-  dispose(): void {
-    for (const t of this.buffers.values()) t.release();
-    this.buffers.clear();
+  protected override forgetRun(): void {
     this.saved = null;
-    for (const p of this.params) { p.value?.release(); p.grad?.release(); p.value = undefined; p.grad = undefined; }
   }
 
   /** Rebuilds a node from what `config()` wrote (same options; parameters are initialised fresh). */

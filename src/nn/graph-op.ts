@@ -9,7 +9,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
-import type { Act, ActDesc, Parameter, RunCheck, RunInfo } from './layer.ts';
+import { releaseParameters, uploadParameters, type Act, type ActDesc, type Parameter, type RunCheck, type RunInfo } from './layer.ts';
 
 export interface GraphOp {
   /** Prefix of this node's parameter names in a state dict (`attention` → `attention.weight`). */
@@ -31,4 +31,73 @@ export interface GraphOp {
   dispose(): void;
   /** A JSON-able description used to rebuild the node from a checkpoint. */
   config(): Record<string, unknown>;
+}
+
+/**
+ * What the built-in graph nodes share: parameters uploaded by `build` (as a Layer's are), buffers
+ * cached per key and reallocated only when their shape changes, and their release. A node adds its
+ * parameters in `configureInputs` (`addParameter`) and records its work with `buffer`.
+ */
+export abstract class GraphNode implements GraphOp {
+  name: string;
+  protected params: Parameter[] = [];
+  protected ctx: GpuContext | null = null;
+  private buffers = new Map<string, Tensor>();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** The node's kind and name for messages, e.g. `Attention "attention"`. */
+  protected abstract get owner(): string;
+
+  abstract configureInputs(inputs: ActDesc[], rng: Rng): ActDesc[];
+  abstract forwardInputs(ctx: GpuContext, inputs: Act[], runs: RunInfo[]): Act[];
+  abstract backwardInputs(ctx: GpuContext, dOutputs: (Tensor | null)[], runs: RunInfo[], needInputGrads: boolean[]): (Tensor | null)[];
+  abstract config(): Record<string, unknown>;
+
+  parameters(): Parameter[] {
+    return this.params;
+  }
+
+  build(ctx: GpuContext): void {
+    uploadParameters(ctx, this.name, this.params);
+    this.ctx = ctx;
+  }
+
+  dispose(): void {
+    for (const t of this.buffers.values()) t.release();
+    this.buffers.clear();
+    this.forgetRun();
+    releaseParameters(this.params);
+  }
+
+  /** Drops what the last forward kept for backward (called by dispose). */
+  protected forgetRun(): void {}
+
+  /** A built parameter by name. */
+  protected param(name: string): Parameter {
+    const p = this.params.find((x) => x.name === name);
+    if (!p?.value || !p.grad) throw new Error(`${this.owner}: used before build()`);
+    return p;
+  }
+
+  /** A buffer the last forward made (backward reads them without repeating their shapes). */
+  protected cached(key: string): Tensor {
+    const t = this.buffers.get(key);
+    if (!t) throw new Error(`${this.owner}: backward before forward`);
+    return t;
+  }
+
+  /** A cached f32 buffer of this node, reallocated only when its shape changes. */
+  protected buffer(key: string, shape: readonly number[]): Tensor {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error(`${this.owner}: used before build()`);
+    const have = this.buffers.get(key);
+    if (have && have.shape.length === shape.length && have.shape.every((d, i) => d === shape[i])) return have;
+    have?.release();
+    const t = ctx.empty(shape, 'f32', `${this.name}.${key}`);
+    this.buffers.set(key, t);
+    return t;
+  }
 }

@@ -121,15 +121,8 @@ export abstract class Layer {
 
   /** Uploads the parameters and allocates their gradients. */
   build(ctx: GpuContext): void {
-    // Every parameter is checked against the device's limits before any is allocated.
-    for (const p of this.params) ctx.checkAllocation(`${this.name}.${p.name}`, p.shape);
+    uploadParameters(ctx, this.name, this.params);
     this.ctx = ctx;
-    for (const p of this.params) {
-      p.value?.release();
-      p.grad?.release();
-      p.value = ctx.tensor(p.init, p.shape, `${this.name}.${p.name}`);
-      p.grad = ctx.zeros(p.shape, 'f32', `d${this.name}.${p.name}`);
-    }
   }
 
   /** A cached buffer for this layer, reallocated only when its shape changes. */
@@ -148,7 +141,7 @@ export abstract class Layer {
   dispose(): void {
     for (const t of this.buffers.values()) t.release();
     this.buffers.clear();
-    for (const p of this.params) { p.value?.release(); p.grad?.release(); p.value = undefined; p.grad = undefined; }
+    releaseParameters(this.params);
   }
 
   protected addParam(name: string, shape: number[], init: Float32Array): Parameter {
@@ -156,6 +149,26 @@ export abstract class Layer {
     this.params.push(p);
     return p;
   }
+}
+
+/**
+ * Uploads parameters' initial values and allocates their zeroed gradients, named `<owner>.<param>`
+ * and `d<owner>.<param>`. Every parameter is checked against the device's limits before any is
+ * allocated, so a parameter too large for the adapter leaves nothing half-built.
+ */
+export function uploadParameters(ctx: GpuContext, owner: string, params: Parameter[]): void {
+  for (const p of params) ctx.checkAllocation(`${owner}.${p.name}`, p.shape);
+  for (const p of params) {
+    p.value?.release();
+    p.grad?.release();
+    p.value = ctx.tensor(p.init, p.shape, `${owner}.${p.name}`);
+    p.grad = ctx.zeros(p.shape, 'f32', `d${owner}.${p.name}`);
+  }
+}
+
+/** Releases parameters' values and gradients (they can be uploaded again by a later build). */
+export function releaseParameters(params: Parameter[]): void {
+  for (const p of params) { p.value?.release(); p.grad?.release(); p.value = undefined; p.grad = undefined; }
 }
 
 /** PyTorch's default for nn.Linear, nn.LSTM, …: U(−1/√fan, 1/√fan). */

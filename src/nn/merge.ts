@@ -6,26 +6,23 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { seqAxpy, seqCopyCols, seqTakeCols } from '../kernels/seq.ts';
-import type { GraphOp } from './graph-op.ts';
+import { GraphNode } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
-import type { Act, ActDesc, Parameter, RunCheck, RunInfo } from './layer.ts';
+import type { Act, ActDesc, RunCheck, RunInfo } from './layer.ts';
 import { checkLayerName, describeValue } from './options.ts';
 
 /** What both merge nodes share: input checks, cached buffers, no parameters. */
-abstract class MergeOp implements GraphOp {
-  name: string;
+abstract class MergeOp extends GraphNode {
   protected sizes: number[] = [];
   protected kind: 'seq' | 'vec' = 'seq';
-  private ctx: GpuContext | null = null;
-  private buffers = new Map<string, Tensor>();
 
   constructor(type: string, name: string) {
-    this.name = checkLayerName(type, name);
+    super(checkLayerName(type, name));
   }
 
   protected abstract get type(): string;
 
-  protected get owner(): string {
+  protected override get owner(): string {
     return `${this.type} ${JSON.stringify(this.name)}`;
   }
 
@@ -45,8 +42,6 @@ abstract class MergeOp implements GraphOp {
     this.sizes = inputs.map((d) => d.size);
   }
 
-  abstract configureInputs(inputs: ActDesc[]): ActDesc[];
-
   checkRunInputs(runs: RunCheck[]): void {
     if (this.kind !== 'seq') return;
     runs.forEach((r, i) => {
@@ -54,35 +49,8 @@ abstract class MergeOp implements GraphOp {
     });
   }
 
-  abstract forwardInputs(ctx: GpuContext, inputs: Act[], runs: RunInfo[]): Act[];
-  abstract backwardInputs(ctx: GpuContext, dOutputs: (Tensor | null)[], runs: RunInfo[], needInputGrads: boolean[]): (Tensor | null)[];
-
-  protected buffer(key: string, shape: readonly number[]): Tensor {
-    const ctx = this.ctx;
-    if (!ctx) throw new Error(`${this.owner}: used before build()`);
-    const have = this.buffers.get(key);
-    if (have && have.shape.length === shape.length && have.shape.every((d, i) => d === shape[i])) return have;
-    have?.release();
-    const t = ctx.empty(shape, 'f32', `${this.name}.${key}`);
-    this.buffers.set(key, t);
-    return t;
-  }
-
   protected shapeOf(run: RunInfo, size: number): number[] {
     return this.kind === 'seq' ? [run.B, run.T, size] : [run.B, size];
-  }
-
-  parameters(): Parameter[] {
-    return [];
-  }
-
-  build(ctx: GpuContext): void {
-    this.ctx = ctx;
-  }
-
-  dispose(): void {
-    for (const t of this.buffers.values()) t.release();
-    this.buffers.clear();
   }
 
   config(): Record<string, unknown> {
