@@ -17,7 +17,7 @@ import { attentionBackward, attentionForward } from '../kernels/attention.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
 import { activationBackward, activationForward } from '../kernels/activation.ts';
 import { seqAxpy, seqCopyCols, seqTakeCols } from '../kernels/seq.ts';
-import { GraphNode } from './graph-op.ts';
+import { GraphOpBase } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
 import { uniformInit, type Act, type ActDesc, type RunCheck, type RunInfo } from './layer.ts';
 import { checkEnum, checkInteger, checkLayerName, checkOptionsObject, layerLabel } from './options.ts';
@@ -64,7 +64,7 @@ export interface AttentionValues {
  * `score_weight` (1, A) = vᵀ. With attentionalHidden: `output_weight` (Hc, Hm + Hq) = W_c (columns:
  * context first, then query) and `output_bias` (Hc) = b_c. 'dot' alone has none.
  */
-export class Attention extends GraphNode {
+export class Attention extends GraphOpBase {
   readonly score: AttentionScore;
   readonly attentionalHidden: number;
   /** A (additive); 0 until configured when the default applies. */

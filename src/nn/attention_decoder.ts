@@ -23,7 +23,7 @@ import { activationBackward, activationForward } from '../kernels/activation.ts'
 import { seqAxpy, seqCopyCols, seqGatherLast, seqReverse, seqScatterLast, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { lstmBackwardInitial, lstmStepBackward, lstmStepForward } from '../kernels/lstm.ts';
 import { gruBackwardInitial, gruStepBackward, gruStepForward } from '../kernels/gru.ts';
-import { GraphNode } from './graph-op.ts';
+import { GraphOpBase } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
 import { uniformInit, type Act, type ActDesc, type RunCheck, type RunInfo } from './layer.ts';
 import { ATTENTION_SCORES } from './attention.ts';
@@ -77,7 +77,7 @@ export interface AttentionDecoderValues {
  * or `query_weight`, `key_weight`, `key_bias`, `score_weight`, as `Attention` with queries h_t);
  * `output_weight` (Hc, Hm + H) and `output_bias` (Hc) for h̃_t = tanh(W_c [ctx_t; h_t] + b_c).
  */
-export class AttentionDecoder extends GraphNode {
+export class AttentionDecoder extends GraphOpBase {
   readonly hiddenSize: number;
   readonly attentionalHidden: number;
   readonly score: AttentionScore;

@@ -38,7 +38,7 @@ export interface GraphOp {
  * cached per key and reallocated only when their shape changes, and their release. A node adds its
  * parameters in `configureInputs` (`addParameter`) and records its work with `buffer`.
  */
-export abstract class GraphNode implements GraphOp {
+export abstract class GraphOpBase implements GraphOp {
   name: string;
   protected params: Parameter[] = [];
   protected ctx: GpuContext | null = null;

@@ -6,13 +6,13 @@
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { seqAxpy, seqCopyCols, seqTakeCols } from '../kernels/seq.ts';
-import { GraphNode } from './graph-op.ts';
+import { GraphOpBase } from './graph-op.ts';
 import { callOp, type GraphValue } from './graph-value.ts';
 import type { Act, ActDesc, RunCheck, RunInfo } from './layer.ts';
 import { checkLayerName, describeValue } from './options.ts';
 
 /** What both merge nodes share: input checks, cached buffers, no parameters. */
-abstract class MergeOp extends GraphNode {
+abstract class MergeOp extends GraphOpBase {
   protected sizes: number[] = [];
   protected kind: 'seq' | 'vec' = 'seq';
 
