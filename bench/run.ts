@@ -7,6 +7,8 @@
 //   npm run bench -- --kernels        also the step-vs-sequence kernel timings (bench/kernels.ts)
 //   npm run bench -- --stream         also streaming-inference latency per block (bench/stream.ts)
 //   npm run bench -- --no-baseline    without the comparison with the previous recurrent kernels
+//   npm run bench -- --no-torch       without PyTorch CPU (default: run when /usr/bin/python3 has torch;
+//                                     --python <path> for another interpreter)
 //   npm run bench -- --baseline <ref> that comparison against another commit (default: bench/baseline.ts)
 // Last, sampling 1,000 characters from the shipped Hamlet checkpoint with the per-token loop and
 // with the on-GPU generation kernel (bench/sampling.ts; alone: npm run bench:sampling). Then the
@@ -21,6 +23,9 @@
 // gflops = matmul FLOPs of our step / our time, where the FLOPs are 2·B·T·(I·G + H·G + H·V)
 // forward (input projection, recurrence, head) and 3× that for a training step (forward, dX, dW);
 // ceiling_gflops = best GFLOP/s of our own matmul kernels measured in this run.
+// torch_cpu_ms = the same model and step in PyTorch on the CPU with 2 threads (bench/torch_cpu.py,
+// one python process for all configurations, run before ours so the two never overlap), median of
+// several steps after a warm-up; ours_vs_torch_cpu = ours ms / torch ms (below 1: ours faster).
 import { createContext } from '../src/node.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import { Dense, Embedding, GRU, LastStep, LSTM, Sequential, type Layer, type RecurrentSchedule } from '../src/nn/index.ts';
@@ -28,6 +33,8 @@ import { Adam } from '../src/train/optimizers.ts';
 import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
 import type { Batch } from '../src/nn/model.ts';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { wallMs } from './timing.ts';
 import { benchLstmKernels, defaultRowsList } from './kernels.ts';
 import { benchSampling } from './sampling.ts';
@@ -201,12 +208,37 @@ async function tfjsMs(backend: string, c: Config): Promise<{ ms: number | null; 
   }
 }
 
+// ---------------------------------------------------------------- PyTorch CPU
+
+/** Rows of bench/torch_cpu.py by configuration name, or a note saying why there are none. */
+function torchCpuRows(configs: Config[]): { rows: Map<string, Record<string, unknown>>; note?: string } {
+  const rows = new Map<string, Record<string, unknown>>();
+  if (flag('--no-torch')) return { rows, note: 'PyTorch CPU: not run (--no-torch)' };
+  if (configs.length === 0) return { rows };
+  const python = opt('--python', '/usr/bin/python3');
+  const script = fileURLToPath(new URL('./torch_cpu.py', import.meta.url));
+  const run = spawnSync(python, [script], { input: JSON.stringify({ configs, warmup: 2, steps: 7 }), encoding: 'utf8', timeout: 15 * 60_000 });
+  if (run.error) return { rows, note: `PyTorch CPU: not run (${python}: ${run.error.message})` };
+  let note: string | undefined;
+  for (const line of run.stdout.split('\n').filter((l) => l.trim())) {
+    let r: Record<string, unknown>;
+    try { r = JSON.parse(line); } catch { continue; }
+    if (typeof r.unavailable === 'string') note = `PyTorch CPU: not run (${r.unavailable})`;
+    else if (typeof r.config === 'string') rows.set(r.config, r);
+  }
+  if (run.status !== 0) note = `PyTorch CPU: ${python} exited with ${run.status ?? run.signal}: ${run.stderr.trim().split('\n').pop()}`;
+  return { rows, note };
+}
+
 // ---------------------------------------------------------------- main
 
 const ctx = await createContext();
 const adapter = ctx.describe();
 log(`adapter: ${adapter}; ${FULL ? 'full' : 'default'} sizes; tfjs peers: ${PEERS.join(', ') || 'none'}`);
 const started = performance.now();
+const torch = torchCpuRows(CONFIGS);
+if (torch.note) log(torch.note);
+else log(`PyTorch CPU (2 threads): ${[...torch.rows.values()].map((r) => `${r.config} ${r.torch_cpu_ms} ms`).join(', ')}`);
 const ceiling = await gemmCeiling(ctx);
 log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.variant}, ${ceiling.shape})`);
 
@@ -225,6 +257,11 @@ for (const c of CONFIGS) {
     of_ceiling: +((flopsOf(c) / (ours * 1e6)) / ceiling.gflops).toFixed(3),
     gpu_pool_bytes: Math.max(step.peakBytes, seq.peakBytes),
   };
+  const t = torch.rows.get(c.name);
+  row.torch_cpu_ms = typeof t?.torch_cpu_ms === 'number' ? t.torch_cpu_ms : null;
+  row.ours_vs_torch_cpu = typeof row.torch_cpu_ms === 'number' ? +(ours / row.torch_cpu_ms).toFixed(2) : null;
+  if (t?.torch_version) row.torch_version = t.torch_version;
+  if (t?.torch_cpu_note) row.torch_cpu_note = t.torch_cpu_note;
   for (const p of ['webgpu', 'cpu', 'wasm']) {
     if (!PEERS.includes(p)) { row[`tfjs_${p}_ms`] = null; continue; }
     const r = await tfjsMs(p, c);
@@ -244,7 +281,8 @@ if (!JSON_OUT) {
   console.table(rows.map((r) => ({
     config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'step/seq ms': `${f(r.ours_step_schedule_ms)} / ${f(r.ours_sequence_schedule_ms)}`,
     'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2), 'tfjs-cpu ms': f(r.tfjs_cpu_ms), '× cpu': f(r.speedup_vs_tfjs_cpu, 2),
-    'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
+    'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2),
+    'torch-cpu ms': f(r.torch_cpu_ms), 'ours/torch': f(r.ours_vs_torch_cpu, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
   })));
   for (const r of rows) for (const p of ['webgpu', 'cpu', 'wasm']) if (r[`tfjs_${p}_note`]) console.log(`${r.config} tfjs-${p}: ${r[`tfjs_${p}_note`]}`);
 }

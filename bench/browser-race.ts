@@ -1,0 +1,85 @@
+// The browser race: ours against tfjs-webgpu in one headless Chromium page (WebGPU on SwiftShader,
+// launched as test/browser.test.ts does), training step and inference at B16 T50 H128 V65.
+//   npm run bench:browser              a table
+//   npm run bench:browser -- --json    one JSON object per line and configuration
+// bench/browser-race-page.ts is bundled with esbuild and served on 127.0.0.1; per side, the median
+// of 5 steps after 2 warm-ups (fewer timed steps, at least one, where a side's steps exceed 30 s).
+// onnxruntime-web is not a dependency, so its WebGPU provider (ort_web_ms) is not in this race.
+// Chromium must be /usr/bin/chromium (or CHROMIUM_PATH).
+import { createServer } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { RaceRow } from './browser-race-page.ts';
+
+const JSON_OUT = process.argv.includes('--json');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader',
+  '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--disable-default-apps', '--disable-extensions', '--no-default-browser-check', '--disable-features=MediaRouter,OptimizationHints',
+];
+const TIMEOUT_MS = 30 * 60_000;
+const log = (s: string) => (JSON_OUT ? console.error(s) : console.log(s));
+
+if (!existsSync(CHROMIUM)) {
+  console.error(`Chromium is not installed at ${CHROMIUM}: install Debian's chromium (npm run setup -- --browser) or set CHROMIUM_PATH.`);
+  process.exit(1);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'webgpu-rnn-race-'));
+const { build } = await import('esbuild');
+await build({
+  entryPoints: [fileURLToPath(new URL('./browser-race-page.ts', import.meta.url))],
+  bundle: true, platform: 'browser', format: 'esm', target: 'es2022', outfile: join(dir, 'race.js'), logLevel: 'warning',
+});
+writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>webgpu-rnn browser race</title><script type="module" src="./race.js"></script>\n');
+
+const server = createServer((req, res) => {
+  const file = req.url === '/race.js' ? 'race.js' : 'index.html';
+  res.writeHead(200, { 'content-type': file.endsWith('.js') ? 'text/javascript' : 'text/html; charset=utf-8' });
+  res.end(readFileSync(join(dir, file)));
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+const { chromium } = await import('playwright-core');
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+interface RaceState { done: boolean; adapter: string; rows: RaceRow[]; error: string; progress: string }
+let result: RaceState;
+try {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => log(`page error: ${e.message}`));
+  await page.goto(base);
+  log(`Chromium ${browser.version()} (SwiftShader WebGPU), page ${base}`);
+  const started = Date.now();
+  let printed = 0, lastProgress = '';
+  for (;;) {
+    const st = await page.evaluate(() => (globalThis as unknown as { race?: RaceState }).race ?? null);
+    if (st) {
+      if (st.progress !== lastProgress) { log(`  ${st.progress}`); lastProgress = st.progress; }
+      for (; printed < st.rows.length; printed++) if (JSON_OUT) console.log(JSON.stringify({ ...st.rows[printed], adapter: st.adapter, browser: `Chromium ${browser.version()}` }));
+      if (st.done) { result = st; break; }
+    }
+    if (Date.now() - started > TIMEOUT_MS) throw new Error(`the race page did not finish within ${TIMEOUT_MS / 60_000} minutes`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+} finally {
+  await browser.close();
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (result.error) { console.error(`the race page failed: ${result.error}`); process.exit(1); }
+if (!JSON_OUT) {
+  console.log(`\nadapter: ${result.adapter}`);
+  const f = (v: number | null, d = 1) => (v === null ? '-' : v.toFixed(d));
+  console.table(result.rows.map((r) => ({
+    config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2),
+    'timed steps (ours/tfjs)': `${r.ours_steps}/${r.tfjs_steps}`,
+  })));
+  for (const r of result.rows) if (r.tfjs_webgpu_note) console.log(`${r.config} tfjs-webgpu: ${r.tfjs_webgpu_note}`);
+}
+process.exit(0);
