@@ -32,7 +32,6 @@ import {
   Adam, Attention, Dense, Embedding, Input, LSTM, Model, beamSearch, dateBatch, dateExamples, greedyDecode,
   type DateExamples, type DatePair, type GpuContext,
 } from '../src/node.ts';
-import { END, START } from '../src/data/dates.ts';
 import { chunks, shuffled } from './lib/batches.ts';
 import { attentionHeatMaps } from './lib/heatmap.ts';
 import { lineChart } from './lib/plot.ts';
@@ -80,11 +79,11 @@ function buildModel(ctx: GpuContext, kind: Kind, data: DateExamples, s: Settings
 
 type Built = ReturnType<typeof buildModel>;
 
-/** The model's inputs for a batch; `decoderInput` null runs the encoder with a one-token target. */
-function inputsOf(b: ReturnType<typeof dateBatch>, decoderInput: Int32Array | null) {
+/** The model's inputs for a batch; `decoderInput` null runs the encoder with a one-token target (`start`). */
+function inputsOf(b: ReturnType<typeof dateBatch>, decoderInput: Int32Array | null, start = 0) {
   return {
     source: { x: b.source, shape: [b.B, b.S], lengths: b.sourceLengths },
-    target: decoderInput ? { x: decoderInput, shape: [b.B, decoderInput.length / b.B] } : { x: new Int32Array(b.B).fill(START), shape: [b.B, 1] },
+    target: decoderInput ? { x: decoderInput, shape: [b.B, decoderInput.length / b.B] } : { x: new Int32Array(b.B).fill(start), shape: [b.B, 1] },
   };
 }
 
@@ -94,9 +93,9 @@ async function translate(ctx: GpuContext, m: Built, pairs: DatePair[], data: Dat
   for (let i = 0; i < pairs.length; i += batchSize) {
     const b = dateBatch(pairs.slice(i, i + batchSize), data.vocab);
     // The encoder runs once; the search then steps the decoder's layers from its final states.
-    const enc = m.model.forward(inputsOf(b, null));
+    const enc = m.model.forward(inputsOf(b, null, data.vocab.target.start));
     const decoder = { layers: m.layers, initialStates: [m.encoder.finalState()], ...(m.attention ? { memory: { values: enc.memory, lengths: b.sourceLengths } } : {}) };
-    const options = { batchSize: b.B, startToken: START, endToken: END, maxLength: MAX_OUTPUT, checkEvery: 0 };
+    const options = { batchSize: b.B, startToken: data.vocab.target.start, endToken: data.vocab.target.end, maxLength: MAX_OUTPUT, checkEvery: 0 };
     const r = beamWidth === 1 ? await greedyDecode(ctx, decoder, options) : await beamSearch(ctx, decoder, { ...options, beamWidth });
     for (const tokens of r.best) out.push(data.vocab.target.decode(tokens));
   }
@@ -163,7 +162,7 @@ async function trainAndEvaluate(ctx: GpuContext, kind: Kind, data: DateExamples,
     const pairs = shown.map((e) => e.pair).slice(0, 6);
     const b = dateBatch(pairs, data.vocab);
     const dec = new Int32Array(b.B * MAX_OUTPUT);
-    shown.slice(0, 6).forEach((e, r) => dec.set([START, ...data.vocab.target.encode(e.got.slice(0, MAX_OUTPUT - 1))], r * MAX_OUTPUT));
+    shown.slice(0, 6).forEach((e, r) => dec.set([data.vocab.target.start, ...data.vocab.target.encode(e.got.slice(0, MAX_OUTPUT - 1))], r * MAX_OUTPUT));
     const p = await m.model.predict(inputsOf(b, dec));
     // (Tq, Ts) per row; the source was fed reversed, so column j is character len − 1 − j.
     const maps = pairs.map((pair, r) => ({

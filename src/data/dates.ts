@@ -228,6 +228,10 @@ export const PAD = 0, START = 1, END = 2;
 
 /** A character vocabulary with pad (0), start (1) and end (2) tokens before the characters. */
 export class DateVocab {
+  /** The special tokens' ids (the same in every DateVocab): padding, decoder start, end of output. */
+  readonly pad = PAD;
+  readonly start = START;
+  readonly end = END;
   readonly chars: readonly string[];
   private readonly ids: Map<string, number>;
 
