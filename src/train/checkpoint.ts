@@ -395,11 +395,7 @@ export function modelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | ArrayBu
   } catch (e) {
     throw new CheckpointError(source, `its layer config cannot be rebuilt: ${(e as Error).message}`);
   }
-  const { writes } = planParameterLoad(model, tensors, true, source);
-  applyParameterWrites(model, writes); // the CPU copies: build uploads them
-  model.build(ctx);
-  model.step = Number(metadata.step ?? 0) || 0;
-  return { model, metadata };
+  return { model: loadRebuilt(ctx, model, tensors, metadata, source), metadata };
 }
 
 /**
@@ -421,9 +417,14 @@ export function graphModelFromCheckpoint(ctx: GpuContext, bytes: Uint8Array | Ar
   } catch (e) {
     throw new CheckpointError(source, `its graph config cannot be rebuilt: ${(e as Error).message}`);
   }
+  return { model: loadRebuilt(ctx, model, tensors, metadata, source), metadata };
+}
+
+/** A model rebuilt from a checkpoint's config: its parameters from the file (all checked first), then built. */
+function loadRebuilt<M extends Sequential | Model>(ctx: GpuContext, model: M, tensors: Map<string, SafeTensor>, metadata: Record<string, string>, source: string): M {
   const { writes } = planParameterLoad(model, tensors, true, source);
   applyParameterWrites(model, writes); // the CPU copies: build uploads them
   model.build(ctx);
   model.step = Number(metadata.step ?? 0) || 0;
-  return { model, metadata };
+  return model;
 }
