@@ -97,7 +97,8 @@ export function registerPageSuites(o: Options): void {
       const before = (await state(p)).readings as number;
       await p.fill('#digit-index', String(i));
       await p.click('#pick');
-      await p.waitForFunction((n) => ((globalThis as unknown as PageWindow).page.readings as number) > n, before, { timeout: 60_000 });
+      // Picking fires both the input's change and the button's click; wait for this digit's reading.
+      await p.waitForFunction(([n, k]) => { const s = (globalThis as unknown as PageWindow).page; return (s.readings as number) > n && s.shown === k; }, [before, i], { timeout: 60_000 });
       const s = await state(p);
       if (s.shown !== i) throw new Error(`showing ${s.shown}, expected ${i}`);
       pageRows.push(s.rows as number[][]);
@@ -203,7 +204,7 @@ export function registerPageSuites(o: Options): void {
     for (let i = 0; i < reviews.length; i++) {
       const before = (await state(p)).readings as number;
       await p.fill('#review', reviews[i].text);
-      await p.waitForFunction((n) => ((globalThis as unknown as PageWindow).page.readings as number) > n, before, { timeout: 60_000 });
+      await p.waitForFunction(([n, text]) => { const s = (globalThis as unknown as PageWindow).page; return (s.readings as number) > n && s.text === text; }, [before, reviews[i].text] as const, { timeout: 60_000 });
       const s = await state(p);
       if (s.text !== reviews[i].text) throw new Error(`review ${i}: the page read another text`);
       const got = s.probability as number;

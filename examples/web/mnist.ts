@@ -29,6 +29,8 @@ let test: { images: Float32Array; labels: Uint8Array } | null = null;
 let trainSet: Promise<{ images: Float32Array; labels: Uint8Array }> | null = null;
 let current: Float32Array | null = null;
 let reading = Promise.resolve();
+/** Counts read requests: a queued reading that a newer request has overtaken is skipped. */
+let requests = 0;
 let stopTraining = false;
 
 Object.assign(pageState, {
@@ -97,10 +99,12 @@ function showBars(p: number[]): void {
   }));
 }
 
-/** Reads `pixels` with the chosen model and shows it (one reading at a time, in order). */
+/** Reads `pixels` with the chosen model and shows it (one reading at a time; only the newest request is read). */
 function read(pixels: Float32Array | null, shown: number): Promise<void> {
+  const request = ++requests;
+  current = pixels;
   reading = reading.then(guarded(async () => {
-    current = pixels;
+    if (request !== requests) return;
     drawDigit(el.seen, pixels);
     const model = el.reader.value === 'trained' && trainedReader ? trainedReader : shipped;
     if (!model || !pixels) {

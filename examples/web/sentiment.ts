@@ -20,6 +20,8 @@ let model: Sequential | null = null;
 let vocab: WordVocab | null = null;
 let maxlen = 0;
 let reading = Promise.resolve();
+/** Counts read requests: a queued reading that a newer request has overtaken is skipped. */
+let requests = 0;
 
 Object.assign(pageState, {
   /** The text last read, and what the model made of it. */
@@ -73,8 +75,9 @@ function show(r: { probability: number; words: { word: string; p: number | null 
 }
 
 function read(): Promise<void> {
+  const request = ++requests;
   reading = reading.then(guarded(async () => {
-    if (!model) return;
+    if (!model || request !== requests) return;
     const text = el.review.value;
     const r = await readReview(text);
     show(r, r.words.some((w) => w.p !== null));
