@@ -26,9 +26,12 @@
 // torch_cpu_ms = the same model and step in PyTorch on the CPU with 2 threads (bench/torch_cpu.py,
 // one python process for all configurations, run before ours so the two never overlap), median of
 // several steps after a warm-up; ours_vs_torch_cpu = ours ms / torch ms (below 1: ours faster).
+// ours_wasm_ms (inference configurations) = createPredictor(model, { engine: 'wasm' }): the same
+// model's ONNX export on onnxruntime-web's wasm backend, the engine 'auto' picks on CPU adapters.
 import { createContext } from '../src/node.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import { Dense, Embedding, GRU, LastStep, LSTM, Sequential, type Layer, type RecurrentSchedule } from '../src/nn/index.ts';
+import { createPredictor } from '../src/nn/predictor.ts';
 import { Adam } from '../src/train/optimizers.ts';
 import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
@@ -96,12 +99,16 @@ function flopsOf(c: Config): number {
 
 // ---------------------------------------------------------------- ours
 
-async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): Promise<{ ms: number; peakBytes: number }> {
+function benchModel(ctx: GpuContext, c: Config, schedule?: RecurrentSchedule): Sequential {
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
   const layers: Layer[] = c.kind === 'charrnn'
     ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1, schedule }), new Dense({ units: c.V })]
     : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, schedule }), new LastStep(), new Dense({ units: 1 })];
-  const model = new Sequential(layers, { seed: 1 }).build(ctx);
+  return new Sequential(layers, { seed: 1 }).build(ctx);
+}
+
+async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): Promise<{ ms: number; peakBytes: number }> {
+  const model = benchModel(ctx, c, schedule);
   model.compile({ loss: c.kind === 'charrnn' ? 'softmax_cross_entropy' : 'sigmoid_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
   const batch = makeBatch(c, 2);
   const step = c.train
@@ -111,6 +118,22 @@ async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): 
   const peakBytes = ctx.memoryStats().liveBytes + ctx.memoryStats().pooledBytes;
   model.dispose();
   return { ms, peakBytes };
+}
+
+/** Inference through the wasm engine (onnxruntime-web); null with a note when it cannot run. */
+async function oursWasmMs(ctx: GpuContext, c: Config): Promise<{ ms: number | null; note?: string }> {
+  const model = benchModel(ctx, c);
+  try {
+    const predictor = await createPredictor(model, { engine: 'wasm' });
+    const batch = makeBatch(c, 2);
+    const ms = await wallMs(async () => { await predictor.predict(batch); }, { warmup: 2, budgetMs: 4000, trials: 2 });
+    await predictor.dispose();
+    return { ms };
+  } catch (e) {
+    return { ms: null, note: (e as Error).message.split('\n')[0] };
+  } finally {
+    model.dispose();
+  }
 }
 
 // ---------------------------------------------------------------- ceiling
@@ -257,6 +280,12 @@ for (const c of CONFIGS) {
     of_ceiling: +((flopsOf(c) / (ours * 1e6)) / ceiling.gflops).toFixed(3),
     gpu_pool_bytes: Math.max(step.peakBytes, seq.peakBytes),
   };
+  if (!c.train) {
+    const w = await oursWasmMs(ctx, c);
+    row.ours_wasm_ms = w.ms === null ? null : +w.ms.toFixed(2);
+    if (w.note) row.ours_wasm_note = w.note;
+    log(`  ${c.name} ours, wasm engine (onnxruntime-web): ${w.ms === null ? `- (${w.note})` : `${w.ms.toFixed(1)} ms`}`);
+  }
   const t = torch.rows.get(c.name);
   row.torch_cpu_ms = typeof t?.torch_cpu_ms === 'number' ? t.torch_cpu_ms : null;
   row.ours_vs_torch_cpu = typeof row.torch_cpu_ms === 'number' ? +(ours / row.torch_cpu_ms).toFixed(2) : null;
@@ -279,7 +308,7 @@ if (!JSON_OUT) {
   const f = (v: unknown, d = 1) => (typeof v === 'number' ? v.toFixed(d) : '-');
   console.log(`\nadapter: ${adapter}`);
   console.table(rows.map((r) => ({
-    config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'step/seq ms': `${f(r.ours_step_schedule_ms)} / ${f(r.ours_sequence_schedule_ms)}`,
+    config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'step/seq ms': `${f(r.ours_step_schedule_ms)} / ${f(r.ours_sequence_schedule_ms)}`, 'ours wasm ms': f(r.ours_wasm_ms),
     'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2), 'tfjs-cpu ms': f(r.tfjs_cpu_ms), '× cpu': f(r.speedup_vs_tfjs_cpu, 2),
     'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2),
     'torch-cpu ms': f(r.torch_cpu_ms), 'ours/torch': f(r.ours_vs_torch_cpu, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,

@@ -3,7 +3,8 @@
  * `'webgpu-rnn/browser'`): what users write code against — the context (`createBrowserContext`,
  * `GpuContext` with its settings, `Tensor`), layers (`Sequential`, `Embedding`, `LSTM`, `GRU`,
  * `RNN`, `Dense`, …), training (`Adam`, `SGD`, `fit`, `tuneSchedule`), checkpoints as bytes
- * (`encodeModel`, `decodeModelInto`, …), generation, data loaders and the float64 CPU reference
+ * (`encodeModel`, `decodeModelInto`, …), generation, `createPredictor` (inference on onnxruntime-web's
+ * wasm backend where the adapter is a software fallback), data loaders and the float64 CPU reference
  * (`cpu`). Kernels, their specs, the registry and the cell drivers are in `webgpu-rnn/kernels`.
  * It never imports `webgpu` or Node built-ins.
  * @packageDocumentation
@@ -59,6 +60,8 @@ export {
   beamSearch, greedyDecode, type DecoderSteps, type LayerDecoder, type BeamSearchOptions, type DecodeResult, type Hypothesis, type LengthNormalization,
 } from './train/decode.ts';
 export { createStream, type StreamingSession, type StreamOptions, type StreamBlock, type StreamPushOptions, type StreamOutput } from './train/stream.ts';
+// Inference on the engine that suits the adapter (onnxruntime-web's wasm on software fallbacks).
+export { createPredictor, type Predictor, type PredictorOptions, type PredictorEngine, type OnnxRuntimeModule } from './nn/predictor.ts';
 
 // Data (browser-safe loaders; the Node file readers are in the Node entry).
 export { CharVocab, charBatches, reshapeStreams } from './data/text.ts';
