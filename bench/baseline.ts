@@ -13,9 +13,10 @@
 // cell 128 → Dense 65, B16 T50) it times the Sequential training step (forward, loss, backward,
 // Adam; synced) and the forward alone (predict, read back), with the per-timestep schedule in both
 // step-kernel variants ('blocked' and 'plain') and the whole-sequence schedule, plus sampling with
-// the on-GPU generation kernel. Old and new alternate for several rounds (old first in even rounds,
-// new first in odd ones) so that machine load hits both alike; a row shows each side's median and
-// ratio = the median over rounds of old ms / new ms within the round (≥ 0.95: new at least as fast).
+// the on-GPU generation kernel. After two warm-up calls each, old and new alternate call by call
+// for 25 rounds (old first in even rounds, new first in odd ones) so that machine load hits both
+// alike; a row shows each side's median and ratio = the median over rounds of old ms / new ms
+// within the round (≥ 0.95: new at least as fast).
 // Pairing the two runs of one round cancels the load drift that moves whole rounds up and down
 // on a shared CPU driver (rounds of one side spread up to 2.5× on lavapipe); `median_ratio` is the
 // ratio of the two sides' medians.
@@ -54,7 +55,7 @@ export interface BaselineRow {
 export interface BaselineOptions {
   /** Git ref of the old kernels (default: the parent of the first commit that added shaders/recurrent/). */
   ref?: string;
-  /** Alternating rounds per row (default 9). */
+  /** Alternating rounds per row, one call per side and round (default 25). */
   rounds?: number;
   /** Rows whose config contains this string (default all). */
   only?: string;
@@ -164,7 +165,7 @@ async function msPerCall(r: Runner, reps: number): Promise<{ wall: number; cpu: 
 /** Runs the comparison: its rows, or a one-line note when there is no baseline to compare with. */
 export async function benchBaseline(opts: BaselineOptions = {}): Promise<{ rows: BaselineRow[]; baseline: string } | { note: string }> {
   const log = opts.log ?? console.log;
-  const rounds = opts.rounds ?? 9;
+  const rounds = opts.rounds ?? 25;
   const loaded = await loadBaseline(opts.ref);
   if (typeof loaded === 'string') return { note: `baseline comparison skipped: ${loaded}` };
   const cur = (await import('../src/node.ts')) as Lib;
@@ -181,14 +182,12 @@ export async function benchBaseline(opts: BaselineOptions = {}): Promise<{ rows:
       if (opts.only && !config.includes(opts.only)) continue;
       const [oldR, newR] = sides.map((s) => makeRunner(s.lib, s.ctx, c.cell, c.pass, c.kernel));
       try {
-        // Warm-up (pipelines, buffers), then as many calls per sample as make it ~250 ms.
-        for (const r of [oldR, newR]) await r.run();
-        const once = Math.max((await msPerCall(oldR, 1)).wall, (await msPerCall(newR, 1)).wall);
-        const reps = Math.max(1, Math.min(8, Math.round(250 / once)));
+        // Warm-up (pipelines, buffers, the JIT), then one timed call per side and round.
+        for (let w = 0; w < 2; w++) for (const r of [oldR, newR]) await r.run();
         const runs = { old: [] as { wall: number; cpu: number }[], new: [] as { wall: number; cpu: number }[] };
         for (let k = 0; k < rounds; k++) {
           const order = k % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
-          for (const side of order) runs[side].push(await msPerCall(side === 'old' ? oldR : newR, reps));
+          for (const side of order) runs[side].push(await msPerCall(side === 'old' ? oldR : newR, 1));
         }
         const med = (side: 'old' | 'new', key: 'wall' | 'cpu') => median(runs[side].map((m) => m[key]));
         const old_min = Math.min(...runs.old.map((m) => m.wall)), new_min = Math.min(...runs.new.map((m) => m.wall));
