@@ -138,7 +138,7 @@ export function registerPageSuites(o: Options): void {
     await p.mouse.down();
     for (let y = 40; y <= 240; y += 10) await p.mouse.move(box.x + 140, box.y + y);
     await p.mouse.up();
-    await p.waitForFunction((n) => ((globalThis as unknown as PageWindow).page.readings as number) > n, before, { timeout: 60_000 });
+    await p.waitForFunction((n) => { const s = (globalThis as unknown as PageWindow).page; return (s.readings as number) > n && s.shown === -1; }, before, { timeout: 60_000 });
     const s = await state(p);
     const last = (s.rows as number[][])[27];
     if (s.shown !== -1) throw new Error(`shown ${s.shown}, expected -1 (a drawing)`);

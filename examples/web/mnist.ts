@@ -115,6 +115,7 @@ function read(pixels: Float32Array | null, shown: number): Promise<void> {
       return;
     }
     const rows = await readDigit(model, pixels);
+    if (request !== requests) return; // a newer request came while this one ran
     const last = rows[SIDE - 1];
     const answer = last.indexOf(Math.max(...last));
     showRows(rows);

@@ -80,6 +80,7 @@ function read(): Promise<void> {
     if (!model || request !== requests) return;
     const text = el.review.value;
     const r = await readReview(text);
+    if (request !== requests) return; // a newer request came while this one ran
     show(r, r.words.some((w) => w.p !== null));
     Object.assign(pageState, { text, probability: r.probability, words: r.words, readings: (pageState.readings as number) + 1 });
   }));
