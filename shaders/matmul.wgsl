@@ -17,7 +17,8 @@
 //   0 a       GEMM: (M, K), or (K, M) when TRANS_A      column sum: (M, N)
 //   1 out     GEMM: (M, N)                              column sum: (N)
 //   2 params  { M, N, K, alpha, has_bias, accumulate }   column sum: K, alpha, has_bias unused
-//   3 b       GEMM only: (K, N), or (N, K) when TRANS_B
+//   3 b       GEMM only: (K, N), or (N, K) when TRANS_B; element type ST (precision/f32.wgsl, or
+//             f16 in matmul_f16_*: precision/f16.wgsl opens the module), widened to f32 on load
 //   4 bias    GEMM only: (N); when has_bias is 0 any buffer may be bound here and it is never read
 //
 // Variants:
@@ -69,12 +70,13 @@ struct Params {
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> b: array<vec4<ST>>;   // ST: f32, or f16 (precision/f16.wgsl)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 
 // Element i of the stored a / b.
 fn a_elem(i: u32) -> f32 { return a[i >> 2u][i & 3u]; }
-fn b_elem(i: u32) -> f32 { return b[i >> 2u][i & 3u]; }
+fn b_elem(i: u32) -> f32 { return f32(b[i >> 2u][i & 3u]); }
+fn b_vec(i: u32) -> vec4<f32> { return vec4<f32>(b[i]); }
 
 // op(A)[m, k] and op(B)[k, n] (no bounds checks).
 fn a_at(m: u32, k: u32) -> f32 {
@@ -138,11 +140,11 @@ fn a_block(r: vec4<u32>, k: u32) -> mat4x4<f32> {
 fn b_block(k: u32, c: vec4<u32>) -> mat4x4<f32> {
   if (TRANS_B) {
     let K = params.K;
-    return transpose(mat4x4<f32>(b[(c.x * K + k) >> 2u], b[(c.y * K + k) >> 2u], b[(c.z * K + k) >> 2u], b[(c.w * K + k) >> 2u]));
+    return transpose(mat4x4<f32>(b_vec((c.x * K + k) >> 2u), b_vec((c.y * K + k) >> 2u), b_vec((c.z * K + k) >> 2u), b_vec((c.w * K + k) >> 2u)));
   }
   let N = params.N;
   return mat4x4<f32>(
-    b[(k * N + c.x) >> 2u], b[((k + 1u) * N + c.x) >> 2u], b[((k + 2u) * N + c.x) >> 2u], b[((k + 3u) * N + c.x) >> 2u]);
+    b_vec((k * N + c.x) >> 2u), b_vec(((k + 1u) * N + c.x) >> 2u), b_vec(((k + 2u) * N + c.x) >> 2u), b_vec(((k + 3u) * N + c.x) >> 2u));
 }
 
 @compute @workgroup_size(RWG_X, RWG_Y)
@@ -237,13 +239,13 @@ fn matmul_tiled(
           let j = e % (TBK / 4u);
           let nn = e / (TBK / 4u);
           var v = vec4<f32>();
-          if (n0 + nn < N && k0 + 4u * j < K) { v = b[((n0 + nn) * K + k0 + 4u * j) >> 2u]; }
+          if (n0 + nn < N && k0 + 4u * j < K) { v = b_vec(((n0 + nn) * K + k0 + 4u * j) >> 2u); }
           for (var i = 0u; i < 4u; i++) { tile_b[(4u * j + i) * TWG + nn / 4u][nn % 4u] = v[i]; }
         } else {        // run along n: op(B)[k0 + kk, n0 + 4q .. +3]
           let q = e % TWG;
           let kk = e / TWG;
           var v = vec4<f32>();
-          if (n0 + 4u * q < N && k0 + kk < K) { v = b[((k0 + kk) * N + n0 + 4u * q) >> 2u]; }
+          if (n0 + 4u * q < N && k0 + kk < K) { v = b_vec(((k0 + kk) * N + n0 + 4u * q) >> 2u); }
           tile_b[kk * TWG + q] = v;
         }
       }

@@ -52,7 +52,9 @@ test('every minified kernel module compiles and every kernel builds a pipeline f
   const device = ctx.device;
   const failures: string[] = [];
   const modules = new Map<string, GPUShaderModule>();
-  for (const f of new Set(allKernels().map((k) => k.file))) {
+  // Modules that need a device feature this adapter lacks (shader-f16 on GL ES) are skipped.
+  const runnable = allKernels().filter((k) => !k.features?.some((f) => !ctx.features.has(f)));
+  for (const f of new Set(runnable.map((k) => k.file))) {
     // Errors are caught in a scope so that they fail this test, not a later read() on the context.
     device.pushErrorScope('validation');
     const module = device.createShaderModule({ code: minifiedSource(f), label: `minified shaders/${f}` });

@@ -6,8 +6,9 @@
 // token it samples to ids[b, s + 1]. S − 1 steps prime the model and generate N = S − P tokens,
 // possibly over several dispatches (the states carry in `state`).
 //
-// Module: common.wgsl + every cell's math (cells/lstm.wgsl, gru.wgsl, rnn.wgsl: a layer's cell is
-// chosen at run time from the program table) + this file. Per step:
+// Module: common.wgsl + precision/f32.wgsl (or precision/f16.wgsl first: f16 weights, f32 sums) +
+// every cell's math (cells/lstm.wgsl, gru.wgsl, rnn.wgsl: a layer's cell is chosen at run time from
+// the program table) + this file. Per step:
 //   x      = emb[tok, :]  (input mode 0, Embedding (V_in, E))  or  the one-hot e_tok (mode 1, so
 //            W_ih·x = W_ih[:, tok])
 //   layer l (x is the new h of layer l−1 for l > 0):
@@ -21,7 +22,7 @@
 //   (the CPU reference, src/cpu/generate.ts, samples with the same u in the same order).
 //
 // Bindings (row-major):
-//   0  weights  vec4<f32>, read: every parameter packed at float offsets (multiples of 4) given in
+//   0  weights  vec4<ST>, read: every parameter packed at element offsets (multiples of 4) given in
 //               `program`; matrices transposed, rows zero-padded to a multiple of 4: W_ih (I, G4),
 //               W_hh (H, G4), the head (H_top, V4); biases padded to G4 / V4; embedding (V_in, E) as is
 //   1  program  u32: [8 header words][8 words per layer]                          read
@@ -36,7 +37,7 @@
 //   5  logits   f32 (B, N, V): the raw logits each token was drawn from, when record = 1
 //   6  params   uniform (below)
 //   7  source   f32 (rows, cols)  read         — generate_pack only
-//   8  packed   f32 (the weights buffer) read_write — generate_pack only
+//   8  packed   ST (the weights buffer) read_write — generate_pack only
 // Threads: WG invocations (a power of two) per workgroup; workgroups: B along x.
 // Each phase is followed by storageBarrier(): the next phase reads values other invocations wrote.
 
@@ -52,7 +53,7 @@ struct Params {
   pack_rows: u32, pack_cols: u32, pack_offset: u32, pack_stride: u32, pad0: u32,
 }
 
-@group(0) @binding(0) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> weights: array<vec4<ST>>;
 @group(0) @binding(1) var<storage, read> program: array<u32>;
 @group(0) @binding(2) var<storage, read_write> ids: array<i32>;
 @group(0) @binding(3) var<storage, read_write> state: array<f32>;
@@ -60,7 +61,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 @group(0) @binding(7) var<storage, read> source: array<f32>;
-@group(0) @binding(8) var<storage, read_write> packed: array<f32>;
+@group(0) @binding(8) var<storage, read_write> packed: array<ST>;
 
 var<workgroup> red_v: array<f32, WG>;
 var<workgroup> red_i: array<u32, WG>;
@@ -71,7 +72,7 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
 
 // One float of the packed weights by float index.
 fn weight_at(i: u32) -> f32 {
-  return weights[i / 4u][i % 4u];
+  return f32(weights[i / 4u][i % 4u]);
 }
 
 fn gate_rows(cell: u32, H: u32) -> u32 {
@@ -122,17 +123,17 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   let wi = w_ih / 4u;
   let wh = w_hh / 4u;
   for (var q = lid; q < Q; q += WG) {
-    var gi = weights[b_ih / 4u + q];
+    var gi = vec4<f32>(weights[b_ih / 4u + q]);
     if (l == 0u && input_mode == 1u) {
-      gi += weights[wi + tok * Q + q];
+      gi += vec4<f32>(weights[wi + tok * Q + q]);
     } else if (l == 0u) {
-      for (var k = 0u; k < I; k++) { gi += weights[wi + k * Q + q] * weight_at(emb_row + k); }
+      for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * weight_at(emb_row + k); }
     } else {
       let x_at = state_at(b, l - 1u);
-      for (var k = 0u; k < I; k++) { gi += weights[wi + k * Q + q] * state[x_at + k]; }
+      for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * state[x_at + k]; }
     }
-    var gh = weights[b_hh / 4u + q];
-    for (var k = 0u; k < H; k++) { gh += weights[wh + k * Q + q] * state[h_at + k]; }
+    var gh = vec4<f32>(weights[b_hh / 4u + q]);
+    for (var k = 0u; k < H; k++) { gh += vec4<f32>(weights[wh + k * Q + q]) * state[h_at + k]; }
     for (var i = 0u; i < 4u; i++) {
       scratch[sc + 4u * q + i] = gi[i];
       scratch[sc + params.g_max + 4u * q + i] = gh[i];
@@ -191,8 +192,8 @@ fn head(lid: u32, b: u32, s: u32) {
   let hw = head_w / 4u;
   for (var q = lid; q < Q; q += WG) {
     var acc = vec4<f32>(0.0);
-    if (head_b != NONE) { acc = weights[head_b / 4u + q]; }
-    for (var k = 0u; k < head_in; k++) { acc += weights[hw + k * Q + q] * state[top + k]; }
+    if (head_b != NONE) { acc = vec4<f32>(weights[head_b / 4u + q]); }
+    for (var k = 0u; k < head_in; k++) { acc += vec4<f32>(weights[hw + k * Q + q]) * state[top + k]; }
     for (var i = 0u; i < 4u; i++) {
       let v = 4u * q + i;
       if (v < V) {
@@ -340,5 +341,5 @@ fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (idx >= rows * cols) { return; }
   let r = idx / cols;
   let c = idx % cols;
-  packed[params.pack_offset + c * params.pack_stride + r] = source[idx];
+  packed[params.pack_offset + c * params.pack_stride + r] = ST(source[idx]);
 }

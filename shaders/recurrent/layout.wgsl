@@ -1,6 +1,6 @@
 // recurrent/layout.wgsl — the bindings every cell shares in the step and sequence kernels. A module
-// is common.wgsl + this + cells/<cell>.wgsl + cells/<cell>_storage.wgsl + recurrent/step.wgsl or
-// sequence.wgsl (src/kernels/recurrent.ts). The storage file declares the cell's bindings (11 up),
+// is common.wgsl + precision/f32.wgsl (or precision/f16.wgsl first) + this + cells/<cell>.wgsl +
+// cells/<cell>_storage.wgsl + recurrent/step.wgsl or sequence.wgsl (src/kernels/recurrent.ts). The storage file declares the cell's bindings (11 up),
 // const NG (gates per unit) and the functions the scaffolds call per (b, t, j): cell_forward_row,
 // cell_forward_skip, cell_backward_row, cell_backward_skip, cell_backward_initial, cell_final_state.
 // SPLIT (const or override): NG, or for a two-pass cell the gate computed in a second pass from
@@ -9,11 +9,11 @@
 //
 // G = NG·H. Bindings (row-major; each kernel binds the subset it uses, listed in its spec):
 //   0  gx       (B, T, G)  read        input projection x·W_ihᵀ + b_ih
-//   1  whh      (G, H)     read        weight_hh, W_hh[r, k] at r·H + k
+//   1  whh      (G, H) ST  read        weight_hh, W_hh[r, k] at r·H + k (ST: f32, or f16 storage)
 //   2  bhh      (G)        read        bias_hh
 //   3  h0       (B, H)     read        initial hidden state
 //   4  lengths  (B) i32    read        valid steps per row, each in [1, T]
-//   5  hs       (B, T, H)  read_write  hidden states; zero past each row's length
+//   5  hs     (B, T, H) ST read_write  hidden states; zero past each row's length
 //   6  params   uniform {B, T, H, t}   t: the step of a per-step dispatch (else unused)
 //   7  dhs      (B, T, H)  read        gradient w.r.t. hs
 //   8  dghh     (B, T, G)  read_write  gradient w.r.t. the hidden-side pre-activations W_hh·h_prev
@@ -24,11 +24,11 @@
 struct Params { B: u32, T: u32, H: u32, t: u32 }
 
 @group(0) @binding(0) var<storage, read> gx: array<f32>;
-@group(0) @binding(1) var<storage, read> whh: array<f32>;
+@group(0) @binding(1) var<storage, read> whh: array<ST>;
 @group(0) @binding(2) var<storage, read> bhh: array<f32>;
 @group(0) @binding(3) var<storage, read> h0: array<f32>;
 @group(0) @binding(4) var<storage, read> lengths: array<i32>;
-@group(0) @binding(5) var<storage, read_write> hs: array<f32>;
+@group(0) @binding(5) var<storage, read_write> hs: array<ST>;
 @group(0) @binding(6) var<uniform> params: Params;
 @group(0) @binding(7) var<storage, read> dhs: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dghh: array<f32>;
@@ -38,7 +38,7 @@ struct Params { B: u32, T: u32, H: u32, t: u32 }
 // h_prev[b, j] of step t: h0 at t = 0, else hs[b, t-1] (hs of earlier steps is final by then).
 fn h_prev_at(b: u32, t: u32, j: u32) -> f32 {
   if (t == 0u) { return h0[b * params.H + j]; }
-  return hs[(b * params.T + t - 1u) * params.H + j];
+  return f32(hs[(b * params.T + t - 1u) * params.H + j]);
 }
 
 // b_hh[q·H + j] for the gates q < SPLIT (lanes past SPLIT are 0): the start of each gate's sum.

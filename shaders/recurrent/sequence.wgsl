@@ -21,9 +21,7 @@ var<workgroup> shm: array<f32, SH>;
 
 @compute @workgroup_size(WG)
 fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let B = params.B;
-  let T = params.T;
-  let H = params.H;
+  let B = params.B;  let T = params.T;  let H = params.H;
   let n = RB * H;                  // elements of the workgroup's (RB, H) block
   let b0 = wid.x * RB;
   for (var e = lid.x; e < n; e += WG) {
@@ -42,7 +40,7 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
       if (b >= B) { continue; }
       let o = (b * T + t) * H + j;
       if (i32(t) >= lengths[b]) {
-        hs[o] = 0.0;
+        hs[o] = ST(0.0);
         cell_forward_skip(b, t, j);
         continue;
       }
@@ -50,14 +48,14 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
       let hb = cur + bl * H;
       for (var k = 0u; k < H; k++) {
         let hk = shm[hb + k];
-        a.x += whh[j * H + k] * hk;
-        if (SPLIT > 1u) { a.y += whh[(H + j) * H + k] * hk; }
-        if (SPLIT > 2u) { a.z += whh[(2u * H + j) * H + k] * hk; }
-        if (SPLIT > 3u) { a.w += whh[(3u * H + j) * H + k] * hk; }
+        a.x += f32(whh[j * H + k]) * hk;
+        if (SPLIT > 1u) { a.y += f32(whh[(H + j) * H + k]) * hk; }
+        if (SPLIT > 2u) { a.z += f32(whh[(2u * H + j) * H + k]) * hk; }
+        if (SPLIT > 3u) { a.w += f32(whh[(3u * H + j) * H + k]) * hk; }
       }
       let h = cell_forward_row(b, t, j, a, shm[cur + e], false);
-      hs[o] = h;
-      shm[nxt + e] = h;
+      hs[o] = ST(h);
+      shm[nxt + e] = f32(ST(h));   // as hs holds it (rounded when ST is f16)
     }
     if (SPLIT < NG) {
       storageBarrier();
@@ -67,10 +65,10 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         if (b >= B || i32(t) >= lengths[b]) { continue; }
         let i0 = (b * T + t) * H;
         var a = bhh[SPLIT * H + j];
-        for (var k = 0u; k < H; k++) { a += whh[(SPLIT * H + j) * H + k] * cell_pass_input(i0 + k); }
+        for (var k = 0u; k < H; k++) { a += f32(whh[(SPLIT * H + j) * H + k]) * cell_pass_input(i0 + k); }
         let h = cell_forward_row(b, t, j, vec4<f32>(a), shm[cur + e], true);
-        hs[i0 + j] = h;
-        shm[nxt + e] = h;
+        hs[i0 + j] = ST(h);
+        shm[nxt + e] = f32(ST(h));   // as hs holds it (rounded when ST is f16)
       }
     }
     workgroupBarrier();
@@ -79,10 +77,7 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
 
 @compute @workgroup_size(WG)
 fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let B = params.B;
-  let T = params.T;
-  let H = params.H;
-  let G = NG * H;
+  let B = params.B;  let T = params.T;  let H = params.H;  let G = NG * H;
   let n = RB * H;
   let m = RB * G;                  // floats in one (RB, G) dghh buffer
   let b0 = wid.x * RB;
@@ -107,10 +102,10 @@ fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         if (!is_last) {
           let nb = nxt + bl * G;
           for (var r = 0u; r < H; r++) {
-            a.x += shm[nb + r] * whh[r * H + j];
-            if (SPLIT > 1u) { a.y += shm[nb + H + r] * whh[(H + r) * H + j]; }
-            if (SPLIT > 2u) { a.z += shm[nb + 2u * H + r] * whh[(2u * H + r) * H + j]; }
-            if (SPLIT > 3u) { a.w += shm[nb + 3u * H + r] * whh[(3u * H + r) * H + j]; }
+            a.x += shm[nb + r] * f32(whh[r * H + j]);
+            if (SPLIT > 1u) { a.y += shm[nb + H + r] * f32(whh[(H + r) * H + j]); }
+            if (SPLIT > 2u) { a.z += shm[nb + 2u * H + r] * f32(whh[(2u * H + r) * H + j]); }
+            if (SPLIT > 3u) { a.w += shm[nb + 3u * H + r] * f32(whh[(3u * H + r) * H + j]); }
           }
         }
         d = cell_backward_row(b, t, j, is_last, (a.x + a.y) + (a.z + a.w), false);
@@ -128,7 +123,7 @@ fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         let b = b0 + bl;
         if (b >= B || i32(t) >= lengths[b]) { continue; }
         var a = 0.0;
-        for (var r = 0u; r < H; r++) { a += shm[cur + bl * G + SPLIT * H + r] * whh[(SPLIT * H + r) * H + j]; }
+        for (var r = 0u; r < H; r++) { a += shm[cur + bl * G + SPLIT * H + r] * f32(whh[(SPLIT * H + r) * H + j]); }
         let d = cell_backward_row(b, t, j, false, a, true);
         for (var q = 0u; q < SPLIT; q++) {
           dghh[(b * T + t) * G + q * H + j] = d[q];

@@ -31,7 +31,7 @@ fn block_rows(bb: u32) -> vec4<u32> { return min(vec4<u32>(bb * R) + vec4<u32>(0
 // a + W_hh[q·H + j, k]·hk in lane q for the gates q < SPLIT (a loop the compiler unrolls): R = 1's sums.
 fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
   var s = a;
-  for (var q = 0u; q < SPLIT; q++) { s[q] += whh[(q * params.H + j) * params.H + k] * hk; }
+  for (var q = 0u; q < SPLIT; q++) { s[q] += f32(whh[(q * params.H + j) * params.H + k]) * hk; }
   return s;
 }
 
@@ -39,10 +39,10 @@ fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
 fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32> {
   let at = (rows * params.T + vec4<u32>(s)) * NG * params.H;
   var one = 0.0;   // R = 1: one scalar sum (4 lanes of one row would load and multiply each term 4 times)
-  if (R == 1u) { for (var r = r0; r < r1; r++) { one += dghh[at.x + r] * whh[r * params.H + j]; } return vec4<f32>(one); }
+  if (R == 1u) { for (var r = r0; r < r1; r++) { one += dghh[at.x + r] * f32(whh[r * params.H + j]); } return vec4<f32>(one); }
   var acc = vec4<f32>(0.0);
   for (var r = r0; r < r1; r++) {
-    acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * whh[r * params.H + j];
+    acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * f32(whh[r * params.H + j]);
   }
   return acc;
 }
@@ -50,9 +50,7 @@ fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32
 @compute @workgroup_size(WG)
 fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);
-  let H = params.H;
-  let T = params.T;
-  let t = params.t;
+  let H = params.H;  let T = params.T;  let t = params.t;
   if (idx >= ((params.B + R - 1u) / R) * H) { return; }
   let bb = idx / H;
   let j = idx % H;
@@ -61,12 +59,12 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let p = (rows * T + vec4<u32>(t)) * H;
     var a = vec4<f32>(bhh[SPLIT * H + j]);
     for (var k = 0u; k < H; k++) {
-      a += whh[(SPLIT * H + j) * H + k] * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k));
+      a += f32(whh[(SPLIT * H + j) * H + k]) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k));
     }
     let v = a;
     for (var l = 0u; l < block_count(bb); l++) {
       let b = rows[l];
-      if (i32(t) < lengths[b]) { hs[(b * T + t) * H + j] = cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true); }
+      if (i32(t) < lengths[b]) { hs[(b * T + t) * H + j] = ST(cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true)); }
     }
     return;
   }
@@ -80,20 +78,20 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     for (var k = 0u; k < H; k++) {
       if (R == 1u) { one = add_gates(one, j, k, h0[p.x + k]); continue; }
       let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
-      a0 += whh[j * H + k] * hk;
-      if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
-      if (SPLIT > 2u) { a2 += whh[(2u * H + j) * H + k] * hk; }
-      if (SPLIT > 3u) { a3 += whh[(3u * H + j) * H + k] * hk; }
+      a0 += f32(whh[j * H + k]) * hk;
+      if (SPLIT > 1u) { a1 += f32(whh[(H + j) * H + k]) * hk; }
+      if (SPLIT > 2u) { a2 += f32(whh[(2u * H + j) * H + k]) * hk; }
+      if (SPLIT > 3u) { a3 += f32(whh[(3u * H + j) * H + k]) * hk; }
     }
   } else {
     let p = (rows * T + vec4<u32>(t - 1u)) * H;
     for (var k = 0u; k < H; k++) {
-      if (R == 1u) { one = add_gates(one, j, k, hs[p.x + k]); continue; }
-      let hk = vec4<f32>(hs[p.x + k], hs[p.y + k], hs[p.z + k], hs[p.w + k]);
-      a0 += whh[j * H + k] * hk;
-      if (SPLIT > 1u) { a1 += whh[(H + j) * H + k] * hk; }
-      if (SPLIT > 2u) { a2 += whh[(2u * H + j) * H + k] * hk; }
-      if (SPLIT > 3u) { a3 += whh[(3u * H + j) * H + k] * hk; }
+      if (R == 1u) { one = add_gates(one, j, k, f32(hs[p.x + k])); continue; }
+      let hk = vec4<f32>(f32(hs[p.x + k]), f32(hs[p.y + k]), f32(hs[p.z + k]), f32(hs[p.w + k]));
+      a0 += f32(whh[j * H + k]) * hk;
+      if (SPLIT > 1u) { a1 += f32(whh[(H + j) * H + k]) * hk; }
+      if (SPLIT > 2u) { a2 += f32(whh[(2u * H + j) * H + k]) * hk; }
+      if (SPLIT > 3u) { a3 += f32(whh[(3u * H + j) * H + k]) * hk; }
     }
   }
   // v[l]: row l's sums per gate. Lanes are read from a value: a dynamic index into a variable
@@ -104,21 +102,18 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let b = rows[l];
     let o = (b * T + t) * H + j;
     if (i32(t) >= lengths[b]) {
-      hs[o] = 0.0;
+      hs[o] = ST(0.0);
       cell_forward_skip(b, t, j);
       continue;
     }
-    hs[o] = cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false);
+    hs[o] = ST(cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false));
   }
 }
 
 @compute @workgroup_size(WG)
 fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);
-  let H = params.H;
-  let T = params.T;
-  let t = params.t;
-  let G = NG * H;
+  let H = params.H;  let T = params.T;  let t = params.t;  let G = NG * H;
   if (idx >= ((params.B + R - 1u) / R) * H) { return; }
   let bb = idx / H;
   let j = idx % H;
@@ -169,6 +164,6 @@ fn final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let j = idx % H;
   let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
   let src = (b * params.T + last) * H + j;
-  hn[idx] = hs[src];
+  hn[idx] = f32(hs[src]);
   cell_final_state(b, j, src);
 }

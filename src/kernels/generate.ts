@@ -11,6 +11,8 @@ import type { GpuContext } from '../runtime/context.ts';
 import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
+import { halfWords } from './half.ts';
+import { checkHalfSupported } from './recurrent.ts';
 import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
@@ -21,22 +23,29 @@ const fields = [
   ['serial', 'u32'], ['pack_rows', 'u32'], ['pack_cols', 'u32'], ['pack_offset', 'u32'], ['pack_stride', 'u32'], ['pad0', 'u32'],
 ] as const;
 const params = B_('params', 'uniform', 6);
-// The generation scaffold with every cell's math: a layer's cell is chosen at run time.
-const file = moduleFile('cells/lstm.wgsl', 'cells/gru.wgsl', 'cells/rnn.wgsl', 'recurrent/generate.wgsl');
-
-export const GENERATE_KERNELS: KernelSpec[] = [
-  {
-    name: 'generate_steps', file, params: fields, overrides: { WG: 256 },
-    bindings: [
-      B_('weights', 'read-only-storage', 0), B_('program', 'read-only-storage', 1), B_('ids', 'storage', 2), B_('state', 'storage', 3),
-      B_('scratch', 'storage', 4), B_('logits', 'storage', 5), params,
-    ],
-  },
-  {
-    name: 'generate_pack', file, params: fields, overrides: { WG: 64 },
-    bindings: [params, B_('source', 'read-only-storage', 7), B_('packed', 'storage', 8)],
-  },
-];
+// The generation scaffold with every cell's math: a layer's cell is chosen at run time. The packed
+// weights are f32, or f16 in the generate_f16_* kernels (precision/f16.wgsl; sums stay f32).
+const parts = ['cells/lstm.wgsl', 'cells/gru.wgsl', 'cells/rnn.wgsl', 'recurrent/generate.wgsl'];
+const generateKernels = (precision: 'f32' | 'f16'): KernelSpec[] => {
+  const half = precision === 'f16';
+  const file = half ? moduleFile('precision/f16.wgsl', 'common.wgsl', ...parts) : moduleFile('precision/f32.wgsl', ...parts);
+  const family = half ? 'generate_f16' : 'generate';
+  const features = half ? { features: ['shader-f16'] } : {};
+  return [
+    {
+      name: `${family}_steps`, entry: 'generate_steps', file, params: fields, overrides: { WG: 256 }, ...features,
+      bindings: [
+        B_('weights', 'read-only-storage', 0), B_('program', 'read-only-storage', 1), B_('ids', 'storage', 2), B_('state', 'storage', 3),
+        B_('scratch', 'storage', 4), B_('logits', 'storage', 5), params,
+      ],
+    },
+    {
+      name: `${family}_pack`, entry: 'generate_pack', file, params: fields, overrides: { WG: 64 }, ...features,
+      bindings: [params, B_('source', 'read-only-storage', 7), B_('packed', 'storage', 8)],
+    },
+  ];
+};
+export const GENERATE_KERNELS: KernelSpec[] = [...generateKernels('f32'), ...generateKernels('f16')];
 const ZERO_PARAMS = Object.fromEntries(fields.map(([k]) => [k, 0])) as Record<(typeof fields)[number][0], number>;
 registerKernels(GENERATE_KERNELS);
 
@@ -65,11 +74,16 @@ export interface GeneratorSpec {
   layers: GeneratorLayer[];
   /** Dense head to the logits: weight (V, H_top), optional bias (V). */
   head: { weight: Tensor; bias?: Tensor };
+  /** 'f16': the packed parameters are f16 (half the bytes every step re-reads), sums and states
+   *  f32; needs 'shader-f16'. Default 'f32'. */
+  precision?: 'f32' | 'f16';
 }
 
 /** A packed generator: the parameters in one buffer plus the program table the kernel walks. */
 export interface PackedGenerator {
+  /** f32, or f16 storage (u32 words of packed halves, ./half.ts) when `precision` is 'f16'. */
   weights: Tensor;
+  precision: 'f32' | 'f16';
   program: Tensor<'u32'>;
   /** Token ids the input accepts (V_in) and logits the head gives (V). */
   inputVocab: number;
@@ -88,6 +102,9 @@ const pad4 = (n: number): number => Math.ceil(n / 4) * 4;
 /** Checks the spec's shapes and records copies of every parameter into one packed buffer. */
 export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGenerator {
   const op = 'packGenerator';
+  const precision = spec.precision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f16') throw new Error(`${op}: precision must be 'f32' or 'f16', got ${JSON.stringify(precision)}`);
+  if (precision === 'f16') checkHalfSupported(ctx, `${op}: precision 'f16'`);
   if (spec.layers.length < 1) throw new Error(`${op}: at least one recurrent layer is needed`);
   // Matrices are stored transposed with rows padded to a multiple of 4, vectors padded to a
   // multiple of 4, the embedding as it is; every part starts at a multiple of 4 floats (a vec4).
@@ -154,18 +171,18 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
   }
   header[7] = I;
 
-  const weights = ctx.zeros([packedSize], 'f32', 'generator_weights'); // the padding must be 0
+  const half = precision === 'f16';
+  // The padding must be 0. f16: packedSize (a multiple of 4) halves in packedSize / 2 words.
+  const weights = half ? ctx.zeros([halfWords(packedSize)], 'u32', 'generator_weights') : ctx.zeros([packedSize], 'f32', 'generator_weights');
+  const pack = (t: Tensor, rows: number, cols: number, at: number, stride: number): void => ctx.dispatch(half ? 'generate_f16_pack' : 'generate_pack', {
+    bindings: { source: t, packed: weights },
+    params: { ...ZERO_PARAMS, pack_rows: rows, pack_cols: cols, pack_offset: at, pack_stride: stride },
+    workgroups: grid1d(rows * cols, 64, ctx.limits.maxComputeWorkgroupsPerDimension),
+  });
   for (const { t, transpose, at } of parts) {
-    if (transpose) {
-      const [rows, cols] = t.shape;
-      ctx.dispatch('generate_pack', {
-        bindings: { source: t, packed: weights },
-        params: { ...ZERO_PARAMS, pack_rows: rows, pack_cols: cols, pack_offset: at, pack_stride: pad4(rows) },
-        workgroups: grid1d(rows * cols, 64, ctx.limits.maxComputeWorkgroupsPerDimension),
-      });
-    } else {
-      ctx.copy(t, weights, t.byteSize, 0, at * 4);
-    }
+    if (transpose) pack(t, t.shape[0], t.shape[1], at, pad4(t.shape[0]));
+    else if (half) pack(t, t.size, 1, at, 0);   // as one column: packed[at + r] = t[r], rounded to f16
+    else ctx.copy(t, weights, t.byteSize, 0, at * 4);
   }
   const table = new Uint32Array(8 + layerWords.length);
   table.set(header);
@@ -173,7 +190,7 @@ export function packGenerator(ctx: GpuContext, spec: GeneratorSpec): PackedGener
   const program = ctx.tensor(table, [table.length], 'generator_program') as Tensor<'u32'>;
   const noLogits = ctx.empty([1], 'f32', 'generate_no_logits');
   return {
-    weights, program, inputVocab, V, nLayers: spec.layers.length, hMax, gMax, noLogits,
+    weights, precision, program, inputVocab, V, nLayers: spec.layers.length, hMax, gMax, noLogits,
     release() { weights.release(); program.release(); noLogits.release(); },
   };
 }
@@ -249,7 +266,7 @@ export function generateSteps(ctx: GpuContext, g: PackedGenerator, t: GenerateSt
   if (!['auto', 'serial', 'parallel'].includes(sampler)) throw new Error(`${op}: sampler must be 'auto', 'serial' or 'parallel', got ${String(sampler)}`);
   const serial = sampler === 'serial' || (sampler === 'auto' && g.V * Math.max(K, 2) <= 1024);
   if (o.sBegin === o.sEnd) return;
-  ctx.dispatch('generate_steps', {
+  ctx.dispatch(g.precision === 'f16' ? 'generate_f16_steps' : 'generate_steps', {
     bindings: { weights: g.weights, program: g.program, ids: t.ids, state: t.state, scratch: t.scratch, logits: t.logits ?? g.noLogits },
     params: {
       B, S, P: o.P, s_begin: o.sBegin, s_end: o.sEnd, seed: o.seed >>> 0, top_k: K, record: t.logits ? 1 : 0,

@@ -18,7 +18,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { finalStateGrid, recurrentKernels, stepLaunch } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
 import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
@@ -93,6 +93,7 @@ export interface GruBackwardSequenceTensors extends Omit<GruBackwardStepTensors,
 
 /** H from whh (3H, H). */
 function hiddenOf(op: string, w: Tensor): number {
+  if (storagePrecision(w) === 'f16') return halfHidden(op, w, 3);
   checkTensor(op, 'whh', w, [-1, -1]);
   const H = w.shape[1];
   checkTensor(op, 'whh', w, [3 * H, H]);
@@ -115,7 +116,7 @@ function checkForward(op: string, a: GruForwardTensors): { B: number; T: number;
   checkTensor(op, 'bhh', a.bhh, [3 * H]);
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'gates', a.gates, [B, T, 3 * H]);
   checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
   checkTensor(op, 'hn', a.hn, [B, H]);
@@ -128,7 +129,7 @@ function checkBackwardCommon(op: string, a: Omit<GruBackwardStepTensors, 'dhCarr
   const [B, T] = batchTimeOf(op, 'dhs', a.dhs, H);
   checkTensor(op, 'gates', a.gates, [B, T, 3 * H]);
   checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
   checkTensor(op, 'dgates', a.dgates, [B, T, 3 * H]);
@@ -160,7 +161,7 @@ type CellOverrides = ReturnType<typeof gruOverrides>;
 function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: number, T: number, H: number, cell: CellOverrides): void {
   const launch = stepLaunch(ctx, B, H);
   for (const PASS of passes(cell)) {
-    ctx.dispatch('gru_step_forward', {
+    ctx.dispatch(recurrentKernelName(ctx, 'gru', 'step_forward', storagePrecision(a.whh)), {
       bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
       params: { B, T, H, t },
       overrides: { ...launch.overrides, ...cell, PASS },
@@ -172,7 +173,7 @@ function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: nu
 
 /** hn = hs at each row's last valid step (after the last forward step of either schedule). */
 export function recordGruFinalState(ctx: GpuContext, a: Pick<GruForwardTensors, 'hs' | 'lengths' | 'hn'>, B: number, T: number, H: number): void {
-  ctx.dispatch('gru_final_state', { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { B, T, H, t: 0 }, workgroups: finalStateGrid(B, H) });
+  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'final_state', storagePrecision(a.hs)), { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { B, T, H, t: 0 }, workgroups: finalStateGrid(B, H) });
 }
 
 /** Records the T forward steps t = 0 … T-1, the last with the final-state gather (T + 1 dispatches). */
@@ -200,7 +201,7 @@ export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTe
 function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number, cell: CellOverrides): void {
   const launch = stepLaunch(ctx, B, H);
   for (const PASS of passes(cell)) {
-    ctx.dispatch('gru_step_backward', { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
+    ctx.dispatch(recurrentKernelName(ctx, 'gru', 'step_backward', storagePrecision(a.whh)), { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
   }
 }
 
@@ -219,7 +220,7 @@ export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors
 /** dh0 from dghh[:, 0] and the carry (after the last backward step of either schedule). */
 export function recordGruInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number, SPLIT = 3): void {
   const launch = stepLaunch(ctx, B, H);
-  ctx.dispatch('gru_backward_initial', {
+  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dghh, dh_carry: a.dhCarry, dh0: a.dh0 },
     params: { B, T, H, t: 0 },
     overrides: { ...launch.overrides, SPLIT }, // with the reset gate before the product, n's rows are in the carry

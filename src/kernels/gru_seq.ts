@@ -12,6 +12,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { gruOverrides, recordGruInitial, recordGruFinalState, type GruBackwardSequenceTensors, type GruCellOptions, type GruForwardTensors } from './gru.ts';
 import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
+import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
 
 /** Whether the GRU sequence kernels can run for hidden size H on this adapter (backward needs 2·3H floats per row). */
 export function gruFusedSupported(ctx: GpuContext, H: number): boolean {
@@ -22,6 +23,11 @@ export function gruFusedSupported(ctx: GpuContext, H: number): boolean {
 
 /** B, T, H from whh (3H, H) and a (B, T, width·H) tensor. */
 function gruDims(op: string, seqName: string, seq: Tensor, w: Tensor, width: number): { B: number; T: number; H: number } {
+  if (storagePrecision(w) === 'f16') {
+    const H = halfHidden(op, w, 3);
+    checkTensor(op, seqName, seq, [-1, -1, width * H]);
+    return { B: seq.shape[0], T: seq.shape[1], H };
+  }
   checkTensor(op, 'whh', w, [-1, -1]);
   const [G, H] = w.shape;
   if (G !== 3 * H) throw new Error(`${op}: whh (${w.name}) has shape ${shapeString(w.shape)}, expected (3*H, H) = (${3 * H}, ${H})`);
@@ -44,14 +50,14 @@ export function gruForwardFused(ctx: GpuContext, a: GruForwardTensors, opts: Seq
   checkTensor(op, 'bhh', a.bhh, [G]);
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'gates', a.gates, [B, T, G]);
   checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkDistinct(op, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hnLin: a.hnLin, hn: a.hn });
   const cell = gruOverrides(op, opts);
   const p = planOrThrow(op, ctx, d, 2 * H, opts);
-  ctx.dispatch('gru_seq_forward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'seq_forward', storagePrecision(a.whh)), {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
     params: { B, T, H, t: 0 },
     overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
@@ -73,7 +79,7 @@ export function gruBackwardFused(ctx: GpuContext, a: GruBackwardSequenceTensors,
   const { B, T, H } = d, G = 3 * H;
   checkTensor(op, 'gates', a.gates, [B, T, G]);
   checkTensor(op, 'hnLin', a.hnLin, [B, T, H]);
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
   checkTensor(op, 'dgates', a.dgates, [B, T, G]);
@@ -90,7 +96,7 @@ export function gruBackwardFused(ctx: GpuContext, a: GruBackwardSequenceTensors,
   const carry = a.dhCarry ?? ctx.empty([B, H], 'f32', 'gru dh_carry');
   if (a.dhn) ctx.copy(a.dhn, carry);
   else ctx.clear(carry);
-  ctx.dispatch('gru_seq_backward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'seq_backward', storagePrecision(a.whh)), {
     bindings: {
       whh: a.whh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin,
       dhs: a.dhs, dgates: a.dgates, dghh: a.dghh, dh_carry: carry,

@@ -4,6 +4,7 @@ export * from './adam.ts';
 export * from './seq.ts';
 export * from './matmul.ts';
 export * from './activation.ts';
+export * from './half.ts';
 export * from './rnn.ts';
 export * from './softmax_xent.ts';
 export * from './attention.ts';

@@ -15,7 +15,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { finalStateGrid, recurrentKernels, stepLaunch } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
 import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
@@ -103,6 +103,11 @@ export interface Dims { B: number; T: number; H: number }
 
 /** H from whh (4H, H), then B and T from a (B, T, 4H) tensor. */
 function lstmDims(op: string, seqName: string, seq: Tensor, whh: Tensor): Dims {
+  if (storagePrecision(whh) === 'f16') {
+    const H = halfHidden(op, whh, 4);
+    checkTensor(op, seqName, seq, [-1, -1, 4 * H]);
+    return { B: seq.shape[0], T: seq.shape[1], H };
+  }
   checkTensor(op, 'whh', whh, [-1, -1]);
   const [G, H] = whh.shape;
   if (G !== 4 * H) {
@@ -126,7 +131,7 @@ function checkForward(op: string, a: LstmForwardTensors): Dims {
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'c0', a.c0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'cs', a.cs, [B, T, H]);
   checkTensor(op, 'gates', a.gates, [B, T, G]);
   checkTensor(op, 'hn', a.hn, [B, H]);
@@ -167,7 +172,7 @@ type CellOverrides = ReturnType<typeof lstmOverrides>;
 function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d: Dims, cell: CellOverrides): void {
   const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates } = a;
   const launch = stepLaunch(ctx, d.B, d.H);
-  ctx.dispatch('lstm_step_forward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'step_forward', storagePrecision(whh)), {
     bindings: { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, peep: a.peephole ?? c0 }, // without peepholes peep is never read
     params: { B: d.B, T: d.T, H: d.H, t },
     overrides: { ...launch.overrides, ...cell },
@@ -178,7 +183,7 @@ function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d:
 
 /** hn, cn = hs, cs at each row's last valid step (after the last forward step of either schedule). */
 export function recordLstmFinalState(ctx: GpuContext, a: Pick<LstmForwardTensors, 'hs' | 'cs' | 'lengths' | 'hn' | 'cn'>, d: Dims): void {
-  ctx.dispatch('lstm_final_state', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'final_state', storagePrecision(a.hs)), {
     bindings: { hs: a.hs, cs: a.cs, lengths: a.lengths, hn: a.hn, cn: a.cn },
     params: { B: d.B, T: d.T, H: d.H, t: 0 },
     workgroups: finalStateGrid(d.B, d.H),
@@ -190,7 +195,7 @@ function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, 
   const launch = stepLaunch(ctx, d.B, d.H);
   // The kernel reads dcn through the carry (it has no binding to spare under the browsers' limit).
   if (t === d.T - 1) ctx.copy(a.dcn, a.dcCarry);
-  ctx.dispatch('lstm_step_backward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'step_backward', storagePrecision(whh)), {
     bindings: { dhs, dhn, gates, cs, c0, whh, lengths, dghh: a.dgates, dc_carry: a.dcCarry, peep: a.peephole ?? c0 },
     params: { B: d.B, T: d.T, H: d.H, t },
     overrides: { ...launch.overrides, ...cell },
@@ -200,7 +205,7 @@ function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, 
 
 /** dh0, dc0 from dgates[:, 0] and the carry (after the last backward step of either schedule). */
 export function recordLstmInitial(ctx: GpuContext, a: LstmBackwardInitialTensors, d: Dims): void {
-  ctx.dispatch('lstm_backward_initial', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { dghh: a.dgates, whh: a.whh, dc_carry: a.dcCarry, dh0: a.dh0, dc0: a.dc0 },
     params: { B: d.B, T: d.T, H: d.H, t: 0 },
     ...stepLaunch(ctx, d.B, d.H),

@@ -11,6 +11,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv } from './grid.ts';
+import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
 import { lstmOverrides, recordLstmFinalState, recordLstmInitial, type LstmBackwardTensors, type LstmCellOptions, type LstmForwardTensors } from './lstm.ts';
 
 // ---------------------------------------------------------------- launch plan (shared by the *_seq families)
@@ -75,6 +76,11 @@ export function lstmFusedSupported(ctx: GpuContext, H: number): boolean {
 interface Dims { B: number; T: number; H: number }
 
 function lstmDims(op: string, seqName: string, seq: Tensor, w: Tensor): Dims {
+  if (storagePrecision(w) === 'f16') {
+    const H = halfHidden(op, w, 4);
+    checkTensor(op, seqName, seq, [-1, -1, 4 * H]);
+    return { B: seq.shape[0], T: seq.shape[1], H };
+  }
   checkTensor(op, 'whh', w, [-1, -1]);
   const [G, H] = w.shape;
   if (G !== 4 * H) throw new Error(`${op}: whh (${w.name}) has shape ${shapeString(w.shape)}, expected (4*H, H) = (${4 * H}, ${H})`);
@@ -109,7 +115,7 @@ export function lstmForwardFused(ctx: GpuContext, a: LstmForwardTensors, opts: S
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'c0', a.c0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'cs', a.cs, [B, T, H]);
   checkTensor(op, 'gates', a.gates, [B, T, G]);
   checkTensor(op, 'hn', a.hn, [B, H]);
@@ -121,7 +127,7 @@ export function lstmForwardFused(ctx: GpuContext, a: LstmForwardTensors, opts: S
   });
   const cell = lstmOverrides(op, opts, a.peephole);
   const p = planOrThrow(op, ctx, d, 2 * H, opts);
-  ctx.dispatch('lstm_seq_forward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'seq_forward', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, gx: a.gx, bhh: a.bhh, h0: a.h0, hs: a.hs, peep: a.peephole ?? a.c0 },
     params: { B, T, H, t: 0 },
     overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
@@ -157,7 +163,7 @@ export function lstmBackwardFused(ctx: GpuContext, a: LstmBackwardTensors & { dh
   const cell = lstmOverrides(op, opts, a.peephole);
   const p = planOrThrow(op, ctx, d, 2 * G, opts);
   ctx.copy(a.dcn, a.dcCarry); // the kernel reads dcn through the carry at each row's last step
-  ctx.dispatch('lstm_seq_backward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'seq_backward', storagePrecision(a.whh)), {
     bindings: {
       whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates, dc_carry: a.dcCarry,
       peep: a.peephole ?? a.c0,

@@ -4,9 +4,11 @@
 // lavapipe-like CPU drivers). A call that names no variant uses the context's matmulVariant
 // setting (`ctx.configure({ matmulVariant })`).
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { Tensor, checkTensor, shapeString } from '../runtime/tensor.ts';
 import { ceilDiv } from './grid.ts';
+import { checkHalf } from './half.ts';
+import { checkHalfSupported } from './recurrent.ts';
 
 export { MATMUL_VARIANTS, type MatmulVariant } from '../runtime/settings.ts';
 import { MATMUL_VARIANTS, type MatmulVariant } from '../runtime/settings.ts';
@@ -30,10 +32,17 @@ const gemmBindings = [
 const params = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['alpha', 'f32'], ['has_bias', 'u32'], ['accumulate', 'u32']] as const;
 const modes = { TRANS_A: 0, TRANS_B: 0, VEC_A: 0, VEC_B: 0 };
 
+// b's element type ST is f32 (precision/f32.wgsl), or f16 in the matmul_f16_* GEMMs (b: f16 storage
+// from ./half.ts, e.g. a recurrent layer's W_ih at precision 'f16'; sums stay f32).
+const f32Module = moduleFile('precision/f32.wgsl', 'matmul.wgsl');
+const f16Module = moduleFile('precision/f16.wgsl', 'common.wgsl', 'matmul.wgsl');
+const f16 = ['shader-f16'];
 export const MATMUL_KERNELS: KernelSpec[] = [
-  { name: 'matmul_tiled', file: 'matmul.wgsl', bindings: gemmBindings, params, overrides: { ...modes, TWG } },
-  { name: 'matmul_register', file: 'matmul.wgsl', bindings: gemmBindings, params, overrides: { ...modes, RWG_X, RWG_Y } },
-  { name: 'matmul_column_sum', file: 'matmul.wgsl', bindings: columnSumBindings, params, overrides: { CS_COLS, CS_ROWS } },
+  { name: 'matmul_tiled', file: f32Module, bindings: gemmBindings, params, overrides: { ...modes, TWG } },
+  { name: 'matmul_register', file: f32Module, bindings: gemmBindings, params, overrides: { ...modes, RWG_X, RWG_Y } },
+  { name: 'matmul_column_sum', file: f32Module, bindings: columnSumBindings, params, overrides: { CS_COLS, CS_ROWS } },
+  { name: 'matmul_f16_tiled', entry: 'matmul_tiled', file: f16Module, bindings: gemmBindings, params, overrides: { ...modes, TWG }, features: f16 },
+  { name: 'matmul_f16_register', entry: 'matmul_register', file: f16Module, bindings: gemmBindings, params, overrides: { ...modes, RWG_X, RWG_Y }, features: f16 },
 ];
 registerKernels(MATMUL_KERNELS);
 
@@ -50,6 +59,9 @@ export interface MatmulOptions {
   alpha?: number;
   /** GEMM variant; default the context's `settings.matmulVariant`. */
   variant?: MatmulVariant;
+  /** b is f16 storage (./half.ts: halfEmpty, halfPack) of a tensor of this shape, read by the
+   *  matmul_f16_* kernels (sums in f32; needs 'shader-f16'). Absent: b is f32. */
+  bHalfShape?: readonly number[];
 }
 
 /** A tensor of any rank as a matrix: [product of all dims but the last, last dim]. */
@@ -84,22 +96,24 @@ function blockGrid(ctx: GpuContext, colBlocks: number, rowBlocks: number): [numb
  * out = alpha·op(A)·op(B) (+ bias broadcast over rows) (+ out if accumulate).
  * Tensors of any rank are viewed as matrices [all dims but the last, last dim]; op(A) is (M, K)
  * (a stored (M, K), or (K, M) when transA) and op(B) is (K, N) (b stored (K, N), or (N, K) when
- * transB); out must hold M·N values with last dimension N; bias is (N). All f32. out must not be
- * the same buffer as a, b or bias.
+ * transB); out must hold M·N values with last dimension N; bias is (N). All f32, except b with
+ * `bHalfShape` (f16 storage). out must not be the same buffer as a, b or bias.
  */
 export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions = {}): void {
   const op = 'matmul';
   checkF32(op, 'a', a);
-  checkF32(op, 'b', b);
+  const bHalf = opts.bHalfShape;
+  if (bHalf) checkHalf(op, 'b', b, bHalf);
+  else checkF32(op, 'b', b);
   checkF32(op, 'out', out);
   const transA = opts.transA ?? false, transB = opts.transB ?? false;
   const [ar, ac] = asMatrix(a);
-  const [br, bc] = asMatrix(b);
+  const [br, bc] = bHalf ? [bHalf.reduce((x, y) => x * y, 1) / bHalf[bHalf.length - 1], bHalf[bHalf.length - 1]] : asMatrix(b);
   const M = transA ? ac : ar, K = transA ? ar : ac;
   const kB = transB ? bc : br, N = transB ? br : bc;
   const aDesc = `a ${tname(a)} viewed as ${shapeString([ar, ac])}${transA ? ' (transA)' : ''}`;
   if (kB !== K) {
-    throw new Error(`${op}: b ${tname(b)} has shape ${shapeString(b.shape)}, expected inner dimension ${K} ` +
+    throw new Error(`${op}: b ${tname(b)} has shape ${shapeString(bHalf ?? b.shape)}, expected inner dimension ${K} ` +
       `(${transB ? 'b is (N, K) with transB' : 'b is (K, N)'}; ${aDesc} gives M=${M}, K=${K})`);
   }
   const outCols = out.shape.length === 0 ? 1 : out.shape[out.shape.length - 1];
@@ -120,6 +134,8 @@ export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts:
   if (!Number.isFinite(alpha)) throw new Error(`${op}: alpha is ${alpha}, expected a finite number`);
   const variant = opts.variant ?? ctx.settings.matmulVariant;
   if (!MATMUL_VARIANTS.includes(variant)) throw new Error(`${op}: unknown variant ${String(variant)}; expected one of ${MATMUL_VARIANTS.join(', ')}`);
+  if (bHalf) checkHalfSupported(ctx, `${op}: b ${tname(b)} (f16 storage)`);
+  const family = bHalf ? 'matmul_f16' : 'matmul';
 
   // 4-vector loads of a / b when their stored rows start 16-byte aligned (last dim % 4 == 0).
   // The register kernel uses them only when both are aligned: it gets both flags or neither, so
@@ -136,9 +152,9 @@ export function matmul(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, opts:
   const p = { M, N, K, alpha, has_bias: opts.bias ? 1 : 0, accumulate: opts.accumulate ? 1 : 0 };
   if (variant === 'tiled') {
     const bm = 4 * TWG;
-    ctx.dispatch('matmul_tiled', { bindings, params: p, overrides, workgroups: blockGrid(ctx, ceilDiv(N, bm), ceilDiv(M, bm)) });
+    ctx.dispatch(`${family}_tiled`, { bindings, params: p, overrides, workgroups: blockGrid(ctx, ceilDiv(N, bm), ceilDiv(M, bm)) });
   } else {
-    ctx.dispatch('matmul_register', {
+    ctx.dispatch(`${family}_register`, {
       bindings, params: p, overrides, workgroups: blockGrid(ctx, ceilDiv(N, 4 * RWG_X), ceilDiv(M, 4 * RWG_Y)),
     });
   }

@@ -9,12 +9,16 @@
 //   recurrent/step.wgsl     per-timestep schedule: step_forward, step_backward, backward_initial,
 //                           final_state (R batch rows per invocation, an override)
 //   recurrent/sequence.wgsl whole-sequence schedule: seq_forward, seq_backward
-// Kernel names stay `<cell>_<op>` (lstm_step_forward, gru_seq_backward, …). The typed wrappers
+// Kernel names stay `<cell>_<op>` (lstm_step_forward, gru_seq_backward, …). Each module also comes
+// with f16 storage of whh and hs (`<cell>_f16_<op>`, sums in f32): precision/f16.wgsl opens it
+// (before common.wgsl) where the f32 module has precision/f32.wgsl. The typed wrappers
 // that check tensors and record dispatches are in ./lstm.ts, ./gru.ts, ./rnn.ts (per timestep) and
 // ./lstm_seq.ts, ./gru_seq.ts, ./rnn_seq.ts (whole sequence).
 import type { GpuContext } from '../runtime/context.ts';
 import { moduleFile, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv, grid1d } from './grid.ts';
+import { checkHalf } from './half.ts';
 import { STEP_BLOCK_ROWS, stepKernelVariant } from './step_variant.ts';
 
 export type RecurrentCellName = 'lstm' | 'gru' | 'rnn';
@@ -60,13 +64,23 @@ const CELLS: Record<RecurrentCellName, CellLayout> = {
 export const STEP_WG = 64;
 const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
 
-/** The step and sequence kernels of a cell, ready for registerKernels. */
+/** The element type of a recurrent kernel's whh and hs: f32, or f16 storage with f32 sums. */
+export type StoragePrecision = 'f32' | 'f16';
+
+/** The step and sequence kernels of a cell at both storage precisions, ready for registerKernels. */
 export function recurrentKernels(cell: RecurrentCellName): KernelSpec[] {
+  return [...cellKernels(cell, 'f32'), ...cellKernels(cell, 'f16')];
+}
+
+function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): KernelSpec[] {
   const c = CELLS[cell];
   const all = { ...LAYOUT, ...c.bindings };
   const bind = (names: string[]): BindingSpec[] =>
     [...new Set(names)].map((name) => ({ name, kind: all[name][1], index: all[name][0] })).sort((a, b) => a.index! - b.index!);
-  const parts = ['recurrent/layout.wgsl', `cells/${cell}.wgsl`, `cells/${cell}_storage.wgsl`];
+  const cellParts = ['recurrent/layout.wgsl', `cells/${cell}.wgsl`, `cells/${cell}_storage.wgsl`];
+  const parts = precision === 'f16' ? ['precision/f16.wgsl', 'common.wgsl', ...cellParts] : ['precision/f32.wgsl', ...cellParts];
+  const family = precision === 'f16' ? `${cell}_f16` : cell;
+  const features = precision === 'f16' ? { features: ['shader-f16'] } : {};
   const step = moduleFile(...parts, 'recurrent/step.wgsl');
   const seq = moduleFile(...parts, 'recurrent/sequence.wgsl');
   const stepOverrides = { WG: STEP_WG, R: STEP_BLOCK_ROWS, PASS: 0, ...c.overrides };
@@ -74,7 +88,7 @@ export function recurrentKernels(cell: RecurrentCellName): KernelSpec[] {
   const forward = bind(['gx', 'whh', 'bhh', 'h0', 'lengths', 'hs', 'params', ...c.forward]);
   const backward = bind(['whh', 'lengths', 'params', 'dhs', 'dghh', ...c.backward]);
   const spec = (op: string, file: string, entry: string, bindings: BindingSpec[], overrides: Record<string, number>): KernelSpec =>
-    ({ name: `${cell}_${op}`, file, entry, params: fields, overrides, bindings });
+    ({ name: `${family}_${op}`, file, entry, params: fields, overrides, bindings, ...features });
   return [
     spec('step_forward', step, 'step_forward', forward, stepOverrides),
     spec('step_backward', step, 'step_backward', backward, stepOverrides),
@@ -95,4 +109,47 @@ export function stepLaunch(ctx: GpuContext, B: number, H: number): { overrides: 
 /** Grid of final_state (one invocation per (b, j)). */
 export function finalStateGrid(B: number, H: number): [number, number] {
   return grid1d(B * H, STEP_WG);
+}
+
+/** The storage precision of a recurrent kernel's whh or hs tensor: f16 storage is a u32 tensor
+ *  of packed halves (./half.ts), anything else f32. */
+export function storagePrecision(t: Tensor): StoragePrecision {
+  return t.dtype === 'u32' ? 'f16' : 'f32';
+}
+
+/** Checks whh or hs: f32 of `shape`, or (precision f16) f16 storage of that shape. */
+export function checkStored(op: string, arg: string, t: Tensor, shape: readonly number[], precision: StoragePrecision): void {
+  if (precision === 'f16') checkHalf(op, arg, t, shape);
+  else checkTensor(op, arg, t, shape);
+}
+
+/** Throws unless whh and hs have one storage precision; returns it. */
+export function checkPrecision(op: string, whh: Tensor, hs: Tensor): StoragePrecision {
+  const p = storagePrecision(whh), q = storagePrecision(hs);
+  if (p !== q) throw new Error(`${op}: whh (${whh.name}) is ${p} storage and hs (${hs.name}) ${q}, expected both f32 or both f16 storage (u32 tensors of packed halves)`);
+  return p;
+}
+
+/** Throws unless the context's device can run f16 storage kernels (the 'shader-f16' feature). */
+export function checkHalfSupported(ctx: GpuContext, what: string): void {
+  if (!ctx.features.has('shader-f16')) {
+    throw new Error(`${what}: f16 storage needs the WebGPU feature 'shader-f16', which this adapter lacks (${ctx.describe()}); use precision 'f32' here`);
+  }
+}
+
+/** The name of a cell's kernel `op` at a storage precision (`lstm_step_forward`, `lstm_f16_step_forward`). */
+export function recurrentKernelName(ctx: GpuContext, cell: RecurrentCellName, op: string, precision: StoragePrecision): string {
+  if (precision === 'f32') return `${cell}_${op}`;
+  checkHalfSupported(ctx, `${cell}_f16_${op}`);
+  return `${cell}_f16_${op}`;
+}
+
+/** H of f16 whh storage of (NG·H, H): its ceil(NG·H²/2) words determine H. */
+export function halfHidden(op: string, whh: Tensor, NG: number): number {
+  const words = whh.shape.length === 1 ? whh.shape[0] : 0;
+  const H = Math.round(Math.sqrt((2 * words) / NG));
+  if (H < 1 || Math.ceil((NG * H * H) / 2) !== words) {
+    throw new Error(`${op}: whh (${whh.name}) is u32(${whh.shape.join(', ')}), expected f16 storage of (${NG}*H, H): u32 (ceil(${NG}·H²/2)) for some H (see halfEmpty)`);
+  }
+  return H;
 }

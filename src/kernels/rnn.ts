@@ -6,7 +6,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { finalStateGrid, recurrentKernels, stepLaunch } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
 
 export const RNN_KERNELS: KernelSpec[] = recurrentKernels('rnn');
 registerKernels(RNN_KERNELS);
@@ -85,6 +85,7 @@ function checkNoAlias(op: string, outputs: string[], all: Record<string, Tensor>
 
 /** Shape of the whh tensor as H, checked square. */
 function hiddenOf(op: string, whh: Tensor): number {
+  if (storagePrecision(whh) === 'f16') return halfHidden(op, whh, 1);
   checkTensor(op, 'whh', whh, [-1, -1]);
   const H = whh.shape[1];
   checkTensor(op, 'whh', whh, [H, H]);
@@ -99,7 +100,7 @@ function checkForward(op: string, t: number | null, a: RnnForwardTensors): { B: 
   checkTensor(op, 'bhh', a.bhh, [H]);
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkNoAlias(op, ['hs', 'hn'], { ...a });
   return { B, T, H };
@@ -111,7 +112,7 @@ function checkBackward(op: string, t: number | null, a: RnnBackwardTensors): { B
   const [B, T] = a.dhs.shape;
   if (t !== null) checkStep(op, t, T);
   checkTensor(op, 'dhn', a.dhn, [B, H]);
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
   checkTensor(op, 'dgates', a.dgates, [B, T, H]);
   checkNoAlias(op, ['dgates', 'hs'], { ...a });
@@ -129,7 +130,7 @@ function checkInitial(op: string, a: RnnBackwardInitialTensors): { B: number; T:
 
 function recordForward(ctx: GpuContext, t: number, a: RnnForwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
   const k = stepLaunch(ctx, d.B, d.H);
-  ctx.dispatch('rnn_step_forward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'step_forward', storagePrecision(a.whh)), {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs },
     params: { ...d, t },
     overrides: { ...k.overrides, ACT },
@@ -140,12 +141,12 @@ function recordForward(ctx: GpuContext, t: number, a: RnnForwardTensors, d: { B:
 
 /** hn = hs at each row's last valid step (after the last forward step of either schedule). */
 export function recordRnnFinalState(ctx: GpuContext, a: Pick<RnnForwardTensors, 'hs' | 'lengths' | 'hn'>, d: { B: number; T: number; H: number }): void {
-  ctx.dispatch('rnn_final_state', { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { ...d, t: 0 }, workgroups: finalStateGrid(d.B, d.H) });
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'final_state', storagePrecision(a.hs)), { bindings: { hs: a.hs, lengths: a.lengths, hn: a.hn }, params: { ...d, t: 0 }, workgroups: finalStateGrid(d.B, d.H) });
 }
 
 function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
   const k = stepLaunch(ctx, d.B, d.H);
-  ctx.dispatch('rnn_step_backward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'step_backward', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { ...d, t },
     overrides: { ...k.overrides, ACT },
@@ -155,7 +156,7 @@ function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { 
 
 /** dh0 = dgates[:, 0]·W_hh (after the last backward step of either schedule). */
 export function recordRnnInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, d: { B: number; T: number; H: number }): void {
-  ctx.dispatch('rnn_backward_initial', {
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dgates, dh0: a.dh0 },
     params: { ...d, t: 0 },
     ...stepLaunch(ctx, d.B, d.H),

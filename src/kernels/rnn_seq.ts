@@ -12,6 +12,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { recordRnnFinalState, recordRnnInitial, type RnnBackwardTensors, type RnnForwardTensors, type RnnOptions } from './rnn.ts';
 import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
+import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
 
 /** Whether the RNN sequence kernels can run for hidden size H on this adapter (2·H floats per row). */
 export function rnnFusedSupported(ctx: GpuContext, H: number): boolean {
@@ -38,6 +39,7 @@ function checkOutputsDistinct(op: string, outputs: string[], all: Record<string,
 
 /** H from whh (H, H), checked square. */
 function hiddenOf(op: string, w: Tensor): number {
+  if (storagePrecision(w) === 'f16') return halfHidden(op, w, 1);
   checkTensor(op, 'whh', w, [-1, -1]);
   const H = w.shape[1];
   checkTensor(op, 'whh', w, [H, H]);
@@ -60,12 +62,12 @@ export function rnnForwardFused(ctx: GpuContext, a: RnnForwardTensors, opts: Rnn
   checkTensor(op, 'bhh', a.bhh, [H]);
   checkTensor(op, 'h0', a.h0, [B, H]);
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'hn', a.hn, [B, H]);
   const all = { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn };
   checkOutputsDistinct(op, ['hs', 'hn'], all);
   const p = planOrThrow(op, ctx, { B, T, H }, 2 * H, opts);
-  ctx.dispatch('rnn_seq_forward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'seq_forward', storagePrecision(a.whh)), {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs },
     params: { B, T, H, t: 0 },
     overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ACT },
@@ -87,7 +89,7 @@ export function rnnBackwardFused(ctx: GpuContext, a: RnnBackwardTensors & { dh0?
   checkTensor(op, 'dhs', a.dhs, [-1, -1, H]);
   const [B, T] = a.dhs.shape;
   checkTensor(op, 'dhn', a.dhn, [B, H]);
-  checkTensor(op, 'hs', a.hs, [B, T, H]);
+  checkStored(op, 'hs', a.hs, [B, T, H], checkPrecision(op, a.whh, a.hs));
   checkTensor(op, 'lengths', a.lengths, [B], 'i32');
   checkTensor(op, 'dgates', a.dgates, [B, T, H]);
   if (a.dh0 !== undefined) checkTensor(op, 'dh0', a.dh0, [B, H]);
@@ -95,7 +97,7 @@ export function rnnBackwardFused(ctx: GpuContext, a: RnnBackwardTensors & { dh0?
   if (a.dh0) all.dh0 = a.dh0;
   checkOutputsDistinct(op, a.dh0 ? ['hs', 'dgates', 'dh0'] : ['hs', 'dgates'], all);
   const p = planOrThrow(op, ctx, { B, T, H }, 2 * H, opts);
-  ctx.dispatch('rnn_seq_backward', {
+  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'seq_backward', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { B, T, H, t: 0 },
     overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ACT },

@@ -85,6 +85,8 @@ export interface CellDriver {
 
 /** (B, T, H) of a (B, T, H) sequence tensor. */
 const dimsOf = (seq: Tensor): ScheduleDims => ({ B: seq.shape[0], T: seq.shape[1], H: seq.shape[2] });
+/** (B, T, H) of a forward from gx (B, T, G) and h0 (B, H): hs may be f16 storage, a flat tensor. */
+const forwardDims = (a: CellForward): ScheduleDims => ({ B: a.h0.shape[0], T: a.gx.shape[1], H: a.h0.shape[1] });
 
 const lstm: CellDriver = {
   kind: 'lstm', gates: 4, hasCell: true, separateDghh: false, saved: { cs: 1, gates: 4 },
@@ -94,7 +96,7 @@ const lstm: CellDriver = {
       gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, c0: a.c0!, lengths: a.lengths,
       hs: a.hs, cs: a.saved.cs, gates: a.saved.gates, hn: a.hn, cn: a.cn!, peephole: a.peephole,
     };
-    if (resolveSchedule(ctx, lstm, dimsOf(a.hs), a.schedule) === 'sequence') lstmForwardFused(ctx, t, a.cell);
+    if (resolveSchedule(ctx, lstm, forwardDims(a), a.schedule) === 'sequence') lstmForwardFused(ctx, t, a.cell);
     else lstmForwardSteps(ctx, t, a.cell);
   },
   backward(ctx, a) {
@@ -117,7 +119,7 @@ const gru: CellDriver = {
       gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs,
       gates: a.saved.gates, hnLin: a.saved.hnLin, hn: a.hn,
     };
-    if (resolveSchedule(ctx, gru, dimsOf(a.hs), a.schedule) === 'sequence') gruForwardFused(ctx, t, a.cell);
+    if (resolveSchedule(ctx, gru, forwardDims(a), a.schedule) === 'sequence') gruForwardFused(ctx, t, a.cell);
     else gruForwardSteps(ctx, t, a.cell);
   },
   backward(ctx, a) {
@@ -136,7 +138,7 @@ const rnn: CellDriver = {
   sequenceSupported: rnnFusedSupported,
   forward(ctx, a, nonlinearity) {
     const t = { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn };
-    if (resolveSchedule(ctx, rnn, dimsOf(a.hs), a.schedule) === 'sequence') rnnForwardFused(ctx, t, { nonlinearity });
+    if (resolveSchedule(ctx, rnn, forwardDims(a), a.schedule) === 'sequence') rnnForwardFused(ctx, t, { nonlinearity });
     else rnnForwardSteps(ctx, t, { nonlinearity });
   },
   backward(ctx, a, nonlinearity) {

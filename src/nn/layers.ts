@@ -3,6 +3,8 @@ import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
+import { halfEmpty, halfPack } from '../kernels/half.ts';
+import { checkHalfSupported } from '../kernels/recurrent.ts';
 import { activationBackward, activationForward, type Activation } from '../kernels/activation.ts';
 import { seqDropout, seqGatherLast, seqScatterLast } from '../kernels/seq.ts';
 import { Layer, checkAct, uniformInit, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
@@ -11,7 +13,7 @@ import { checkBoolean, checkEnum, checkInteger, checkLayerName, checkNumberInRan
 
 /** The activations a Dense layer can apply (its `activation` option). */
 export const DENSE_ACTIVATIONS: readonly Activation[] = ['relu', 'tanh', 'sigmoid'];
-const DENSE_OPTIONS = ['units', 'inputSize', 'activation', 'bias', 'name'] as const;
+const DENSE_OPTIONS = ['units', 'inputSize', 'activation', 'bias', 'precision', 'name'] as const;
 
 export interface DenseOptions {
   /** Output features. */
@@ -22,6 +24,12 @@ export interface DenseOptions {
   activation?: Activation;
   /** Default true. */
   bias?: boolean;
+  /**
+   * 'f16': the GEMMs read an f16 copy of the weight, packed from the f32 weight at every forward
+   * (the master copy optimizers and checkpoints see), with f32 sums; inputs, outputs, bias and
+   * gradients stay f32. Needs the WebGPU feature 'shader-f16' (build throws without it). Default 'f32'.
+   */
+  precision?: 'f32' | 'f16';
   name?: string;
 }
 
@@ -34,8 +42,12 @@ export class Dense extends Layer {
   readonly units: number;
   readonly activation?: Activation;
   readonly useBias: boolean;
+  /** Storage of the weight the GEMMs read (see DenseOptions.precision). */
+  readonly precision: 'f32' | 'f16';
   inputSize: number;
   private weight!: Parameter;
+  /** The f16 copy of the weight (precision 'f16'), a u32 tensor of packed halves. */
+  private weight16: Tensor | null = null;
   private bias?: Parameter;
   private x: Tensor | null = null;
   private y: Tensor | null = null;
@@ -49,6 +61,21 @@ export class Dense extends Layer {
     this.activation = o.activation === undefined ? undefined : checkEnum(owner, 'option activation', o.activation, DENSE_ACTIVATIONS);
     this.useBias = o.bias === undefined ? true : checkBoolean(owner, 'option bias', o.bias);
     this.inputSize = o.inputSize === undefined ? 0 : checkInteger(owner, 'option inputSize (0 = inferred)', o.inputSize, 0);
+    this.precision = o.precision === undefined ? 'f32' : checkEnum(owner, 'option precision', o.precision, ['f32', 'f16'] as const);
+  }
+
+  /** Refuses precision 'f16' on a device without 'shader-f16' before anything is uploaded. */
+  override build(ctx: GpuContext): void {
+    if (this.precision === 'f16') checkHalfSupported(ctx, `${layerLabel('Dense', this.name)}: option precision 'f16'`);
+    super.build(ctx);
+    this.weight16?.release();
+    this.weight16 = this.precision === 'f16' ? halfEmpty(ctx, this.weight.shape, `${this.name}.weight16`) : null;
+  }
+
+  override dispose(): void {
+    this.weight16?.release();
+    this.weight16 = null;
+    super.dispose();
   }
 
   configure(input: ActDesc, rng: Rng): ActDesc {
@@ -65,7 +92,12 @@ export class Dense extends Layer {
   forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
     const shape = x.kind === 'seq' ? [run.B, run.T, this.units] : [run.B, this.units];
     let y = this.buffer('z', shape);
-    matmul(ctx, x.t, this.weight.value!, y, { transB: true, bias: this.bias?.value });
+    if (this.weight16) {
+      halfPack(ctx, this.weight.value!, this.weight16);   // fresh from the f32 weight (updates included)
+      matmul(ctx, x.t, this.weight16, y, { transB: true, bias: this.bias?.value, bHalfShape: this.weight.shape });
+    } else {
+      matmul(ctx, x.t, this.weight.value!, y, { transB: true, bias: this.bias?.value });
+    }
     if (this.activation) {
       const z = y;
       y = this.buffer('y', shape);
@@ -87,12 +119,16 @@ export class Dense extends Layer {
     if (this.bias) matmulColumnSum(ctx, dz, this.bias.grad!, { accumulate: true });
     if (!needInputGrad) return null;
     const dx = this.buffer('dx', this.x.shape);
-    matmul(ctx, dz, this.weight.value!, dx);
+    if (this.weight16) matmul(ctx, dz, this.weight16, dx, { bHalfShape: this.weight.shape });   // the forward's f16 weight
+    else matmul(ctx, dz, this.weight.value!, dx);
     return dx;
   }
 
   config(): Record<string, unknown> {
-    return { type: 'Dense', name: this.name, units: this.units, inputSize: this.inputSize, activation: this.activation, bias: this.useBias };
+    return {
+      type: 'Dense', name: this.name, units: this.units, inputSize: this.inputSize, activation: this.activation, bias: this.useBias,
+      ...(this.precision === 'f16' ? { precision: this.precision } : {}),
+    };
   }
 }
 

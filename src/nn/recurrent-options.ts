@@ -10,7 +10,7 @@ import { CELL_ACTIVATIONS, GATE_ACTIVATIONS, type CellActivation, type GateActiv
 /** Every option a recurrent layer takes (documented on RecurrentOptions in recurrent.ts). */
 export const RECURRENT_OPTIONS = [
   'hiddenSize', 'inputSize', 'numLayers', 'bidirectional', 'dropout', 'stateful', 'forgetBias', 'nonlinearity',
-  'activation', 'recurrentActivation', 'resetAfter', 'peepholes', 'schedule', 'name',
+  'activation', 'recurrentActivation', 'resetAfter', 'peepholes', 'schedule', 'precision', 'name',
 ] as const;
 
 /** The checked options with defaults applied (inputSize 0 = inferred from the previous layer). */
@@ -34,6 +34,8 @@ export interface CheckedRecurrentOptions {
   /** LSTM: peephole connections (TF1 use_peepholes, ONNX P); false otherwise. */
   peepholes: boolean;
   schedule: RecurrentSchedule | undefined;
+  /** Storage of W_hh and the hidden states in the recurrence: 'f32' (default) or 'f16'. */
+  precision: 'f32' | 'f16';
 }
 
 export function checkRecurrentOptions(cell: unknown, o: unknown): CheckedRecurrentOptions {
@@ -66,5 +68,6 @@ export function checkRecurrentOptions(cell: unknown, o: unknown): CheckedRecurre
     resetAfter: o.resetAfter === undefined ? true : checkBoolean(owner, 'option resetAfter', o.resetAfter),
     peepholes: o.peepholes === undefined ? false : checkBoolean(owner, 'option peepholes', o.peepholes),
     schedule: o.schedule === undefined ? undefined : checkEnum(owner, 'option schedule', o.schedule, ['step', 'sequence', 'auto'] as const),
+    precision: o.precision === undefined ? 'f32' : checkEnum(owner, 'option precision', o.precision, ['f32', 'f16'] as const),
   };
 }

@@ -14,6 +14,8 @@ import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Rng } from '../cpu/random.ts';
 import { matmul, matmulColumnSum } from '../kernels/matmul.ts';
+import { halfEmpty, halfPack, halfUnpack, halfWords } from '../kernels/half.ts';
+import { checkHalfSupported } from '../kernels/recurrent.ts';
 import { embeddingProjectOneHot, embeddingProjectOneHotBackward } from '../kernels/embedding.ts';
 import { seqAxpy, seqColumnDot, seqCopyCols, seqDropout, seqReverse, seqShiftPrev, seqTakeCols } from '../kernels/seq.ts';
 import { saltOf } from '../cpu/seq.ts';
@@ -66,6 +68,17 @@ export interface RecurrentOptions {
   peepholes?: boolean;
   /** Step or sequence kernels for the recurrence (default: the context's `settings.recurrentSchedule`, see GpuContext.configure). */
   schedule?: RecurrentSchedule;
+  /**
+   * Storage precision, like a Keras `mixed_float16` policy for this layer: 'f16' stores W_ih, W_hh
+   * and the hidden-state sequence that the input GEMM and the recurrent kernels read and write in
+   * f16 (half the bytes), while every sum and the biases, saved gates, cell states and gradients
+   * stay f32. The parameters themselves stay f32 (master weights: optimizers and checkpoints see
+   * f32); each forward packs fresh f16 copies of W_ih and W_hh from them, so an update is seen by
+   * the next step. A fused one-hot input gathers W_ih's f32 columns. The layer's output is its f16
+   * hidden states widened to f32. Needs the WebGPU feature 'shader-f16': build throws without it
+   * (Dawn's OpenGL ES backend lacks it). Default 'f32'.
+   */
+  precision?: 'f32' | 'f16';
   name?: string;
 }
 
@@ -103,6 +116,10 @@ export class Recurrent extends Layer {
   readonly peepholes: boolean;
   /** Step or sequence kernels; undefined follows the context's `settings.recurrentSchedule`. */
   schedule: RecurrentSchedule | undefined;
+  /** Storage of W_hh and the hidden states in the recurrence (see RecurrentOptions.precision). */
+  readonly precision: 'f32' | 'f16';
+  /** f16 storage tensors (u32 words of packed halves), cached like `buffer`. */
+  private halves = new Map<string, Tensor>();
   inputSize: number;
   private driver: CellDriver;
   private dirs: DirState[] = [];
@@ -136,7 +153,37 @@ export class Recurrent extends Layer {
     this.resetAfter = c.resetAfter;
     this.peepholes = c.peepholes;
     this.schedule = c.schedule;
+    this.precision = c.precision;
     this.inputSize = c.inputSize;
+  }
+
+  /** Refuses precision 'f16' on a device without 'shader-f16' before anything is uploaded. */
+  override build(ctx: GpuContext): void {
+    if (this.precision === 'f16') checkHalfSupported(ctx, `${this.cell.toUpperCase()} ${JSON.stringify(this.name)}: option precision 'f16'`);
+    super.build(ctx);
+  }
+
+  override dispose(): void {
+    for (const t of this.halves.values()) t.release();
+    this.halves.clear();
+    super.dispose();
+  }
+
+  /** The f16 copy of a weight, packed from its f32 value now (recorded in order with the updates). */
+  private halfWeight(ctx: GpuContext, p: Parameter, key: string): Tensor {
+    const t = this.halfBuffer(key, p.shape);
+    halfPack(ctx, p.value!, t);
+    return t;
+  }
+
+  /** A cached f16 storage tensor for numel(shape) values. */
+  private halfBuffer(key: string, shape: readonly number[]): Tensor {
+    const have = this.halves.get(key);
+    if (have && have.shape[0] === halfWords(shape.reduce((a, b) => a * b, 1))) return have;
+    have?.release();
+    const t = halfEmpty(this.ctx!, shape, `${this.name}.${key}`);
+    this.halves.set(key, t);
+    return t;
   }
 
   /**
@@ -325,9 +372,15 @@ export class Recurrent extends Layer {
           seqReverse(ctx, input, run.lengths, xin);
         }
         const gx = this.buffer(`gx_${k}`, [B, T, G]);
+        // f16: the GEMM and the recurrence read f16 copies of W_ih and W_hh (refreshed from the f32
+        // weights at every forward) and the recurrence reads and writes an f16 hs.
+        const half = this.precision === 'f16';
         if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx);
+        else if (half) matmul(ctx, xin, this.halfWeight(ctx, d.wih, `wih16_${k}`), gx, { transB: true, bias: d.bih.value, bHalfShape: d.wih.shape });
         else matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
         const hs = this.buffer(`hs_${k}`, [B, T, H]);
+        const whh = half ? this.halfWeight(ctx, d.whh, `whh16_${k}`) : d.whh.value!;
+        const hsRun = half ? this.halfBuffer(`hs16_${k}`, [B, T, H]) : hs;
         const h0 = this.buffer(`h0_${k}`, [B, H]);
         ctx.copy(h0All, h0, B * H * 4, (l * D + dir) * B * H * 4, 0);
         const c0 = c0All ? this.buffer(`c0_${k}`, [B, H]) : undefined;
@@ -337,9 +390,10 @@ export class Recurrent extends Layer {
         const saved: Record<string, Tensor> = {};
         for (const [name, width] of Object.entries(this.driver.saved)) saved[name] = this.buffer(`${name}_${k}`, [B, T, width * H]);
         this.driver.forward(ctx, {
-          gx, whh: d.whh.value!, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs, hn, cn, saved, schedule: this.schedule,
+          gx, whh, bhh: d.bhh.value!, h0, c0, lengths: run.lengths, hs: hsRun, hn, cn, saved, schedule: this.schedule,
           peephole: d.wpeep?.value, cell: this.kerasOptions(),
         }, this.nonlinearity);
+        if (half) halfUnpack(ctx, hsRun, hs);   // hs: the f16 states widened, for the output and dW_hh
         ctx.copy(hn, hnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (cn && cnAll) ctx.copy(cn, cnAll, B * H * 4, 0, (l * D + dir) * B * H * 4);
         if (dir === 1) {
@@ -423,8 +477,10 @@ export class Recurrent extends Layer {
         const dc0 = this.driver.hasCell ? this.buffer(`dc0_${k}`, [B, H]) : undefined;
         const dhn = finalSlice(finalGrad?.h, `dhn_${k}`, l * D + dir, zerosBH)!;
         const dcn = finalSlice(finalGrad?.c, `dcn_${k}`, l * D + dir, zerosBH2);
+        const half = this.precision === 'f16';
         this.driver.backward(ctx, {
-          dhs, dhn, dcn, hs, h0, c0, whh: d.whh.value!, lengths: run.lengths,
+          dhs, dhn, dcn, hs: half ? this.halfBuffer(`hs16_${k}`, [B, T, H]) : hs, h0, c0,
+          whh: half ? this.halfBuffer(`whh16_${k}`, [G, H]) : d.whh.value!, lengths: run.lengths,
           saved, dgates, dghh, dh0, dc0, scratch: (name, shape) => this.buffer(`${name}_${k}`, shape), schedule: this.schedule,
           peephole: d.wpeep?.value, cell: this.kerasOptions(),
         }, this.nonlinearity);
@@ -469,11 +525,14 @@ export class Recurrent extends Layer {
         matmulColumnSum(ctx, dghh, d.bhh.grad!, { accumulate: true });
 
         if (dx) {
+          // dX = dG·W_ih with the W_ih the forward used (f16: its copy from this step's forward).
+          const wih = half && !(l === 0 && this.lastInputWasTokens) ? this.halfBuffer(`wih16_${k}`, d.wih.shape) : d.wih.value!;
+          const wihOpts = wih === d.wih.value ? {} : { bHalfShape: d.wih.shape };
           if (dir === 0) {
-            matmul(ctx, dgates, d.wih.value!, dx);
+            matmul(ctx, dgates, wih, dx, wihOpts);
           } else {
             const dxr = this.buffer(`dxrev_${k}`, [B, T, I]);
-            matmul(ctx, dgates, d.wih.value!, dxr);
+            matmul(ctx, dgates, wih, dxr, wihOpts);
             const dxf = this.buffer(`dxfwd_${k}`, [B, T, I]);
             seqReverse(ctx, dxr, run.lengths, dxf);
             seqAxpy(ctx, 1, dxf, dx);
@@ -512,6 +571,7 @@ export class Recurrent extends Layer {
       ...(this.cell === 'lstm' ? { forgetBias: this.forgetBias } : {}), ...(this.cell === 'rnn' ? { nonlinearity: this.nonlinearity } : {}),
       ...(this.cell !== 'rnn' ? { activation: this.activation, recurrentActivation: this.recurrentActivation } : {}),
       ...(this.cell === 'gru' ? { resetAfter: this.resetAfter } : {}), ...(this.cell === 'lstm' ? { peepholes: this.peepholes } : {}),
+      ...(this.precision === 'f16' ? { precision: this.precision } : {}),
     };
   }
 }

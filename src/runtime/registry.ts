@@ -25,7 +25,8 @@ export interface KernelSpec {
   readonly name: string;
   /** The module's source under shaders/: one file (`matmul.wgsl`) or the parts the module is
    *  assembled from, joined by `+` (`recurrent/layout.wgsl+cells/lstm.wgsl+…`; see `moduleFile`).
-   *  `common.wgsl` is prepended to every module. */
+   *  `common.wgsl` is prepended to every module, unless the module lists it as a part: then a part
+   *  before it can open the module (an `enable` directive must come first). */
   readonly file: string;
   readonly entry?: string;
   /** Bindings of @group(0), index i at position i unless `index` says otherwise. The uniform
@@ -35,6 +36,8 @@ export interface KernelSpec {
   readonly params?: readonly (readonly [string, ParamType])[];
   /** Default values of `override` constants (workgroup size, modes). */
   readonly overrides?: Readonly<Record<string, number>>;
+  /** Device features the module needs (`shader-f16`); absent: none. Its wrappers check them. */
+  readonly features?: readonly string[];
 }
 
 const registry = new Map<string, KernelSpec>();
@@ -80,11 +83,12 @@ export function allKernels(): KernelSpec[] {
 export interface PartLines { file: string; first: number; lines: number }
 
 /**
- * The WGSL a module is compiled from: common.wgsl, then each part in order, joined by newlines
+ * The WGSL a module is compiled from: common.wgsl (unless listed), then each part in order, joined by newlines
  * (text concatenation, nothing rewritten), with the line range each part occupies.
  */
 export function kernelSource(file: string): { code: string; parts: PartLines[] } {
-  const names = file === 'common.wgsl' ? ['common.wgsl'] : ['common.wgsl', ...moduleParts(file)];
+  const listed = moduleParts(file);
+  const names = listed.includes('common.wgsl') ? listed : ['common.wgsl', ...listed];
   const parts: PartLines[] = [];
   const texts: string[] = [];
   let first = 1;

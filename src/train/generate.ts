@@ -101,6 +101,9 @@ export function generatorSpecOf(model: Sequential): GeneratorSpec | string {
     }
   }
   if (spec.layers.length === 0) return 'there is no recurrent layer';
+  // A model stored in f16 (every recurrent layer and the head) generates from f16 weights too.
+  const recurrent = layers.filter((l): l is Recurrent => l instanceof Recurrent);
+  if (last.precision === 'f16' && recurrent.every((l) => l.precision === 'f16')) spec.precision = 'f16';
   return spec;
 }
 
