@@ -4,7 +4,7 @@
 // WebGPU execution provider and on its wasm provider (threads as the driver's query string says).
 // onnxruntime-web only runs a model, so training rows carry ort_*_ms: null with a note saying so.
 // Results go to globalThis.race ({ done, adapter, rows, error }) for the driver to read.
-import { Adam, createBrowserContext, Dense, Embedding, GRU, LSTM, Sequential, type Batch, type GpuContext } from '../src/index.ts';
+import { Adam, createBrowserContext, createPredictor, Dense, Embedding, GRU, LSTM, Sequential, type Batch, type GpuContext } from '../src/index.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { exportOnnx } from '../src/interop/onnx/index.ts';
 import * as tf from '@tensorflow/tfjs';
@@ -24,6 +24,9 @@ export interface RaceRow {
   ort_web_placement?: string;
   /** onnxruntime-web's wasm provider with ort_wasm_threads threads; vs_ort_wasm is its time over ours. */
   ort_wasm_ms: number | null; vs_ort_wasm: number | null; ort_wasm_steps: number; ort_wasm_note?: string; ort_wasm_max_abs_diff?: number; ort_wasm_threads: number;
+  /** Inference through `createPredictor(model)` (engine 'auto': the wasm engine on this fallback
+   *  adapter), its engine, and ort_wasm_ms / ours_auto_ms (≥ 0.5: within 2× of ort's wasm). */
+  ours_auto_ms?: number | null; ours_auto_engine?: string; ort_wasm_vs_ours_auto?: number | null; ours_auto_note?: string;
 }
 
 const B = 16, T = 50, H = 128, V = 65;
@@ -68,7 +71,10 @@ async function medianMs(step: () => Promise<void>): Promise<{ ms: number; steps:
   return { ms: times[Math.floor(times.length / 2)], steps: times.length };
 }
 
-interface OursResult { ms: number; steps: number; inference?: { onnx: Uint8Array; output: Float32Array } }
+interface OursResult {
+  ms: number; steps: number; inference?: { onnx: Uint8Array; output: Float32Array };
+  auto?: { ms: number | null; engine?: string; note?: string };
+}
 
 /** Ours, and for inference the model as ONNX and its output on the batch, for onnxruntime-web to match. */
 async function ours(ctx: GpuContext, c: RaceConfig): Promise<OursResult> {
@@ -82,8 +88,23 @@ async function ours(ctx: GpuContext, c: RaceConfig): Promise<OursResult> {
     const output = (await model.predict(batch)).data;
     // No lengths input: every row runs T steps, as in our batch, and the recurrent operators get no sequence_lens.
     const onnx = await exportOnnx(model, { lengths: false, tokenType: 'int32' });
-    return { ...timed, inference: { onnx, output } };
+    return { ...timed, inference: { onnx, output }, auto: await oursAuto(model, batch, output) };
   } finally { model.dispose(); }
+}
+
+/** The same model through createPredictor's automatic choice (the page hands it onnxruntime-web). */
+async function oursAuto(model: Sequential, batch: Batch, want: Float32Array): Promise<NonNullable<OursResult['auto']>> {
+  try {
+    const predictor = await createPredictor(model, { ort: ortWasm });
+    try {
+      const got = (await predictor.predict(batch)).data;
+      const diff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+      if (!(diff <= ORT_TOLERANCE)) return { ms: null, engine: predictor.engine, note: `output differs from predict by ${diff}` };
+      return { ms: (await medianMs(async () => { await predictor.predict(batch); })).ms, engine: predictor.engine };
+    } finally { await predictor.dispose(); }
+  } catch (e) {
+    return { ms: null, note: `failed: ${(e as Error).message.split('\n')[0]}` };
+  }
 }
 
 async function tfjs(c: RaceConfig): Promise<{ ms: number; steps: number }> {
@@ -227,6 +248,11 @@ async function main(): Promise<void> {
       ...(wasm.note ? { ort_wasm_note: wasm.note } : {}), ...(wasm.maxDiff !== undefined ? { ort_wasm_max_abs_diff: +wasm.maxDiff.toExponential(2) } : {}),
       // What ort settled on: it drops to 1 thread where the page is not cross-origin isolated.
       ort_wasm_threads: ortWasm.env.wasm.numThreads ?? ORT_THREADS,
+      ...(o.auto ? {
+        ours_auto_ms: o.auto.ms === null ? null : +o.auto.ms.toFixed(1), ours_auto_engine: o.auto.engine,
+        ort_wasm_vs_ours_auto: o.auto.ms === null || wasm.ms === null ? null : +(wasm.ms / o.auto.ms).toFixed(2),
+        ...(o.auto.note ? { ours_auto_note: o.auto.note } : {}),
+      } : {}),
     });
   }
   ctx.dispose();

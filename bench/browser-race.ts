@@ -1,7 +1,8 @@
 // The browser race: ours against tfjs-webgpu and onnxruntime-web in one headless Chromium page
 // (WebGPU on SwiftShader, launched as test/browser.test.ts does), training step and inference at
 // B16 T50 H128 V65. onnxruntime-web runs the inference rows only, on the model exported to ONNX,
-// with its WebGPU execution provider (ort_web_ms) and its wasm provider (ort_wasm_ms).
+// with its WebGPU execution provider (ort_web_ms) and its wasm provider (ort_wasm_ms); ours_auto_ms
+// is ours through createPredictor (engine 'auto': on this fallback adapter, our ONNX export on ort's wasm).
 //   npm run bench:browser                  a table
 //   npm run bench:browser -- --json        one JSON object per line and configuration
 //   npm run bench:browser -- --only gru    only the configurations whose name contains "gru"
@@ -102,6 +103,8 @@ if (!JSON_OUT) {
   console.table(result.rows.map((r) => ({
     config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2),
     'ort webgpu ms': f(r.ort_web_ms), '× ort webgpu': f(r.vs_ort_web, 2), 'ort wasm ms': f(r.ort_wasm_ms), '× ort wasm': f(r.vs_ort_wasm, 2),
+    'ours auto ms (engine)': r.ours_auto_ms === undefined ? '-' : `${f(r.ours_auto_ms ?? null)} (${r.ours_auto_engine ?? '?'})`,
+    'ort wasm / ours auto': f(r.ort_wasm_vs_ours_auto ?? null, 2),
     'timed steps (ours/tfjs/ort webgpu/ort wasm)': `${r.ours_steps}/${r.tfjs_steps}/${r.ort_web_steps}/${r.ort_wasm_steps}`,
   })));
   for (const r of result.rows) {
@@ -109,6 +112,7 @@ if (!JSON_OUT) {
     if (r.ort_web_placement) console.log(`${r.config} ort webgpu node placement: ${r.ort_web_placement}`);
     if (r.ort_web_note && !r.train) console.log(`${r.config} ort webgpu: ${r.ort_web_note}`);
     if (r.ort_wasm_note && !r.train) console.log(`${r.config} ort wasm: ${r.ort_wasm_note}`);
+    if (r.ours_auto_note) console.log(`${r.config} ours through createPredictor: ${r.ours_auto_note}`);
   }
   if (result.rows.length) console.log(`ort wasm threads: ${result.rows[0].ort_wasm_threads}`);
   if (result.rows.some((r) => r.train)) console.log(`training rows: ${result.rows.find((r) => r.train)!.ort_web_note}`);
