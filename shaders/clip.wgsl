@@ -19,6 +19,10 @@
 //   max_norm 0 means "measure only": coef = 1. A non-finite total_norm (an inf or NaN gradient, or
 //   a norm past the f32 range) gives coef = total_norm, non-finite, which makes adam_update and
 //   sgd_update skip the step (write nothing) instead of writing inf/NaN into the weights.
+//   Loss scaling: gradients that hold the true ones times S (a scaled loss) are unscaled here, not
+//   in a pass of their own: with unscale = 1/S, total_norm is the sum's norm times unscale (the
+//   true gradients' norm) and scale[0] = coef * unscale, so the update kernels, which multiply
+//   each gradient by scale[0], see the true gradients, clipped. unscale 1: no loss scaling.
 // clip_finalize_step (clip_finalize for a training step): also reads the step's loss and writes
 //   status = [skip, total_norm, loss, coef] with skip = 1 when total_norm or the loss is not
 //   finite, else 0; a non-finite loss makes coef non-finite too, so the update is skipped. Finite
@@ -37,9 +41,9 @@
 //   partials (2 * count) pairs [q, e] from clip_sumsq
 //   norm     (1)         total_norm
 //   scale    (1)         coef (1 when no clipping is needed)
-//   params   {N, offset, count, max_norm}: N elements of grad, the first partial this dispatch
-//            writes (clip_sumsq), the number of partials (clip_finalize), max_norm (clip_finalize;
-//            0: no clipping)
+//   params   {N, offset, count, max_norm, unscale}: N elements of grad, the first partial this
+//            dispatch writes (clip_sumsq), the number of partials (clip_finalize), max_norm
+//            (clip_finalize; 0: no clipping), unscale (clip_finalize: 1 / the loss scale, else 1)
 //   loss     (1)         the step's loss (clip_finalize_step)
 //   status   (4)         [skip, total_norm, loss, coef] (clip_finalize_step)
 
@@ -54,6 +58,7 @@ struct Params {
   offset: u32,
   count: u32,
   max_norm: f32,
+  unscale: f32,
 }
 
 @group(0) @binding(0) var<storage, read_write> grad: array<f32>;
@@ -171,22 +176,22 @@ fn clip_coef(total_norm: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn clip_finalize(@builtin(local_invocation_index) tid: u32) {
-  let total_norm = total_norm_of_partials(tid);
+  let total_norm = total_norm_of_partials(tid) * params.unscale;
   if (tid == 0u) {
     norm[0] = total_norm;
-    scale[0] = clip_coef(total_norm);
+    scale[0] = clip_coef(total_norm) * params.unscale;
   }
 }
 
 @compute @workgroup_size(WG)
 fn clip_finalize_step(@builtin(local_invocation_index) tid: u32) {
-  let total_norm = total_norm_of_partials(tid);
+  let total_norm = total_norm_of_partials(tid) * params.unscale;
   if (tid == 0u) {
     let l = loss[0];
     let loss_ok = is_finite_bits(l);
     let skip = !(is_finite_bits(total_norm) && loss_ok);
     // A non-finite loss with a finite norm still has to skip: pass the loss on as the scale.
-    let coef = select(l, clip_coef(total_norm), loss_ok);
+    let coef = select(l, clip_coef(total_norm) * params.unscale, loss_ok);
     norm[0] = total_norm;
     scale[0] = coef;
     status[0] = select(0.0, 1.0, skip);

@@ -17,6 +17,12 @@
 //                           one-hot(tokens) · weightᵀ + bias without the one-hot matrix or a GEMM:
 //                           the input projection of a recurrent layer whose input is one-hot
 //                           (weight = W_ih (G, V), D = G). Out-of-range ids give just the bias.
+//                           With HALF_WEIGHT each gathered weight is first rounded to f16 the way
+//                           half_pack stores it (pack2x16float, core WGSL): the gather of a layer
+//                           whose W_ih is f16 (precision 'f16'), with no f16 copy of the whole
+//                           (G, V) matrix to refresh at every step. The f16 bits are widened with
+//                           integer operations: a compiler may fold unpack2x16float(pack2x16float(x))
+//                           or f32(f16(x)) back to x (Mesa's does), which would skip the rounding.
 // embedding_project_one_hot_backward: dweight[d, v] (+)= Σ_{p = offsets[v]}^{offsets[v+1]-1} dout[positions[p], d]
 //                           its weight gradient (dW_ih = dGᵀ · one-hot), one thread per (d, v),
 //                           through the same token index as embedding_backward.
@@ -41,6 +47,7 @@
 
 override WG: u32 = 256u;
 override ACCUMULATE: bool = false;
+override HALF_WEIGHT: bool = false;
 
 struct Params {
   N: u32,
@@ -117,6 +124,19 @@ fn embedding_backward_scan(@builtin(global_invocation_id) gid: vec3<u32>, @built
   if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
 }
 
+// The f32 value of binary16 bits (the low 16 of h), by integer operations only.
+fn half_bits_value(h: u32) -> f32 {
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0u) {   // zero or subnormal: m · 2^-24, exact in f32
+    let v = f32(m) * 5.9604644775390625e-8;
+    return select(v, -v, sign != 0u);
+  }
+  if (e == 31u) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }   // inf or NaN
+  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
+}
+
 @compute @workgroup_size(WG)
 fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
@@ -126,7 +146,11 @@ fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @bui
   let d = i % D;
   let id = tokens[n];
   var v = bias[d];
-  if (id >= 0 && u32(id) < params.V) { v = v + weight[d * params.V + u32(id)]; }
+  if (id >= 0 && u32(id) < params.V) {
+    var w = weight[d * params.V + u32(id)];
+    if (HALF_WEIGHT) { w = half_bits_value(pack2x16float(vec2<f32>(w, 0.0)) & 0xffffu); }
+    v = v + w;
+  }
   out[i] = v;
 }
 

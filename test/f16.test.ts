@@ -3,14 +3,15 @@
 // against the float64 CPU reference model with the weights rounded to f16 first, for LSTM, GRU and
 // RNN, both schedules, variable lengths, awkward sizes; plus the host and GPU f16 conversions, the
 // f16 GEMM, the generation kernel with f16 weights, the checks, and training with f32 master
-// weights. On an adapter without 'shader-f16' (Dawn's GL ES backend) the GPU f16 cases print why
-// and return.
+// weights, and the fused one-hot input's gather of W_ih rounded to f16. On an adapter without
+// 'shader-f16' (Dawn's GL ES backend) the GPU f16 cases print why and return.
 import { suite } from 'uvu';
 import { Dense, GRU, LSTM, RNN, Sequential, type Layer } from '../src/nn/index.ts';
 import { SGD } from '../src/train/optimizers.ts';
 import { encodeModel, modelFromCheckpoint, stateDict } from '../src/train/checkpoint.ts';
 import { generatorSpecOf } from '../src/train/generate.ts';
-import { Embedding } from '../src/nn/embedding.ts';
+import { Embedding, OneHot } from '../src/nn/embedding.ts';
+import { embeddingProjectOneHot } from '../src/kernels/embedding.ts';
 import { cpuModelForwardBackward, type CpuLayerConfig } from '../src/cpu/model.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { halfBits, halfEmpty, halfPack, halfUnpack, halfValue, roundToHalf, unpackHalves } from '../src/kernels/half.ts';
@@ -284,6 +285,53 @@ test('generation kernel with f16 weights (precision f16): logits vs float64 with
   }
   g.release();
   for (const t of owned) t.release();
+});
+
+test('one-hot gather with weightPrecision f16 gives bias + the f16 copy\'s column, exactly (core WGSL: no shader-f16 needed)', async () => {
+  const ctx = await gpu();
+  const D = 6, V = 5, N = 7;
+  const rng = new Rng(12);
+  const w = Float32Array.from(rng.uniformArray(D * V, -2, 2)), bias = Float32Array.from(rng.uniformArray(D, -1, 1));
+  const ids = Int32Array.of(0, 4, 2, -1, 5, 3, 1);   // -1 and 5 are out of range: the bias alone
+  const wT = ctx.tensor(w, [D, V], 'wih'), bT = ctx.tensor(bias, [D], 'bih'), tok = ctx.tensor(ids, [N], 'tokens');
+  const packed = halfEmpty(ctx, [D, V], 'wih16');
+  halfPack(ctx, wT, packed);
+  const halves = unpackHalves((await ctx.read(packed)) as Uint32Array, D * V);
+  for (const precision of ['f32', 'f16'] as const) {
+    const out = ctx.empty([N, D], 'f32', 'gx');
+    embeddingProjectOneHot(ctx, wT, bT, tok, out, { weightPrecision: precision });
+    const got = await ctx.read(out);
+    const col = precision === 'f16' ? halves : w;
+    for (let n = 0; n < N; n++) {
+      for (let d = 0; d < D; d++) {
+        const id = ids[n];
+        const want = id >= 0 && id < V ? Math.fround(bias[d] + col[d * V + id]) : bias[d];
+        if (got[n * D + d] !== want) throw new Error(`${precision}: out[${n}, ${d}] = ${got[n * D + d]}, expected ${want}`);
+      }
+    }
+    out.release();
+  }
+  if (halves.every((v, i) => v === w[i])) throw new Error('test setup: the weights should not all be f16 values already');
+  const out = ctx.empty([N, D], 'f32', 'gx');
+  expectThrows(() => embeddingProjectOneHot(ctx, wT, bT, tok, out, { weightPrecision: 'half' as 'f16' }), 'embeddingProjectOneHot', /weightPrecision/, /'f32' or 'f16'/);
+  for (const t of [wT, bT, tok, packed, out]) t.release();
+});
+
+for (const schedule of ['step', 'sequence'] as const) test(`OneHot → LSTM f16 (the fused gather, ${schedule} schedule) equals the same layer fed one-hot features through the f16 W_ih GEMM, bit for bit`, async () => {
+  const ctx = await halfContext('fused one-hot gather');
+  if (!ctx) return;
+  const V = 6, Tn = 5;
+  const fused = new Sequential([new OneHot(V), new LSTM({ hiddenSize: H, precision: 'f16', schedule })], { seed: 4 }).build(ctx);
+  const plain = new Sequential([new LSTM({ hiddenSize: H, inputSize: V, precision: 'f16', schedule })], { seed: 4 }).build(ctx);
+  for (const [[, p], [, q]] of fused.namedParameters().map((e, i) => [e, plain.namedParameters()[i]] as const)) ctx.write(q.value!, await ctx.read(p.value!));
+  const ids = Int32Array.from({ length: 2 * Tn }, (_, i) => (i * 5 + 2) % V);
+  const oneHot = new Float32Array(2 * Tn * V);
+  ids.forEach((id, i) => { oneHot[i * V + id] = 1; });
+  const a = (await fused.predict({ x: ids, shape: [2, Tn], lengths: [5, 3] })).data;
+  const b = (await plain.predict({ x: oneHot, shape: [2, Tn, V], lengths: [5, 3] })).data;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) throw new Error(`output ${i}: fused gather ${a[i]}, one-hot GEMM ${b[i]}`);
+  fused.dispose();
+  plain.dispose();
 });
 
 test('precision: a wrong value is refused naming the option and the choices', () => {

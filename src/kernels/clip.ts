@@ -23,7 +23,7 @@ const scale = b('scale', 'storage', 3);
 const params = b('params', 'uniform', 4);
 const loss = b('loss', 'read-only-storage', 5);
 const status = b('status', 'storage', 6);
-const fields = [['N', 'u32'], ['offset', 'u32'], ['count', 'u32'], ['max_norm', 'f32']] as const;
+const fields = [['N', 'u32'], ['offset', 'u32'], ['count', 'u32'], ['max_norm', 'f32'], ['unscale', 'f32']] as const;
 const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'clip.wgsl', bindings, params: fields, overrides: { WG } });
 
 export const CLIP_KERNELS: KernelSpec[] = [
@@ -50,7 +50,7 @@ export function clipPartialsLength(grads: readonly (Tensor | number)[]): number 
 export interface ClipGradNormOptions {
   /** Scratch, f32 (L) with L ≥ clipPartialsLength(grads). Reusable across steps. */
   partials: Tensor;
-  /** Output: total_norm, f32 (1). */
+  /** Output: total_norm, f32 (1) (of the true gradients, with `gradScale`). */
   norm: Tensor;
   /**
    * Output: coef = min(1, maxNorm / (total_norm + 1e-6)), f32 (1): pass it to adamUpdate. It is
@@ -66,6 +66,13 @@ export interface ClipGradNormOptions {
    * Same dispatch count (the finalize kernel does it); read `status` back to learn what happened.
    */
   guard?: { loss: Tensor; status: Tensor };
+  /**
+   * Loss scaling: the gradients hold the true ones times this factor (the loss was scaled by it).
+   * `norm` is then the true gradients' norm and `scale` (coef) includes 1/gradScale, so the update
+   * kernels unscale without a pass of their own. A positive finite number whose reciprocal is a
+   * normal f32 (powers of two keep it exact). Default 1.
+   */
+  gradScale?: number;
 }
 
 /** Length of the status a guarded clipGradNorm writes: [skip, total_norm, loss, coef]. */
@@ -116,17 +123,22 @@ export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm:
   });
   // The uniform is finite: 0 stands for "no clipping".
   const maxNormParam = Number.isFinite(maxNorm) ? maxNorm : 0;
+  const gradScale = opts.gradScale ?? 1;
+  if (!(typeof gradScale === 'number' && gradScale >= 2 ** -126 && gradScale <= 2 ** 126)) {
+    throw new Error(`${op}: gradScale must be a number in [2^-126, 2^126] (its reciprocal a normal f32), got ${String(gradScale)}`);
+  }
+  const unscale = 1 / gradScale;
 
   let offset = 0;
   for (const g of grads) {
     ctx.dispatch('clip_sumsq', {
       bindings: { grad: g, partials: opts.partials },
-      params: { N: g.size, offset, count: 0, max_norm: maxNormParam },
+      params: { N: g.size, offset, count: 0, max_norm: maxNormParam, unscale: 1 },
       workgroups: grid1d(g.size, CLIP_CHUNK),
     });
     offset += partialsOf(g.size);
   }
-  const finalParams = { N: 0, offset: 0, count: offset, max_norm: maxNormParam };
+  const finalParams = { N: 0, offset: 0, count: offset, max_norm: maxNormParam, unscale };
   if (guard) {
     ctx.dispatch('clip_finalize_step', {
       bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale, loss: guard.loss, status: guard.status },
@@ -151,7 +163,7 @@ export function clipScale(ctx: GpuContext, g: Tensor, scaleT: Tensor): void {
   if (g.buffer === scaleT.buffer) throw new Error(`${op}: grad and scale must be different tensors`);
   ctx.dispatch('clip_scale', {
     bindings: { grad: g, scale: scaleT },
-    params: { N: g.size, offset: 0, count: 0, max_norm: 1 },
+    params: { N: g.size, offset: 0, count: 0, max_norm: 1, unscale: 1 },
     workgroups: grid1d(g.size, WG),
   });
 }

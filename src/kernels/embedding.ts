@@ -37,7 +37,7 @@ export const EMBEDDING_KERNELS: KernelSpec[] = [
     name: 'embedding_backward_scan', file: 'embedding.wgsl', params: fields, overrides: { WG, ACCUMULATE: 0 },
     bindings: [tokens, params, dout, dweight],
   },
-  { name: 'embedding_project_one_hot', file: 'embedding.wgsl', params: fields, overrides: { WG }, bindings: [weight, tokens, out, params, bias] },
+  { name: 'embedding_project_one_hot', file: 'embedding.wgsl', params: fields, overrides: { WG, HALF_WEIGHT: 0 }, bindings: [weight, tokens, out, params, bias] },
   {
     name: 'embedding_project_one_hot_backward', file: 'embedding.wgsl', params: fields, overrides: { WG, ACCUMULATE: 0 },
     bindings: [params, dout, offsets, positions, dweight],
@@ -188,13 +188,24 @@ export function embeddingTokenIndex(
   };
 }
 
+export interface ProjectOneHotOptions {
+  /**
+   * 'f16': gather the weight rounded to f16 (as halfPack stores it), giving what a GEMM with an f16
+   * copy of the weight gives (matmul's bHalfShape) without packing the whole (D, V) matrix; no
+   * device feature needed. Default 'f32'.
+   */
+  weightPrecision?: 'f32' | 'f16';
+}
+
 /**
  * out (N, D) = one-hot(tokens) · weightᵀ + bias, i.e. out[n, :] = weight[:, tokens[n]] + bias, for
  * weight (D, V) (a recurrent layer's W_ih (G, V) when its input is one-hot). A gather instead of a
  * GEMM over a one-hot matrix. Out-of-range ids give the bias alone.
  */
-export function embeddingProjectOneHot(ctx: GpuContext, weight: Tensor, bias: Tensor, tokens: Tensor, out: Tensor): void {
+export function embeddingProjectOneHot(ctx: GpuContext, weight: Tensor, bias: Tensor, tokens: Tensor, out: Tensor, opts: ProjectOneHotOptions = {}): void {
   const op = 'embeddingProjectOneHot';
+  const precision = opts.weightPrecision ?? 'f32';
+  if (precision !== 'f32' && precision !== 'f16') throw new Error(`${op}: weightPrecision must be 'f32' or 'f16', got ${JSON.stringify(precision)}`);
   checkTensor(op, 'weight', weight, [-1, -1]);
   const [D, V] = weight.shape;
   checkTensor(op, 'bias', bias, [D]);
@@ -204,6 +215,7 @@ export function embeddingProjectOneHot(ctx: GpuContext, weight: Tensor, bias: Te
   checkSize(op, 'N*D', tokens.size * D);
   ctx.dispatch('embedding_project_one_hot', {
     bindings: { weight, tokens, out, bias }, params: { N: tokens.size, V, D }, workgroups: grid1d(tokens.size * D, WG),
+    ...(precision === 'f16' ? { overrides: { HALF_WEIGHT: 1 } } : {}),
   });
 }
 

@@ -30,6 +30,7 @@ import {
   checkClipNormOption, checkOptimizerOption, checkStepReady, makeGuardBuffers, readStepStatus, recordGuardedUpdate, releaseGuardBuffers,
   type GuardBuffers, type StepResult,
 } from './step-guard.ts';
+import { checkLossScaleOption, type LossScaleOption, type LossScaler } from './loss-scale.ts';
 import type { CustomLoss } from '../train/custom-loss.ts';
 import { LossOps } from '../train/custom-loss.ts';
 
@@ -68,6 +69,13 @@ export interface ModelCompileOptions<O extends string> {
   optimizer: Optimizer;
   /** Clip gradients to this global norm before each update; omit for no clipping. */
   clipNorm?: number;
+  /**
+   * Loss scaling in trainStep, as in Sequential's compile: a fixed scale in [1, 2^126], 'dynamic'
+   * (2^15, halved on overflow, doubled after 2000 applied steps) or `{ initialScale, growthInterval }`.
+   * Every output's loss gradient (built-in or custom) is scaled; the reported loss is not.
+   * forward / backward / applyGradients take the gradients as given: no scaling there.
+   */
+  lossScale?: LossScaleOption;
 }
 
 /** What `predict` reads back per output. */
@@ -132,6 +140,8 @@ export class Model<I extends string = string, O extends string = string> {
   private lossOps: LossOps | null = null;
   optimizer: Optimizer | null = null;
   clipNorm: number | undefined = undefined;
+  /** The loss scale (compile's `lossScale`) and its growth counter; null: no loss scaling. */
+  lossScaler: LossScaler | null = null;
   /** Training steps applied (skipped steps do not count). */
   step = 0;
   private guardBufs: GuardBuffers | null = null;
@@ -354,9 +364,10 @@ export class Model<I extends string = string, O extends string = string> {
    */
   compile(o: ModelCompileOptions<O>): this {
     const ctx = this.requireCtx();
-    checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm'], "{ loss: { logits: 'softmax_cross_entropy' }, optimizer: new Adam() }");
+    checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm', 'lossScale'], "{ loss: { logits: 'softmax_cross_entropy' }, optimizer: new Adam() }");
     const optimizer = checkOptimizerOption('compile', o.optimizer);
     const clipNorm = checkClipNormOption('compile', o.clipNorm);
+    const lossScaler = checkLossScaleOption('compile', o.lossScale);
     if (this.stepInFlight) throw new Error('compile: a trainStep is still running; await it first');
     const loss = o.loss as unknown;
     const builtin: BuiltinLoss[] = [];
@@ -392,6 +403,7 @@ export class Model<I extends string = string, O extends string = string> {
     this.optimizer = optimizer;
     optimizer.attach(ctx, this.namedParameters().map(([key, p]) => ({ key, p })));
     this.clipNorm = clipNorm;
+    this.lossScaler = lossScaler;
     releaseGuardBuffers(this.guardBufs);
     this.guardBufs = makeGuardBuffers(ctx, this.grads());
     return this;
@@ -681,8 +693,11 @@ export class Model<I extends string = string, O extends string = string> {
     return grads;
   }
 
-  /** Records the losses on the outputs; returns the upstream gradients and the total loss buffer (1). */
-  private recordLosses(acts: Map<GraphValue, Act>, withGrad: boolean): { upstream: Map<GraphValue, Tensor>; loss: Tensor } {
+  /**
+   * Records the losses on the outputs; returns the upstream gradients (times `lossScale`) and the
+   * total loss buffer (1, never scaled).
+   */
+  private recordLosses(acts: Map<GraphValue, Act>, withGrad: boolean, lossScale = 1): { upstream: Map<GraphValue, Tensor>; loss: Tensor } {
     const ctx = this.requireCtx();
     const upstream = new Map<GraphValue, Tensor>();
     if (this.customLoss) {
@@ -694,6 +709,13 @@ export class Model<I extends string = string, O extends string = string> {
           const v = this.outputValues.get(k);
           if (!v) throw new Error(`custom loss: gradient for unknown output ${JSON.stringify(k)}; the outputs are ${this.outputNames.join(', ')}`);
           if (!(g instanceof Tensor) || g.size !== acts.get(v)!.t.size) throw new Error(`custom loss: the gradient for ${k} must be a tensor of shape (${acts.get(v)!.t.shape.join(', ')}), got ${g instanceof Tensor ? g.toString() : describeValue(g)}`);
+          if (lossScale !== 1) {
+            const scaled = this.buffer(`loss.${k}.scaledGrad`, g.shape);
+            ctx.clear(scaled);
+            seqAxpy(ctx, lossScale, g, scaled);
+            upstream.set(v, scaled);
+            continue;
+          }
           upstream.set(v, g);
         }
       }
@@ -708,10 +730,11 @@ export class Model<I extends string = string, O extends string = string> {
       const out = this.descs.get(v)!.kind === 'state' ? { kind: 'vec' as const, t: viewAs(a.t, a.t.shape.slice(1)) } : a;
       let g = b.loss.record(ctx, out, withGrad);
       if (total) seqAxpy(ctx, b.weight, b.loss.lossBuffer(ctx), total);
-      if (g && b.weight !== 1) {
+      // The loss weight and the loss scale in one pass (w·S·g: S a power of two keeps it exact).
+      if (g && b.weight * lossScale !== 1) {
         const scaled = this.buffer(`loss.${b.output}.grad`, g.shape);
         ctx.clear(scaled);
-        seqAxpy(ctx, b.weight, g, scaled);
+        seqAxpy(ctx, b.weight * lossScale, g, scaled);
         g = scaled;
       }
       if (g) upstream.set(v, viewAs(g, [...a.t.shape]));
@@ -860,10 +883,11 @@ export class Model<I extends string = string, O extends string = string> {
       const acts = this.recordForward(runs);
       this.last = { runs, acts, training: true, rngBefore };
       this.gradientsPending = false;
-      const { upstream, loss } = this.recordLosses(acts, true);
+      const lossScale = this.lossScaler?.scale ?? 1;
+      const { upstream, loss } = this.recordLosses(acts, true, lossScale);
       this.recordBackward(runs, acts, upstream, false);
-      recordGuardedUpdate(ctx, optimizer, this.grads(), this.clipNorm, guard, loss);
-      const result = await readStepStatus(ctx, guard, o.readLoss === true);
+      recordGuardedUpdate(ctx, optimizer, this.grads(), this.clipNorm, guard, loss, lossScale);
+      const result = await readStepStatus(ctx, guard, o.readLoss === true, this.lossScaler);
       this.finishStep(result.skipped, rngBefore);
       return result;
     } finally {

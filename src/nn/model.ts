@@ -2,7 +2,8 @@
 // One training step = validate everything on the host, upload the batch, record forward, loss,
 // backward, the gradient norm (and clipping) and the update into one command buffer, submit, and
 // read back a 16-byte status. The GPU skips the update when the gradient norm or the loss is not
-// finite, and the step counters advance only for steps that were applied.
+// finite, and the step counters advance only for steps that were applied. With loss scaling
+// (./loss-scale.ts) the backward starts from the scaled loss gradient in the same submission.
 
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
@@ -14,12 +15,14 @@ import { OneHot } from './embedding.ts';
 import { checkBatch, type CheckedBatch } from './batch.ts';
 import { checkBoolean, checkEnum, checkOptionsObject, describeValue } from './options.ts';
 import { buildTokenIndex } from '../cpu/embedding.ts';
+import { seqAxpy } from '../kernels/seq.ts';
 import { Loss, LOSS_KINDS, type LossKind, type Targets, makeLoss } from '../train/losses.ts';
 import type { Optimizer } from '../train/optimizers.ts';
 import {
   checkClipNormOption, checkOptimizerOption, checkStepReady, makeGuardBuffers, readStepStatus, recordGuardedUpdate, releaseGuardBuffers,
   type GuardBuffers, type StepResult,
 } from './step-guard.ts';
+import { checkLossScaleOption, type LossScaleOption, type LossScaler } from './loss-scale.ts';
 
 export type { StepResult } from './step-guard.ts';
 
@@ -49,6 +52,16 @@ export interface CompileOptions {
    * The norm is measured every step either way: a non-finite norm or loss skips the update.
    */
   clipNorm?: number;
+  /**
+   * Loss scaling (PyTorch GradScaler, Keras LossScaleOptimizer), for gradients too small for f16:
+   * trainStep seeds the backward pass with the loss gradient times the scale and divides the
+   * gradients by it again in the clip coefficient (no extra pass over the weights); the loss it
+   * reports is not scaled. A number in [1, 2^126] is a fixed scale. 'dynamic' starts at 2^15,
+   * halves the scale and skips the step when a gradient is not finite, and doubles it after 2000
+   * applied steps in a row; `{ initialScale, growthInterval }` is dynamic scaling with those
+   * settings. Omit it for none. computeGradients and evaluate never scale.
+   */
+  lossScale?: LossScaleOption;
 }
 
 /** What a run needs after its checks: the checked batch and, for a loss, its targets. */
@@ -71,6 +84,8 @@ export class Sequential {
   optimizer: Optimizer | null = null;
   /** The global norm gradients are clipped to; undefined: no clipping. */
   clipNorm: number | undefined = undefined;
+  /** The loss scale (compile's `lossScale`) and its growth counter; null: no loss scaling. */
+  lossScaler: LossScaler | null = null;
   /** Training steps applied (skipped steps do not count). */
   step = 0;
   private stepRng: Rng;
@@ -151,11 +166,12 @@ export class Sequential {
    */
   compile(o: CompileOptions): this {
     const ctx = this.requireCtx();
-    checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm'], "{ loss: 'softmax_cross_entropy', optimizer: new Adam() }");
+    checkOptionsObject('compile', o as unknown, ['loss', 'optimizer', 'clipNorm', 'lossScale'], "{ loss: 'softmax_cross_entropy', optimizer: new Adam() }");
     if (o.loss === undefined) throw new Error(`compile: option loss is missing; expected one of ${LOSS_KINDS.join(', ')}`);
     const kind = checkEnum('compile', 'option loss', o.loss, LOSS_KINDS);
     const optimizer = checkOptimizerOption('compile', o.optimizer);
     const clipNorm = checkClipNormOption('compile', o.clipNorm);
+    const lossScaler = checkLossScaleOption('compile', o.lossScale);
     if (this.stepInFlight) throw new Error('compile: a trainStep is still running; await it first');
     const lossFn = makeLoss(kind, this.output);
     // Everything is valid: from here on the model changes.
@@ -165,6 +181,7 @@ export class Sequential {
     this.optimizer = optimizer;
     optimizer.attach(ctx, this.namedParameters().map(([key, p]) => ({ key, p })));
     this.clipNorm = clipNorm;
+    this.lossScaler = lossScaler;
     releaseGuardBuffers(this.guardBufs);
     this.guardBufs = makeGuardBuffers(ctx, this.grads());
     return this;
@@ -334,12 +351,21 @@ export class Sequential {
     return run;
   }
 
-  /** Records forward, loss and backward; gradients are cleared first, then accumulated. */
-  private recordGradients(run: RunInfo, x: Act): void {
+  /**
+   * Records forward, loss and backward; gradients are cleared first, then accumulated. With a
+   * loss scale other than 1 the backward starts from the loss gradient times it.
+   */
+  private recordGradients(run: RunInfo, x: Act, lossScale = 1): void {
     const ctx = this.requireCtx();
     let out = x;
     for (const l of this.layers) out = l.forward(ctx, out, run);
-    const dOut = this.lossFn!.record(ctx, out, true)!;
+    let dOut = this.lossFn!.record(ctx, out, true)!;
+    if (lossScale !== 1) {
+      const scaled = this.inputBuffer('scaledLossGrad', [...dOut.shape], 'f32');
+      ctx.clear(scaled);
+      seqAxpy(ctx, lossScale, dOut, scaled);
+      dOut = scaled;
+    }
     for (const g of this.grads()) ctx.clear(g);
     // A layer's input gradient is needed only if some layer before it has parameters.
     let d: Tensor | null = dOut;
@@ -375,7 +401,8 @@ export class Sequential {
    * submission: the result says `skipped: true`, and the weights, optimizer state, `model.step`,
    * `optimizer.step`, the dropout RNG and stateful layers' carried states stay as they were. It
    * does not throw then; `fit` applies its `onNonFinite` policy. With `readLoss` the loss is
-   * returned too (same read).
+   * returned too (same read). With compile's `lossScale` the gradients are scaled and unscaled
+   * within the step, and a dynamic scale is updated from its status (see StepResult.lossScale).
    */
   async trainStep(batch: Batch, opts: { readLoss?: boolean } = {}): Promise<StepResult> {
     const ctx = this.requireCtx();
@@ -390,9 +417,10 @@ export class Sequential {
     try {
       const { run, x } = this.upload(checked);
       optimizer.prepareStep(lr); // a write too, so before the recording: one submission per step
-      this.recordGradients(run, x);
-      recordGuardedUpdate(ctx, optimizer, this.grads(), this.clipNorm, guard, this.lossFn!.lossBuffer(ctx));
-      const result = await readStepStatus(ctx, guard, o.readLoss === true);
+      const lossScale = this.lossScaler?.scale ?? 1;
+      this.recordGradients(run, x, lossScale);
+      recordGuardedUpdate(ctx, optimizer, this.grads(), this.clipNorm, guard, this.lossFn!.lossBuffer(ctx), lossScale);
+      const result = await readStepStatus(ctx, guard, o.readLoss === true, this.lossScaler);
       if (result.skipped) {
         this.stepRng.setState(rngBefore);
         for (const l of this.layers) l.stepSkipped(ctx);

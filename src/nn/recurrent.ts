@@ -74,9 +74,10 @@ export interface RecurrentOptions {
    * f16 (half the bytes), while every sum and the biases, saved gates, cell states and gradients
    * stay f32. The parameters themselves stay f32 (master weights: optimizers and checkpoints see
    * f32); each forward packs fresh f16 copies of W_ih and W_hh from them, so an update is seen by
-   * the next step. A fused one-hot input gathers W_ih's f32 columns. The layer's output is its f16
-   * hidden states widened to f32. Needs the WebGPU feature 'shader-f16': build throws without it
-   * (Dawn's OpenGL ES backend lacks it). Default 'f32'.
+   * the next step. A fused one-hot input gathers W_ih's columns rounded to f16 (the f16 copy's
+   * values, without packing the whole matrix). The layer's output is its f16 hidden states widened
+   * to f32. Needs the WebGPU feature 'shader-f16': build throws without it (Dawn's OpenGL ES
+   * backend lacks it). Default 'f32'.
    */
   precision?: 'f32' | 'f16';
   name?: string;
@@ -375,7 +376,7 @@ export class Recurrent extends Layer {
         // f16: the GEMM and the recurrence read f16 copies of W_ih and W_hh (refreshed from the f32
         // weights at every forward) and the recurrence reads and writes an f16 hs.
         const half = this.precision === 'f16';
-        if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx);
+        if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx, { weightPrecision: this.precision });
         else if (half) matmul(ctx, xin, this.halfWeight(ctx, d.wih, `wih16_${k}`), gx, { transB: true, bias: d.bih.value, bHalfShape: d.wih.shape });
         else matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
         const hs = this.buffer(`hs_${k}`, [B, T, H]);

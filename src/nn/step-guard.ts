@@ -1,13 +1,15 @@
 // The training-step machinery every model shares (Sequential and the graph Model): the optimizer
 // and clipping options, the buffers of the GPU-side gradient-norm guard, recording the clipped,
 // guarded update after a model's backward, and reading the 16-byte step status back. The GPU skips
-// the update when the gradient norm or the loss is not finite, in the same submission.
+// the update when the gradient norm or the loss is not finite, in the same submission. With loss
+// scaling (./loss-scale.ts) the gradients arrive scaled and are unscaled in the clip coefficient.
 
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import type { Parameter } from './layer.ts';
 import type { Optimizer } from '../train/optimizers.ts';
 import { describeValue } from './options.ts';
+import type { LossScaler } from './loss-scale.ts';
 import { clipGradNorm, clipPartialsLength, STEP_STATUS_LENGTH } from '../kernels/clip.ts';
 
 /** The buffers of a step's gradient-norm guard (and clipping). */
@@ -27,10 +29,16 @@ export interface StepResult {
    * as they were before the step, and stateful layers carry the states they had.
    */
   skipped: boolean;
-  /** The global gradient norm before clipping (inf or NaN on a skipped step). */
+  /** The global gradient norm before clipping (inf or NaN on a skipped step); unscaled with loss scaling. */
   gradNorm: number;
-  /** The batch loss, with `readLoss` (and always on a skipped step, to say what went wrong). */
+  /** The batch loss, with `readLoss` (and always on a skipped step, to say what went wrong); never scaled. */
   loss?: number;
+  /**
+   * The loss scale this step used, when the model was compiled with `lossScale`. With dynamic
+   * scaling a skipped step whose gradients overflowed (gradNorm not finite) halves the scale for
+   * the next step: such skips are part of normal training.
+   */
+  lossScale?: number;
 }
 
 /** compile's `optimizer` option, checked. */
@@ -81,21 +89,31 @@ export function checkStepReady(owner: string, optimizer: Optimizer | null, hasLo
 /**
  * Records, after a backward, the global gradient norm (clipping to `clipNorm` when given), the
  * non-finite guard on the norm and `loss`, and the optimizer's update (skipped on the GPU when the
- * guard trips). `optimizer.prepareStep` must have been called before the step's recording.
+ * guard trips). `gradScale` is the loss scale the gradients carry (1: none); the clip coefficient
+ * divides it out. `optimizer.prepareStep` must have been called before the step's recording.
  */
-export function recordGuardedUpdate(ctx: GpuContext, optimizer: Optimizer, grads: Tensor[], clipNorm: number | undefined, guard: GuardBuffers, loss: Tensor): void {
+export function recordGuardedUpdate(
+  ctx: GpuContext, optimizer: Optimizer, grads: Tensor[], clipNorm: number | undefined, guard: GuardBuffers, loss: Tensor, gradScale = 1,
+): void {
   clipGradNorm(ctx, grads, clipNorm ?? Infinity, {
     partials: guard.partials, norm: guard.norm, scale: guard.scale,
-    guard: { loss, status: guard.status },
+    guard: { loss, status: guard.status }, gradScale,
   });
   optimizer.record(guard.scale);
 }
 
-/** Submits and reads the step status: whether the update was skipped, the norm and the loss. */
-export async function readStepStatus(ctx: GpuContext, guard: GuardBuffers, readLoss: boolean): Promise<StepResult> {
+/**
+ * Submits and reads the step status: whether the update was skipped, the norm and the loss. With
+ * the model's loss scaler, the result names the scale the step used and the scaler then moves on.
+ */
+export async function readStepStatus(ctx: GpuContext, guard: GuardBuffers, readLoss: boolean, scaler: LossScaler | null = null): Promise<StepResult> {
   const status = await ctx.read(guard.status);
   const skipped = status[0] !== 0;
   const result: StepResult = { skipped, gradNorm: status[1] };
   if (readLoss || skipped) result.loss = status[2];
+  if (scaler) {
+    result.lossScale = scaler.scale;
+    scaler.afterStep(result);
+  }
   return result;
 }

@@ -3,8 +3,9 @@
 // The model file holds only the parameters (`lstm.weight_ih_l0`, `dense.weight`, …) plus string
 // metadata (format, layer config, step), so `model.load_state_dict(load_file(path))` works in
 // PyTorch for a module with the same attribute names. Training state for an exact resume
-// (optimizer slots and step, the model's step and dropout RNG, carried RNN states) goes in a
-// second file, `<name>.train.safetensors`, written first so that the model file is the commit point.
+// (optimizer slots and step, the model's step and dropout RNG, carried RNN states, a dynamic loss
+// scale) goes in a second file, `<name>.train.safetensors`, written first so that the model file
+// is the commit point.
 //
 // Loading is all-or-nothing: every tensor of both files (names, dtypes, shapes, finite values),
 // the optimizer type, the counters, the RNG state and the carried states are checked before
@@ -18,6 +19,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import type { ActDesc, Parameter } from '../nn/layer.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { describeValue } from '../nn/options.ts';
+import { MAX_LOSS_SCALE } from '../nn/loss-scale.ts';
 import { CheckpointError, decodeSafetensors, encodeSafetensors, type SafeTensor } from './safetensors.ts';
 import { mapNames, nameMapper, suggestPrefix, type NameMapper, type NameMapping } from '../interop/names.ts';
 import { decodeTensorFile } from '../interop/tensor-file.ts';
@@ -225,7 +227,7 @@ export function decodeModelInto(model: CheckpointModel, bytes: Uint8Array | Arra
 
 /**
  * Training state for an exact resume: optimizer slots and step, model step and RNG, carried
- * states. `checkpointId` as for encodeModel.
+ * states, and a dynamic loss scale with its growth counter. `checkpointId` as for encodeModel.
  */
 export async function encodeTrainingState(model: CheckpointModel, checkpointId?: string): Promise<Uint8Array> {
   const ctx = requireBuiltModel(model, 'save the training state');
@@ -248,8 +250,23 @@ export async function encodeTrainingState(model: CheckpointModel, checkpointId?:
     optimizer_step: String(st.step),
     model_step: String(model.step),
     rng_state: String(model.rngState()),
+    ...(model.lossScaler?.dynamic ? { loss_scale: String(model.lossScaler.scale), loss_scale_good_steps: String(model.lossScaler.goodSteps) } : {}),
     ...(checkpointId === undefined ? {} : { checkpoint_id: checkpointId }),
   });
+}
+
+/**
+ * A dynamic loss scale from training-state metadata: the scale (a number in [1, 2^126]) and the
+ * applied steps since it last changed. Undefined when the file has none (saved without dynamic
+ * loss scaling) or the model is not compiled with it (a fixed scale is compile's, not state).
+ */
+function savedLossScale(model: CheckpointModel, metadata: Record<string, string>, source: string): { scale: number; goodSteps: number } | undefined {
+  if (metadata.loss_scale === undefined && metadata.loss_scale_good_steps === undefined) return undefined;
+  const s = metadata.loss_scale;
+  const scale = s !== undefined && /^[0-9.e+]+$/i.test(s) ? Number(s) : NaN;
+  if (!(scale >= 1 && scale <= MAX_LOSS_SCALE)) throw new CheckpointError(source, `metadata loss_scale is ${s === undefined ? 'missing' : JSON.stringify(s)}, expected a number in [1, 2^126]`);
+  const goodSteps = metadataCount(source, metadata, 'loss_scale_good_steps');
+  return model.lossScaler?.dynamic ? { scale, goodSteps } : undefined;
 }
 
 /** A counter from metadata: a non-negative integer written in decimal. */
@@ -277,6 +294,7 @@ function planTrainingStateLoad(model: CheckpointModel, tensors: Map<string, Safe
   const optimizerStep = metadataCount(source, metadata, 'optimizer_step');
   const modelStep = metadataCount(source, metadata, 'model_step');
   const rng = metadata.rng_state === undefined ? undefined : metadataCount(source, metadata, 'rng_state', 0xffffffff);
+  const lossScale = savedLossScale(model, metadata, source);
   const used = new Set<string>();
   const problems: string[] = [];
   /** A tensor of this file: F32, of the expected shape (or rank-3 state), finite. */
@@ -326,6 +344,7 @@ function planTrainingStateLoad(model: CheckpointModel, tensors: Map<string, Safe
     opt.step = optimizerStep;
     model.step = modelStep;
     if (rng !== undefined) model.setRngState(rng);
+    if (lossScale && model.lossScaler) Object.assign(model.lossScaler, lossScale);
     for (const c of carried) c.restore();
   };
 }

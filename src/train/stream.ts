@@ -10,8 +10,12 @@
 // Embedding → 2-layer LSTM → Dense with the sequence kernels: 8 dispatches per block, whatever n.
 // The states ping-pong between two buffers per layer (a kernel may not read and write one buffer),
 // so nothing is copied between blocks. Buffers are cached per block length (the 8 most recently
-// used lengths), so a steady stream allocates nothing after its first block. Running a sequence in blocks gives bit for bit what `predict`
-// gives on the whole sequence with the same schedule: the kernels compute each step the same way.
+// used lengths), so a steady stream allocates nothing after its first block. Running a sequence in
+// blocks gives bit for bit what `predict` gives on the whole sequence with the same schedule: the
+// kernels compute each step the same way. Layers of precision 'f16' run as in their forward: f16
+// copies of W_ih, W_hh and the Dense weight, packed from the f32 weights at each push, and an f16
+// hidden-state sequence (widened to f32 for the next stage); the carried states are f32 holding
+// the f16-rounded values, as the recurrence reads them.
 import type { GpuContext } from '../runtime/context.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { Sequential } from '../nn/model.ts';
@@ -26,6 +30,7 @@ import { matmul } from '../kernels/matmul.ts';
 import { activationForward } from '../kernels/activation.ts';
 import { embeddingForward, embeddingProjectOneHot, oneHotForward } from '../kernels/embedding.ts';
 import { seqGatherLast } from '../kernels/seq.ts';
+import { halfEmpty, halfPack, halfUnpack } from '../kernels/half.ts';
 import { requireBuiltModel } from './checkpoint.ts';
 
 export interface StreamOptions {
@@ -110,6 +115,8 @@ export class StreamingSession {
   private zeros: Tensor;
   /** Buffers of a block, per block length and output mode. */
   private blocks = new Map<string, Map<string, Tensor>>();
+  /** f16 copies of the weights of precision 'f16' layers (u32 words of packed halves), by name. */
+  private halfWeights = new Map<string, Tensor>();
   private disposed = false;
 
   constructor(model: Sequential, opts: StreamOptions) {
@@ -249,6 +256,29 @@ export class StreamingSession {
     return t;
   }
 
+  /** f16 storage of a block tensor of this shape (see ../kernels/half.ts). */
+  private halfBuffer(bufs: Map<string, Tensor>, name: string, shape: number[]): Tensor {
+    let t = bufs.get(name);
+    if (!t) {
+      t = halfEmpty(this.ctx, shape, `stream.${name}`);
+      bufs.set(name, t);
+    }
+    return t;
+  }
+
+  /** The f16 copy of a layer's weight, packed from its f32 value now (weights are read at each push). */
+  private halfWeight(ctx: GpuContext, layer: Layer, name: string): Tensor {
+    const w = param(layer, name);
+    const key = `${layer.name}.${name}`;
+    let t = this.halfWeights.get(key);
+    if (!t) {
+      t = halfEmpty(ctx, w.shape, `stream.${key}16`);
+      this.halfWeights.set(key, t);
+    }
+    halfPack(ctx, w, t);
+    return t;
+  }
+
   /** Records one block through every stage; returns the output tensor. */
   private record(ctx: GpuContext, bufs: Map<string, Tensor>, n: number, lastStep: boolean): Tensor {
     const B = this.batch;
@@ -273,7 +303,12 @@ export class StreamingSession {
       } else if (s.kind === 'dense') {
         const units = s.layer.units;
         let y = this.buffer(bufs, `${key}.dense`, [...rows, units]);
-        matmul(ctx, a, param(s.layer, 'weight'), y, { transB: true, bias: s.layer.useBias ? param(s.layer, 'bias') : undefined });
+        const bias = s.layer.useBias ? param(s.layer, 'bias') : undefined;
+        if (s.layer.precision === 'f16') {
+          matmul(ctx, a, this.halfWeight(ctx, s.layer, 'weight'), y, { transB: true, bias, bHalfShape: param(s.layer, 'weight').shape });
+        } else {
+          matmul(ctx, a, param(s.layer, 'weight'), y, { transB: true, bias });
+        }
         if (s.layer.activation) {
           const z = y;
           y = this.buffer(bufs, `${key}.act`, [...rows, units]);
@@ -284,20 +319,26 @@ export class StreamingSession {
         const { layer, driver } = s;
         const H = layer.hiddenSize, G = driver.gates * H;
         const states = this.states[r++];
+        const half = layer.precision === 'f16';
         for (let l = 0; l < layer.numLayers; l++) {
           const gx = this.buffer(bufs, `${key}.gx${l}`, [B, n, G]);
           const wih = param(layer, `weight_ih_l${l}`), bih = param(layer, `bias_ih_l${l}`);
-          if (l === 0 && s.tokens) embeddingProjectOneHot(ctx, wih, bih, a, gx);
+          if (l === 0 && s.tokens) embeddingProjectOneHot(ctx, wih, bih, a, gx, { weightPrecision: layer.precision });
+          else if (half) matmul(ctx, a, this.halfWeight(ctx, layer, `weight_ih_l${l}`), gx, { transB: true, bias: bih, bHalfShape: wih.shape });
           else matmul(ctx, a, wih, gx, { transB: true, bias: bih });
           const hs = this.buffer(bufs, `${key}.hs${l}`, [B, n, H]);
+          // f16: the recurrence reads and writes an f16 hs; hs gets it widened for the next stage.
+          const hsRun = half ? this.halfBuffer(bufs, `${key}.hs16_${l}`, [B, n, H]) : hs;
           const saved: Record<string, Tensor> = {};
           for (const [name, width] of Object.entries(driver.saved)) saved[name] = this.buffer(bufs, `${key}.${name}${l}`, [B, n, width * H]);
           const st = states[l];
+          const whh = half ? this.halfWeight(ctx, layer, `weight_hh_l${l}`) : param(layer, `weight_hh_l${l}`);
           driver.forward(ctx, {
-            gx, whh: param(layer, `weight_hh_l${l}`), bhh: param(layer, `bias_hh_l${l}`), h0: st.h[cur], c0: st.c?.[cur], lengths,
-            hs, hn: st.h[next], cn: st.c?.[next], saved, schedule: layer.schedule,
+            gx, whh, bhh: param(layer, `bias_hh_l${l}`), h0: st.h[cur], c0: st.c?.[cur], lengths,
+            hs: hsRun, hn: st.h[next], cn: st.c?.[next], saved, schedule: layer.schedule,
             peephole: layer.peepholes ? param(layer, `weight_peephole_l${l}`) : undefined, cell: kerasOptions(layer),
           }, layer.nonlinearity);
+          if (half) halfUnpack(ctx, hsRun, hs);
           a = hs;
         }
         if (lastStep && i === lastRecurrent) {
@@ -364,6 +405,8 @@ export class StreamingSession {
     for (const bufs of this.blocks.values()) for (const t of bufs.values()) t.release();
     this.blocks.clear();
     for (const layerStates of this.states) for (const st of layerStates) for (const t of [...st.h, ...(st.c ?? [])]) t.release();
+    for (const t of this.halfWeights.values()) t.release();
+    this.halfWeights.clear();
     this.zeros.release();
   }
 }
