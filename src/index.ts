@@ -25,6 +25,7 @@ export { Tensor, type DType, type AnyTypedArray, type TypedArrayFor } from './ru
 // Layers and models.
 export { Layer, type Act, type ActDesc, type ActKind, type Parameter, type RunInfo, type RunCheck } from './nn/layer.ts';
 export { Sequential, type Batch, type CompileOptions, type StepResult } from './nn/model.ts';
+export type { LossScaleOption, DynamicLossScaleOptions } from './nn/loss-scale.ts';
 export { Model, type InputBatch, type OutputTargets, type ModelTargets, type CustomTargets, type OutputLoss, type ModelCompileOptions, type OutputData } from './nn/graph.ts';
 export { Input, type GraphValue, type RecurrentValue, type StateValues, type RecurrentCallOptions } from './nn/graph-value.ts';
 export { Concatenate, Add } from './nn/merge.ts';

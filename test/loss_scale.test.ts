@@ -9,6 +9,7 @@ import { Dense, GRU, LSTM, LastStep, Sequential } from '../src/nn/index.ts';
 import { Input } from '../src/nn/graph-value.ts';
 import { Model } from '../src/nn/graph.ts';
 import { Adam, SGD } from '../src/train/optimizers.ts';
+import { fit } from '../src/train/fit.ts';
 import type { CustomLoss } from '../src/train/custom-loss.ts';
 import { decodeTrainingStateInto, encodeTrainingState } from '../src/train/checkpoint.ts';
 import { decodeSafetensors, encodeSafetensors } from '../src/train/safetensors.ts';
@@ -318,6 +319,21 @@ test('bad lossScale values are refused naming the option, the value and what is 
   if (r.skipped || r.lossScale !== 16) throw new Error(`a valid step after the refusals: ${JSON.stringify(r)}`);
   model.dispose();
   graph.dispose();
+});
+
+test('fit with dynamic scaling: an overflowing step is skipped and counted, not thrown; a real non-finite loss still throws', async () => {
+  const ctx = await gpu();
+  const model = sequential('f32').build(ctx);
+  model.compile({ loss: 'mse', optimizer: new Adam({ lr: 0.01 }), lossScale: { initialScale: 2 ** 126, growthInterval: 5 } });
+  const logs = await fit(model, { epochs: 1, trainBatches: [seqBatch(1), farBatch(), seqBatch(2)] });
+  if (logs[0].skippedSteps !== 1 || model.step !== 2) throw new Error(`skippedSteps ${logs[0].skippedSteps}, model.step ${model.step}: expected 1 and 2`);
+  if (scalerOf(model).scale !== 2 ** 125) throw new Error(`scale 2^${Math.log2(scalerOf(model).scale)} after the overflow, expected 2^125`);
+  // Targets of 1e30: the squared error overflows f32, so the loss itself is infinite.
+  const infinite = { ...seqBatch(3), y: new Float32Array(B * T * 2).fill(1e30) };
+  let message = '';
+  try { await fit(model, { epochs: 1, trainBatches: [infinite] }); } catch (e) { message = (e as Error).message; }
+  if (!/the loss is Infinity.*the update was skipped/.test(message)) throw new Error(`an infinite loss under dynamic scaling should still stop fit (onNonFinite: 'throw'), got: ${message || 'no error'}`);
+  model.dispose();
 });
 
 test.run();

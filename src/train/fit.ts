@@ -81,7 +81,8 @@ export interface FitOptions<M extends Sequential | Model = Sequential> {
    * What to do when the GPU skips a step because its gradient norm or loss is not finite (the
    * weights and optimizer state then stay at the last good step). 'throw' (default): stop with an
    * error naming the step, epoch and batch. 'skip': go on with the next batch, counting skipped
-   * steps in each EpochLog's `skippedSteps`.
+   * steps in each EpochLog's `skippedSteps`. With dynamic loss scaling (`compile({ lossScale:
+   * 'dynamic' })`) a step whose scaled gradients overflow is skipped and counted, never thrown.
    */
   onNonFinite?: 'throw' | 'skip';
 }
@@ -216,7 +217,9 @@ export async function fit<M extends Sequential | Model>(model: M, o: FitOptions<
       const n = shape[0] * shape[1];
       tokens += n;
       if (r.skipped) {
-        if (policy === 'throw') {
+        // Dynamic loss scaling skips an overflowing step and halves its scale: routine, not an error.
+        const overflow = model.lossScaler?.dynamic === true && (r.lossScale ?? 1) > 1 && !Number.isFinite(r.gradNorm) && Number.isFinite(r.loss);
+        if (policy === 'throw' && !overflow) {
           const what = Number.isFinite(r.loss) ? `the gradient norm is ${r.gradNorm}` : `the loss is ${r.loss}`;
           const other = Number.isFinite(r.loss) ? `loss ${r.loss}` : `gradient norm ${r.gradNorm}`;
           throw new Error(`fit: ${what} at step ${model.step + 1} (${where}; ${other}): the update was skipped, so the weights and ` +
