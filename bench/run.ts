@@ -17,7 +17,10 @@
 //
 // Per configuration: our Sequential training step (forward, loss, backward, clip 5, Adam; one
 // command buffer, synced, loss not read back) with each recurrent schedule ('step': one dispatch
-// per timestep, 'sequence': one dispatch for all timesteps), and the same model in tfjs
+// per timestep, 'sequence': one dispatch for all timesteps, W_hh streamed from storage every step;
+// 'resident': the sequence kernels keeping W_hh in private arrays for all T steps, null where W_hh
+// does not fit; each sequence variant again with f16 storage where the adapter has shader-f16),
+// and the same model in tfjs
 // (tf.sequential with tf.layers.embedding/lstm/gru/dense; one optimizer.minimize step with Adam;
 // tfjs has no global-norm clip, so it is left out there), warmed up before timing.
 // gflops = matmul FLOPs of our step / our time, where the FLOPs are 2·B·T·(I·G + H·G + H·V)
@@ -35,6 +38,7 @@ import { createPredictor } from '../src/nn/predictor.ts';
 import { Adam } from '../src/train/optimizers.ts';
 import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
+import { residentSupported } from '../src/kernels/seq_variant.ts';
 import type { Batch } from '../src/nn/model.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -99,16 +103,36 @@ function flopsOf(c: Config): number {
 
 // ---------------------------------------------------------------- ours
 
-function benchModel(ctx: GpuContext, c: Config, schedule?: RecurrentSchedule): Sequential {
+/** How the recurrent layers run: the sequence kernels' variant and the storage precision. */
+interface Variant { seqVariant?: 'streamed' | 'resident'; precision?: 'f32' | 'f16' }
+
+function benchModel(ctx: GpuContext, c: Config, schedule?: RecurrentSchedule, v: Variant = {}): Sequential {
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
+  const precision = v.precision ?? 'f32';
   const layers: Layer[] = c.kind === 'charrnn'
-    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1, schedule }), new Dense({ units: c.V })]
-    : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, schedule }), new LastStep(), new Dense({ units: 1 })];
+    ? [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, numLayers: c.layers ?? 1, schedule, precision }), new Dense({ units: c.V })]
+    : [new Embedding({ numEmbeddings: c.V, embeddingDim: c.E }), new Cell({ hiddenSize: c.H, schedule, precision }), new LastStep(), new Dense({ units: 1 })];
   return new Sequential(layers, { seed: 1 }).build(ctx);
 }
 
-async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule): Promise<{ ms: number; peakBytes: number }> {
-  const model = benchModel(ctx, c, schedule);
+async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule, v: Variant = {}): Promise<{ ms: number; peakBytes: number }> {
+  const prev = ctx.configure({ sequenceVariant: v.seqVariant ?? 'streamed' });
+  try { return await oursVariantMs(ctx, c, schedule, v); } finally { ctx.configure(prev); }
+}
+
+/** A sequence-kernel variant's time, or null with a note where it cannot run on this adapter. */
+async function variantMs(ctx: GpuContext, c: Config, v: Variant): Promise<{ ms: number | null; note?: string }> {
+  if (v.precision === 'f16' && !ctx.features.has('shader-f16')) return { ms: null, note: "no 'shader-f16' on this adapter" };
+  if (v.seqVariant === 'resident' && !residentSupported(ctx, c.cell === 'lstm' ? 4 : 3, c.H)) return { ms: null, note: `W_hh (H = ${c.H}) does not fit the resident kernel` };
+  try {
+    return { ms: (await oursMs(ctx, c, 'sequence', v)).ms };
+  } catch (e) {
+    return { ms: null, note: (e as Error).message.split('\n')[0] };
+  }
+}
+
+async function oursVariantMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule, v: Variant): Promise<{ ms: number; peakBytes: number }> {
+  const model = benchModel(ctx, c, schedule, v);
   model.compile({ loss: c.kind === 'charrnn' ? 'softmax_cross_entropy' : 'sigmoid_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
   const batch = makeBatch(c, 2);
   const step = c.train
@@ -270,11 +294,21 @@ for (const c of CONFIGS) {
   const step = await oursMs(ctx, c, 'step');
   // 'sequence' throws where a size has no sequence kernel on this adapter: reported as null.
   const seq = await oursMs(ctx, c, 'sequence').catch((e: Error) => { log(`${c.name} sequence schedule: ${e.message.split('\n')[0]}`); return { ms: Infinity, peakBytes: 0 }; });
-  const ours = Math.min(step.ms, seq.ms);
-  log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms`);
+  const variants: Record<string, Variant> = {
+    resident: { seqVariant: 'resident' }, sequence_f16: { seqVariant: 'streamed', precision: 'f16' }, resident_f16: { seqVariant: 'resident', precision: 'f16' },
+  };
+  const timed: Record<string, { ms: number | null; note?: string }> = {};
+  for (const [k, v] of Object.entries(variants)) timed[k] = await variantMs(ctx, c, v);
+  const ours = Math.min(step.ms, seq.ms, timed.resident.ms ?? Infinity);
+  const fmt = (t: { ms: number | null; note?: string }) => (t.ms === null ? `- (${t.note})` : `${t.ms.toFixed(1)} ms`);
+  log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms, resident ${fmt(timed.resident)}; f16: sequence ${fmt(timed.sequence_f16)}, resident ${fmt(timed.resident_f16)}`);
   const row: Record<string, unknown> = {
     config: c.name, adapter, B: c.B, T: c.T, V: c.V, E: c.E, H: c.H, train: c.train,
     ours_ms: +ours.toFixed(2), ours_step_schedule_ms: +step.ms.toFixed(2), ours_sequence_schedule_ms: Number.isFinite(seq.ms) ? +seq.ms.toFixed(2) : null,
+    ...Object.fromEntries(Object.entries(timed).flatMap(([k, t]) => {
+      const name = k === 'resident' ? 'ours_resident_schedule' : `ours_${k}_schedule`;
+      return [[`${name}_ms`, t.ms === null ? null : +t.ms.toFixed(2)], ...(t.note ? [[`${name}_note`, t.note]] : [])];
+    })),
     tokens_per_s: Math.round((c.B * c.T) / (ours / 1000)),
     gflops: +(flopsOf(c) / (ours * 1e6)).toFixed(3), ceiling_gflops: +ceiling.gflops.toFixed(3),
     of_ceiling: +((flopsOf(c) / (ours * 1e6)) / ceiling.gflops).toFixed(3),

@@ -1,8 +1,9 @@
 // The recurrent kernels, table-driven over cells × options (CELLS in test/helpers/recurrent_cases.ts:
 // LSTM with Keras's activations and TF1 peepholes, GRU with the reset gate after or before the
 // product, RNN tanh and relu) × schedules: 'step' (one dispatch per timestep, R = 1 'plain' or
-// R = 4 'blocked' batch rows per invocation), 'per-t' (one public call per timestep) and
-// 'sequence' (one dispatch per direction, 1–3 rows per workgroup). Each is checked forward and
+// R = 4 'blocked' batch rows per invocation), 'per-t' (one public call per timestep),
+// 'sequence' (one dispatch per direction, 1–3 rows per workgroup) and 'sequence resident' (W_hh kept
+// in private arrays for all steps; also with f16 storage, = streamed bit for bit). Each is checked forward and
 // backward against the float64 CPU reference (src/cpu) at an awkward size (B=5: a full row block
 // and a partial one; H=37; lengths 1 to T), every buffer, the parameter gradients that its dgates
 // give, the length rules and the dispatch counts; variants that sum in the same order must be
@@ -35,7 +36,7 @@ import { stateDict } from '../src/train/checkpoint.ts';
 import { generatorSpecOf } from '../src/train/generate.ts';
 import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
-import { expectClose, expectThrows, type Tolerance } from './helpers/expect.ts';
+import { expectClose, expectRejects, expectThrows, type Tolerance } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
 import {
   CELLS, buffersOf, cellRow, cpuParameterGrads, cpuReference, expectedDispatches, makeCase, parameterGradsFrom, runGpu, upload,
@@ -98,6 +99,13 @@ function expectDispatches(what: string, row: CellRow, c: Case, s: Schedule, run:
   if (run.dispatches[dir] !== want) throw new Error(`${what}: the ${dir} recorded ${run.dispatches[dir]} dispatches, expected ${want}`);
 }
 
+/** A sequence run recorded the kernels of its variant: res_forward and res_backward when resident. */
+function expectVariant(what: string, s: Schedule, run: GpuRun): void {
+  if (s.schedule !== 'sequence') return;
+  const resident = [...run.kernels].filter((k) => /_res\d+_(forward|backward)$/.test(k)).length;
+  if (resident !== (s.seqVariant === 'resident' ? 2 : 0)) throw new Error(`${what}: ran ${[...run.kernels].join(', ')}; expected the ${s.seqVariant ?? 'streamed'} kernels`);
+}
+
 // ------------------------------------------------------------------ cells × options × schedules
 
 /** The awkward case: B = 5 is one full block of R = 4 rows and a partial one, and leaves a partial
@@ -109,6 +117,7 @@ const SCHEDULES: { name: string; runs: Schedule[] }[] = [
   { name: 'step (blocked, R=4)', runs: [{ schedule: 'step', variant: 'blocked' }] },
   { name: 'step (one call per timestep)', runs: [{ schedule: 'per-t', variant: 'plain' }] },
   { name: 'sequence (1, 2, 3 rows per workgroup)', runs: [1, 2, 3].map((rows) => ({ schedule: 'sequence' as const, rows })) },
+  { name: 'sequence resident (1, 3 rows per workgroup)', runs: [1, 3].map((rows) => ({ schedule: 'sequence' as const, rows, seqVariant: 'resident' as const })) },
 ];
 
 /** Each row's case, CPU reference and GPU runs, computed once and shared by its forward and
@@ -141,6 +150,7 @@ for (const row of CELLS) {
         compare(what, row, c, 'forward', run.out, want, TOL_F);
         expectLengthRules(what, row, c, run.out);
         expectDispatches(what, row, c, s, run, 'forward');
+        expectVariant(what, s, run);
         // R = 1 and R = 4, one call or one wrapper per step, and the sequence kernels' forward
         // sum the same terms in the same order.
         if (run !== plain) compare(`${what} = step (plain)`, row, c, 'forward', run.out, plain.out, EXACT);
@@ -189,7 +199,7 @@ for (const row of CELLS) {
 const DEFAULT_ROWS = ['lstm', 'gru', 'rnn', 'rnn relu'].map(cellRow);
 
 for (const row of DEFAULT_ROWS) {
-  test(`${row.name} · step (plain, blocked) and sequence (default, 4, 16 rows) · B=64 H=128 T=6, mixed lengths`, async () => {
+  test(`${row.name} · step (plain, blocked), sequence (default, 4, 16 rows) and sequence resident · B=64 H=128 T=6, mixed lengths`, async () => {
     const ctx = await gpu();
     const rng = new Rng(2);
     const lengths = Array.from({ length: 64 }, (_, b) => (b < 4 ? [6, 1, 4, 5][b] : 1 + rng.int(6)));
@@ -202,9 +212,11 @@ for (const row of DEFAULT_ROWS) {
     expectLengthRules('step (plain)', row, c, plain.out);
     const blocked = await runGpu(ctx, row, c, { schedule: 'step', variant: 'blocked' });
     for (const dir of ['forward', 'backward'] as const) compare('step (blocked) = plain', row, c, dir, blocked.out, plain.out, EXACT);
-    for (const rows of [undefined, 4, 16]) {
-      const what = `sequence, ${rows ?? 'default'} rows`;
-      const seq = await runGpu(ctx, row, c, { schedule: 'sequence', rows });
+    const runs: Schedule[] = [undefined, 4, 16].map((rows) => ({ schedule: 'sequence', rows }));
+    for (const s of [...runs, { schedule: 'sequence', seqVariant: 'resident' } as Schedule]) {
+      const what = `sequence${s.seqVariant ? ' resident' : ''}, ${s.rows ?? 'default'} rows`;
+      const seq = await runGpu(ctx, row, c, s);
+      expectVariant(what, s, seq);
       compare(what, row, c, 'forward', seq.out, want, TOL_F);
       compare(what, row, c, 'backward', seq.out, want, TOL_B);
       for (const dir of ['forward', 'backward'] as const) compare(`${what} = step`, row, c, dir, seq.out, plain.out, TOL_SAME);
@@ -214,10 +226,19 @@ for (const row of DEFAULT_ROWS) {
 }
 
 for (const row of ['lstm', 'gru', 'rnn'].map(cellRow)) {
-  test(`${row.name} · sequence (2 rows per workgroup) · B=5 H=300 (more units than invocations: each loops over units), T=4`, async () => {
+  test(`${row.name} · sequence (2 rows per workgroup) · B=5 H=300 (more units than invocations: each loops over units), T=4; too large to keep W_hh resident`, async () => {
     const ctx = await gpu();
     const c = makeCase(row, 4, 5, 4, 300, 3, [4, 1, 3, 2, 4]);
-    const { out } = await runGpu(ctx, row, c, { schedule: 'sequence', rows: 2 });
+    // W_hh does not fit the resident kernel's private arrays: asked for by the call, it is refused
+    // before anything is recorded; asked for by the context's setting, the streamed kernel runs.
+    const before = ctx.dispatchCount;
+    await expectRejects(() => runGpu(ctx, row, c, { schedule: 'sequence', rows: 2, seqVariant: 'resident' }), "variant 'resident' cannot keep W_hh", 'on this adapter', "use variant 'streamed'");
+    if (ctx.dispatchCount !== before) throw new Error('the refused resident call recorded dispatches');
+    const prev = ctx.configure({ sequenceVariant: 'resident' });
+    let run: GpuRun;
+    try { run = await runGpu(ctx, row, c, { schedule: 'sequence', rows: 2 }); } finally { ctx.configure(prev); }
+    expectVariant('H=300 under the setting resident', { schedule: 'sequence' }, run);
+    const { out } = run;
     const want = cpuReference(row, c);
     compare('H=300', row, c, 'forward', out, want, TOL_F);
     compare('H=300', row, c, 'backward', out, want, TOL_B);
@@ -602,6 +623,8 @@ test('lstm · sequence · bad shapes, dtypes, aliasing and options are refused b
   expectThrows(() => S(ctx, { ...b, dc0: z([B, H], 'i32', 'dc0i') }), 'lstmBackwardFused', 'dc0 (dc0i)', 'dtype i32');
   expectThrows(() => S(ctx, { ...b, dgates: b.gates }), 'lstmBackwardFused', 'dgates and gates must be different tensors');
   expectThrows(() => S(ctx, b, { rowsPerWorkgroup: 1.5 }), 'lstmBackwardFused', 'rowsPerWorkgroup must be a positive integer');
+  expectThrows(() => F(ctx, f, { variant: 'fast' as 'resident' }), 'lstmForwardFused', "variant must be one of 'streamed', 'resident', 'auto'", 'got "fast"');
+  expectThrows(() => ctx.configure({ sequenceVariant: 'cached' as 'resident' }), 'configure', 'sequenceVariant', "'streamed', 'resident', 'auto'", 'cached');
   if (ctx.dispatchCount !== before) throw new Error(`${ctx.dispatchCount - before} dispatches were recorded for bad input`);
   // A hidden size whose backward buffers cannot fit in workgroup memory is refused (and reported as unsupported).
   const bigH = Math.ceil(ctx.limits.maxComputeWorkgroupStorageSize / 32) + 1;
@@ -828,12 +851,52 @@ for (const [name, make] of Object.entries(LAYERS)) {
   });
 }
 
+// ------------------------------------------------------------------ f16 storage: resident = streamed
+
+/** A one-layer model of a CELLS row with f16 storage (W_ih, W_hh, hs), H = 6, I = 3. */
+function halfLayer(row: CellRow): Layer {
+  const o = { hiddenSize: 6, inputSize: 3, precision: 'f16' as const, schedule: 'sequence' as const };
+  const keras = { activation: row.activation, recurrentActivation: row.recurrentActivation };
+  if (row.cell === 'lstm') return new LSTM({ ...o, ...keras, peepholes: row.peepholes });
+  if (row.cell === 'gru') return new GRU({ ...o, ...keras, resetAfter: row.resetAfter });
+  return new RNN({ ...o, nonlinearity: row.nonlinearity });
+}
+
+for (const row of CELLS) {
+  test(`${row.name} · precision f16 · sequence resident = sequence streamed, bit for bit (loss, every gradient; B=3 T=5 ragged)`, async () => {
+    const ctx = await gpu();
+    if (!ctx.features.has('shader-f16')) { console.log(`  skipped: this adapter lacks 'shader-f16' (${ctx.describe()})`); return; }
+    const rng = new Rng(21);
+    const B = 3, T = 5;
+    const batch: Batch = { x: rng.uniformArray(B * T * 3, -1, 1), shape: [B, T, 3], lengths: Int32Array.from([5, 2, 1]), y: rng.uniformArray(B * T * 6, -1, 1) };
+    const runs: Map<string, Float32Array>[] = [];
+    for (const variant of ['streamed', 'resident'] as const) {
+      const model = new Sequential([halfLayer(row)], { seed: 22 }).build(ctx);
+      model.compile({ loss: 'mse', optimizer: new SGD({ lr: 0.1 }) });
+      const kernels = new Set<string>(), dispatch = ctx.dispatch;
+      ctx.dispatch = (name, ...rest) => { kernels.add(name); return dispatch.call(ctx, name, ...rest); };
+      const prev = ctx.configure({ sequenceVariant: variant });
+      try { model.computeGradients(batch, { training: false }); } finally { ctx.dispatch = dispatch; ctx.configure(prev); }
+      const want = variant === 'resident' ? ['f16_res160_forward', 'f16_res160_backward'] : ['f16_seq_forward', 'f16_seq_backward'];
+      for (const k of want) if (![...kernels].some((n) => n.endsWith(k))) throw new Error(`${variant}: no ${k} among ${[...kernels].join(', ')}`);
+      const out = new Map<string, Float32Array>([['loss', Float32Array.of(await model.readLoss())]]);
+      for (const [name, p] of model.namedParameters()) out.set(`d${name}`, await ctx.read(p.grad!));
+      runs.push(out);
+      model.dispose();
+    }
+    for (const [k, v] of runs[0]) expectClose(k, runs[1].get(k)!, v, EXACT);
+    const dwhh = [...runs[0].keys()].find((k) => k.endsWith('weight_hh_l0'));
+    if (!dwhh || !runs[0].get(dwhh)!.some((v) => v !== 0)) throw new Error(`${dwhh ?? 'dweight_hh_l0'} is missing or zero: the comparison would be vacuous`);
+  });
+}
+
 // ------------------------------------------------------------------ layers with options against the CPU model
 
-const MODEL_SCHEDULES: { name: string; schedule: 'step' | 'sequence'; variant?: 'plain' | 'blocked' }[] = [
+const MODEL_SCHEDULES: { name: string; schedule: 'step' | 'sequence'; variant?: 'plain' | 'blocked'; seqVariant?: 'streamed' | 'resident' }[] = [
   { name: 'step (plain)', schedule: 'step', variant: 'plain' },
   { name: 'step (blocked)', schedule: 'step', variant: 'blocked' },
-  { name: 'sequence', schedule: 'sequence' },
+  { name: 'sequence', schedule: 'sequence', seqVariant: 'streamed' },
+  { name: 'sequence resident', schedule: 'sequence', seqVariant: 'resident' },
 ];
 
 const MODEL_TOL = { atol: 2e-4, rtol: 2e-3 }; // as test/model.test.ts: f32 through 2 layers, T steps, a dense head and the loss
@@ -881,7 +944,7 @@ for (const [name, layers] of Object.entries(MODELS)) {
         l.setInitialState(l.cell === 'lstm' ? { h: ht, c: ct } : { h: ht });
         initialStates[l.name] = l.cell === 'lstm' ? { h: Float64Array.from(h), c: Float64Array.from(c) } : { h: Float64Array.from(h) };
       }
-      const prev = ctx.configure(s.variant ? { stepVariant: s.variant } : {});
+      const prev = ctx.configure({ ...(s.variant ? { stepVariant: s.variant } : {}), ...(s.seqVariant ? { sequenceVariant: s.seqVariant } : {}) });
       try { model.computeGradients(batch, { training: false }); } finally { ctx.configure(prev); }
       const loss = await model.readLoss();
       const params: Record<string, Float64Array> = {};

@@ -163,6 +163,16 @@ test('adapter facts are worked out once per context; tuned choices belong to the
     assert.is(other.tuned.get('lstm', { B: 2, T: 3, H: 4 }), undefined, 'another context has its own choices');
     other.tuned.import(ctx.tuned.export());
     assert.is(other.tuned.get('lstm', { B: 2, T: 3, H: 4 }), 'sequence', 'export/import carries them over');
+    assert.is(other.tuned.getVariant('lstm', { B: 2, T: 3, H: 4 }), undefined, 'no sequence variant was measured');
+    ctx.tuned.setVariant('lstm', { B: 2, T: 3, H: 4 }, 'resident');
+    assert.is(other.tuned.getVariant('lstm', { B: 2, T: 3, H: 4 }), undefined, 'variants are per context too');
+    other.tuned.import(ctx.tuned.export());
+    assert.is(other.tuned.getVariant('lstm', { B: 2, T: 3, H: 4 }), 'resident', 'export/import carries the measured variant');
+    assert.is(other.tuned.get('lstm', { B: 2, T: 3, H: 4 }), 'sequence');
+    other.tuned.import(JSON.stringify({ [`${other.describe()}|gru|1|2|3`]: 'step' }));   // an export written before variants existed
+    assert.is(other.tuned.get('gru', { B: 1, T: 2, H: 3 }), 'step');
+    expectThrows(() => other.tuned.import(JSON.stringify({ 'a|lstm|1|2|3': 'sequence/fast' })), /ctx\.tuned\.import: bad entry/, /'\/streamed' or '\/resident'/);
+    expectThrows(() => other.tuned.setVariant('lstm', { B: 2, T: 3, H: 4 }, 'fast' as 'resident'), /ctx\.tuned\.setVariant/, /'streamed' or 'resident'/);
     expectThrows(() => other.tuned.import('not json'), /ctx\.tuned\.import/, /expected the JSON that ctx\.tuned\.export\(\) writes/);
     expectThrows(() => other.tuned.import('[1]'), /ctx\.tuned\.import/, /expected a JSON object/, /got an array/);
     expectThrows(() => other.tuned.set('lstm', { B: 0, T: 3, H: 4 }, 'step'), /ctx\.tuned\.set: sizes/, /positive integers/);

@@ -66,36 +66,22 @@ struct Params {
 var<workgroup> red_v: array<f32, WG>;
 var<workgroup> red_i: array<u32, WG>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * WG;
-}
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
 
 // One float of the packed weights by float index.
-fn weight_at(i: u32) -> f32 {
-  return f32(weights[i / 4u][i % 4u]);
-}
+fn weight_at(i: u32) -> f32 { return f32(weights[i / 4u][i % 4u]); }
 
-fn gate_rows(cell: u32, H: u32) -> u32 {
-  if (cell == 0u) { return 4u * H; }
-  if (cell == 1u) { return 3u * H; }
-  return H;
-}
+fn gate_rows(cell: u32, H: u32) -> u32 { return select(select(H, 3u * H, cell == 1u), 4u * H, cell == 0u); }
 
 // Offset of layer l's h in `state` for row b (c follows at + h_max).
-fn state_at(b: u32, l: u32) -> u32 {
-  return (b * params.n_layers + l) * 2u * params.h_max;
-}
+fn state_at(b: u32, l: u32) -> u32 { return (b * params.n_layers + l) * 2u * params.h_max; }
 
 // Tree reduction of (red_v, red_i) to slot 0: the larger value wins, ties go to the lower id.
 fn reduce_argmax(lid: u32) {
   for (var w = WG / 2u; w > 0u; w = w / 2u) {
     if (lid < w) {
-      let v = red_v[lid + w];
-      let i = red_i[lid + w];
-      if (v > red_v[lid] || (v == red_v[lid] && i < red_i[lid])) {
-        red_v[lid] = v;
-        red_i[lid] = i;
-      }
+      let v = red_v[lid + w];  let i = red_i[lid + w];
+      if (v > red_v[lid] || (v == red_v[lid] && i < red_i[lid])) { red_v[lid] = v;  red_i[lid] = i; }
     }
     workgroupBarrier();
   }
@@ -104,24 +90,14 @@ fn reduce_argmax(lid: u32) {
 // One recurrent layer for one step: gates into scratch, then the new h (and c) into state.
 fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   let e = 8u + 8u * l;
-  let cell = program[e] & 0xffu;
-  let act = (program[e] >> 8u) & 0xfu;  let gate = (program[e] >> 12u) & 0xfu;  let peep = program[e + 7u];
-  let before = (program[e] & 0x10000u) != 0u;
-  let I = program[e + 1u];
-  let H = program[e + 2u];
-  let w_ih = program[e + 3u];
-  let w_hh = program[e + 4u];
-  let b_ih = program[e + 5u];
-  let b_hh = program[e + 6u];
-  let G = gate_rows(cell, H);
-  let sc = b * params.scratch_stride;
-  let h_at = state_at(b, l);
-  let input_mode = program[1];
-  let emb_row = program[6] + tok * I;
+  let cell = program[e] & 0xffu;  let act = (program[e] >> 8u) & 0xfu;  let gate = (program[e] >> 12u) & 0xfu;
+  let before = (program[e] & 0x10000u) != 0u;  let peep = program[e + 7u];
+  let I = program[e + 1u];  let H = program[e + 2u];  let w_ih = program[e + 3u];  let w_hh = program[e + 4u];
+  let b_ih = program[e + 5u];  let b_hh = program[e + 6u];  let G = gate_rows(cell, H);
+  let sc = b * params.scratch_stride;  let h_at = state_at(b, l);  let input_mode = program[1];  let emb_row = program[6] + tok * I;
   // Invocation lid owns the rows 4·q .. 4·q+3 for q = lid, lid + WG, ...: one vec4 load per k.
   let Q = (G + 3u) / 4u; // vec4s per transposed row (G padded to a multiple of 4 with zeros)
-  let wi = w_ih / 4u;
-  let wh = w_hh / 4u;
+  let wi = w_ih / 4u;  let wh = w_hh / 4u;
   for (var q = lid; q < Q; q += WG) {
     var gi = vec4<f32>(weights[b_ih / 4u + q]);
     if (l == 0u && input_mode == 1u) {
@@ -134,14 +110,10 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
     }
     var gh = vec4<f32>(weights[b_hh / 4u + q]);
     for (var k = 0u; k < H; k++) { gh += vec4<f32>(weights[wh + k * Q + q]) * state[h_at + k]; }
-    for (var i = 0u; i < 4u; i++) {
-      scratch[sc + 4u * q + i] = gi[i];
-      scratch[sc + params.g_max + 4u * q + i] = gh[i];
-    }
+    for (var i = 0u; i < 4u; i++) { scratch[sc + 4u * q + i] = gi[i];  scratch[sc + params.g_max + 4u * q + i] = gh[i]; }
   }
   storageBarrier();
-  let gi_at = sc;
-  let gh_at = sc + params.g_max;
+  let gi_at = sc;  let gh_at = sc + params.g_max;
   if (before) {
     for (var j = lid; j < H; j += WG) { state[h_at + params.h_max + j] = cell_act(gate, scratch[gi_at + j] + scratch[gh_at + j]) * state[h_at + j]; }
     storageBarrier();
@@ -154,12 +126,8 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   }
   for (var j = lid; j < H; j += WG) {
     let h_prev = state[h_at + j];
-    var gi = vec4<f32>(0.0);
-    var gh = vec4<f32>(0.0);
-    for (var q = 0u; q < G / H; q++) {
-      gi[q] = scratch[gi_at + q * H + j];
-      gh[q] = scratch[gh_at + q * H + j];
-    }
+    var gi = vec4<f32>(0.0);  var gh = vec4<f32>(0.0);
+    for (var q = 0u; q < G / H; q++) { gi[q] = scratch[gi_at + q * H + j];  gh[q] = scratch[gh_at + q * H + j]; }
     var h = 0.0;
     if (cell == 0u) {
       var p = vec3<f32>(0.0);
@@ -180,16 +148,9 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
 // The head's logits for row b at step s into scratch z (scaled by 1/temperature) and, when
 // recording, into `logits`.
 fn head(lid: u32, b: u32, s: u32) {
-  let V = params.V;
-  let head_w = program[4];
-  let head_b = program[5];
-  let head_in = program[7];
-  let top = state_at(b, params.n_layers - 1u);
-  let z_at = b * params.scratch_stride + 2u * params.g_max;
-  let n = s + 1u - params.P;
-  let N = params.S - params.P;
-  let Q = (V + 3u) / 4u;
-  let hw = head_w / 4u;
+  let V = params.V;  let head_w = program[4];  let head_b = program[5];  let head_in = program[7];
+  let top = state_at(b, params.n_layers - 1u);  let z_at = b * params.scratch_stride + 2u * params.g_max;
+  let n = s + 1u - params.P;  let N = params.S - params.P;  let Q = (V + 3u) / 4u;  let hw = head_w / 4u;
   for (var q = lid; q < Q; q += WG) {
     var acc = vec4<f32>(0.0);
     if (head_b != NONE) { acc = vec4<f32>(weights[head_b / 4u + q]); }
@@ -210,8 +171,7 @@ fn head(lid: u32, b: u32, s: u32) {
 fn pick(z_at: u32, n: u32, m: f32, u: f32) -> u32 {
   var total = 0.0;
   for (var j = 0u; j < n; j++) { total += exp(scratch[z_at + j] - m); }
-  let goal = u * total;
-  var acc = 0.0;
+  let goal = u * total;  var acc = 0.0;
   for (var j = 0u; j < n; j++) {
     acc += exp(scratch[z_at + j] - m);
     if (goal < acc) { return j; }
@@ -222,11 +182,8 @@ fn pick(z_at: u32, n: u32, m: f32, u: f32) -> u32 {
 // Samples ids[b, s + 1] from scratch z (see the header). serial = 1: invocation 0 does it all (no
 // barriers; best for small V·K); else workgroup reductions (max and chunk sums, or K argmax rounds).
 fn sample_token(lid: u32, b: u32, s: u32) {
-  let V = params.V;
-  let K = params.top_k;
-  let z_at = b * params.scratch_stride + 2u * params.g_max;
-  let kz_at = z_at + V;
-  let ki_at = kz_at + K;
+  let V = params.V;  let K = params.top_k;
+  let z_at = b * params.scratch_stride + 2u * params.g_max;  let kz_at = z_at + V;  let ki_at = kz_at + K;
   let u = rand_uniform(hash_u32(params.seed) ^ b, s);
   var chosen = 0u;
   if (params.serial == 1u) {
@@ -237,15 +194,9 @@ fn sample_token(lid: u32, b: u32, s: u32) {
         chosen = pick(z_at, V, m, u);
       } else {
         for (var j = 0u; j < K; j++) {
-          var best = LOWEST;
-          var best_i = 0u;
-          for (var v = 0u; v < V; v++) {
-            let z = scratch[z_at + v];
-            if (z > best) { best = z; best_i = v; }
-          }
-          scratch[kz_at + j] = best;
-          scratch[ki_at + j] = f32(best_i);
-          scratch[z_at + best_i] = TAKEN;
+          var best = LOWEST;  var best_i = 0u;
+          for (var v = 0u; v < V; v++) { let z = scratch[z_at + v];  if (z > best) { best = z; best_i = v; } }
+          scratch[kz_at + j] = best;  scratch[ki_at + j] = f32(best_i);  scratch[z_at + best_i] = TAKEN;
         }
         chosen = u32(scratch[ki_at + pick(kz_at, K, scratch[kz_at], u)]);
       }
@@ -254,15 +205,12 @@ fn sample_token(lid: u32, b: u32, s: u32) {
     // max z, then per-invocation sums of exp(z − max) over contiguous chunks, then one scan.
     var m = LOWEST;
     for (var v = lid; v < V; v += WG) { m = max(m, scratch[z_at + v]); }
-    red_v[lid] = m;
-    red_i[lid] = 0u;
+    red_v[lid] = m;  red_i[lid] = 0u;
     workgroupBarrier();
     reduce_argmax(lid);
     m = red_v[0];
     workgroupBarrier();
-    let C = (V + WG - 1u) / WG;
-    let lo = min(lid * C, V);
-    let hi = min(lo + C, V);
+    let C = (V + WG - 1u) / WG;  let lo = min(lid * C, V);  let hi = min(lo + C, V);
     var part = 0.0;
     for (var v = lo; v < hi; v++) { part += exp(scratch[z_at + v] - m); }
     red_v[lid] = part;
@@ -270,17 +218,14 @@ fn sample_token(lid: u32, b: u32, s: u32) {
     if (lid == 0u) {
       var total = 0.0;
       for (var i = 0u; i < WG; i++) { total += red_v[i]; }
-      let goal = u * total;
-      var acc = 0.0;
-      var chunk = WG;
+      let goal = u * total;  var acc = 0.0;  var chunk = WG;
       for (var i = 0u; i < WG; i++) {
         if (goal < acc + red_v[i]) { chunk = i; break; }
         acc += red_v[i];
       }
       chosen = V - 1u; // rounding left the goal past the last sum: the last id, as on the CPU
       if (chunk < WG) {
-        let c_lo = chunk * C;
-        let c_hi = min(c_lo + C, V);
+        let c_lo = chunk * C;  let c_hi = min(c_lo + C, V);
         chosen = c_hi - 1u; // the same rounding within the chunk
         for (var v = c_lo; v < c_hi; v++) {
           acc += exp(scratch[z_at + v] - m);
@@ -291,21 +236,12 @@ fn sample_token(lid: u32, b: u32, s: u32) {
   } else {
     // K rounds of argmax; the chosen id is marked TAKEN so the next round skips it.
     for (var j = 0u; j < K; j++) {
-      var best = LOWEST;
-      var best_i = V;
-      for (var v = lid; v < V; v += WG) {
-        let z = scratch[z_at + v];
-        if (z > best) { best = z; best_i = v; }
-      }
-      red_v[lid] = best;
-      red_i[lid] = best_i;
+      var best = LOWEST;  var best_i = V;
+      for (var v = lid; v < V; v += WG) { let z = scratch[z_at + v];  if (z > best) { best = z; best_i = v; } }
+      red_v[lid] = best;  red_i[lid] = best_i;
       workgroupBarrier();
       reduce_argmax(lid);
-      if (lid == 0u) {
-        scratch[kz_at + j] = red_v[0];
-        scratch[ki_at + j] = f32(red_i[0]);
-        scratch[z_at + red_i[0]] = TAKEN;
-      }
+      if (lid == 0u) { scratch[kz_at + j] = red_v[0];  scratch[ki_at + j] = f32(red_i[0]);  scratch[z_at + red_i[0]] = TAKEN; }
       storageBarrier();
       workgroupBarrier();
     }
@@ -317,8 +253,7 @@ fn sample_token(lid: u32, b: u32, s: u32) {
 
 @compute @workgroup_size(WG)
 fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let lid = lid3.x;
-  let b = wid.x;
+  let lid = lid3.x;  let b = wid.x;
   for (var s = params.s_begin; s < params.s_end; s++) {
     let tok = u32(ids[b * params.S + s]);
     for (var l = 0u; l < params.n_layers; l++) { layer_step(lid, b, l, tok); }
@@ -336,10 +271,7 @@ fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgr
 @compute @workgroup_size(WG)
 fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);
-  let rows = params.pack_rows;
-  let cols = params.pack_cols;
-  if (idx >= rows * cols) { return; }
-  let r = idx / cols;
-  let c = idx % cols;
+  if (idx >= params.pack_rows * params.pack_cols) { return; }
+  let r = idx / params.pack_cols;  let c = idx % params.pack_cols;
   packed[params.pack_offset + c * params.pack_stride + r] = ST(source[idx]);
 }

@@ -21,9 +21,8 @@ var<workgroup> shm: array<f32, SH>;
 
 @compute @workgroup_size(WG)
 fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let B = params.B;  let T = params.T;  let H = params.H;
+  let B = params.B;  let T = params.T;  let H = params.H;  let b0 = wid.x * RB;
   let n = RB * H;                  // elements of the workgroup's (RB, H) block
-  let b0 = wid.x * RB;
   for (var e = lid.x; e < n; e += WG) {
     let b = b0 + e / H;
     if (b < B) { shm[e] = h0[b * H + e % H]; }   // rows past B are never read
@@ -31,19 +30,12 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
   workgroupBarrier();
 
   for (var t = 0u; t < T; t++) {
-    let cur = (t & 1u) * n;        // h_prev buffer; the other one receives h
-    let nxt = n - cur;
+    let cur = (t & 1u) * n;  let nxt = n - cur;   // h_prev buffer; the other one receives h
     for (var e = lid.x; e < n; e += WG) {
-      let bl = e / H;
-      let j = e % H;
-      let b = b0 + bl;
+      let bl = e / H;  let j = e % H;  let b = b0 + bl;
       if (b >= B) { continue; }
       let o = (b * T + t) * H + j;
-      if (i32(t) >= lengths[b]) {
-        hs[o] = ST(0.0);
-        cell_forward_skip(b, t, j);
-        continue;
-      }
+      if (i32(t) >= lengths[b]) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j);  continue; }
       var a = bhh_at(j);   // one lane per gate (gates from SPLIT on stay 0)
       let hb = cur + bl * H;
       for (var k = 0u; k < H; k++) {
@@ -55,20 +47,19 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
       }
       let h = cell_forward_row(b, t, j, a, shm[cur + e], false);
       hs[o] = ST(h);
-      shm[nxt + e] = f32(ST(h));   // as hs holds it (rounded when ST is f16)
+      shm[nxt + e] = st_round(h);   // as hs holds it (rounded when ST is f16)
     }
     if (SPLIT < NG) {
       storageBarrier();
       for (var e = lid.x; e < n; e += WG) {
-        let b = b0 + e / H;
-        let j = e % H;
+        let b = b0 + e / H;  let j = e % H;
         if (b >= B || i32(t) >= lengths[b]) { continue; }
         let i0 = (b * T + t) * H;
         var a = bhh[SPLIT * H + j];
         for (var k = 0u; k < H; k++) { a += f32(whh[(SPLIT * H + j) * H + k]) * cell_pass_input(i0 + k); }
         let h = cell_forward_row(b, t, j, vec4<f32>(a), shm[cur + e], true);
         hs[i0 + j] = ST(h);
-        shm[nxt + e] = f32(ST(h));   // as hs holds it (rounded when ST is f16)
+        shm[nxt + e] = st_round(h);   // as hs holds it (rounded when ST is f16)
       }
     }
     workgroupBarrier();
@@ -77,19 +68,14 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
 
 @compute @workgroup_size(WG)
 fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let B = params.B;  let T = params.T;  let H = params.H;  let G = NG * H;
-  let n = RB * H;
-  let m = RB * G;                  // floats in one (RB, G) dghh buffer
-  let b0 = wid.x * RB;
+  let B = params.B;  let T = params.T;  let H = params.H;  let G = NG * H;  let b0 = wid.x * RB;
+  let n = RB * H;  let m = RB * G;   // elements of the (RB, H) block; floats in one (RB, G) dghh buffer
 
   for (var s = 0u; s < T; s++) {
     let t = T - 1u - s;
-    let nxt = (s & 1u) * m;        // dghh of step t+1 (written by the previous iteration)
-    let cur = m - nxt;             // receives dghh of step t
+    let nxt = (s & 1u) * m;  let cur = m - nxt;   // dghh of step t+1 (from the previous iteration); of step t
     for (var e = lid.x; e < n; e += WG) {
-      let bl = e / H;
-      let j = e % H;
-      let b = b0 + bl;
+      let bl = e / H;  let j = e % H;  let b = b0 + bl;
       if (b >= B) { continue; }
       let len = lengths[b];
       let gb = (b * T + t) * G + j;
@@ -110,25 +96,17 @@ fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
         d = cell_backward_row(b, t, j, is_last, (a.x + a.y) + (a.z + a.w), false);
       }
-      for (var q = 0u; q < NG; q++) {
-        dghh[gb + q * H] = d[q];
-        shm[cur + bl * G + q * H + j] = d[q];
-      }
+      for (var q = 0u; q < NG; q++) { dghh[gb + q * H] = d[q];  shm[cur + bl * G + q * H + j] = d[q]; }
     }
     if (SPLIT < NG) {
       workgroupBarrier();
       for (var e = lid.x; e < n; e += WG) {
-        let bl = e / H;
-        let j = e % H;
-        let b = b0 + bl;
+        let bl = e / H;  let j = e % H;  let b = b0 + bl;
         if (b >= B || i32(t) >= lengths[b]) { continue; }
         var a = 0.0;
         for (var r = 0u; r < H; r++) { a += shm[cur + bl * G + SPLIT * H + r] * f32(whh[(SPLIT * H + r) * H + j]); }
         let d = cell_backward_row(b, t, j, false, a, true);
-        for (var q = 0u; q < SPLIT; q++) {
-          dghh[(b * T + t) * G + q * H + j] = d[q];
-          shm[cur + bl * G + q * H + j] = d[q];
-        }
+        for (var q = 0u; q < SPLIT; q++) { dghh[(b * T + t) * G + q * H + j] = d[q];  shm[cur + bl * G + q * H + j] = d[q]; }
       }
     }
     workgroupBarrier();

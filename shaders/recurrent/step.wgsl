@@ -49,12 +49,9 @@ fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32
 
 @compute @workgroup_size(WG)
 fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);
-  let H = params.H;  let T = params.T;  let t = params.t;
+  let idx = flat_index(gid, nwg);  let H = params.H;  let T = params.T;  let t = params.t;
   if (idx >= ((params.B + R - 1u) / R) * H) { return; }
-  let bb = idx / H;
-  let j = idx % H;
-  let rows = block_rows(bb);
+  let bb = idx / H;  let j = idx % H;  let rows = block_rows(bb);
   if (PASS == 1u) {
     let p = (rows * T + vec4<u32>(t)) * H;
     var a = vec4<f32>(bhh[SPLIT * H + j]);
@@ -112,12 +109,9 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(WG)
 fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);
-  let H = params.H;  let T = params.T;  let t = params.t;  let G = NG * H;
+  let idx = flat_index(gid, nwg);  let H = params.H;  let T = params.T;  let t = params.t;  let G = NG * H;
   if (idx >= ((params.B + R - 1u) / R) * H) { return; }
-  let bb = idx / H;
-  let j = idx % H;
-  let rows = block_rows(bb);
+  let bb = idx / H;  let j = idx % H;  let rows = block_rows(bb);
   if (PASS == 1u) {
     let v = dghh_times_whh(rows, t, j, SPLIT * H, SPLIT * H + H);
     for (var l = 0u; l < block_count(bb); l++) {
@@ -145,23 +139,18 @@ fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 
 @compute @workgroup_size(WG)
 fn backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);
-  let H = params.H;
+  let idx = flat_index(gid, nwg);  let H = params.H;
   if (idx >= ((params.B + R - 1u) / R) * H) { return; }
-  let bb = idx / H;
-  let j = idx % H;
-  let rows = block_rows(bb);
+  let bb = idx / H;  let j = idx % H;  let rows = block_rows(bb);
   let sums = dghh_times_whh(rows, 0u, j, 0u, SPLIT * H);
   for (var l = 0u; l < block_count(bb); l++) { cell_backward_initial(rows[l], j, sums[l]); }
 }
 
 @compute @workgroup_size(WG)
 fn final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);
-  let H = params.H;
+  let idx = flat_index(gid, nwg);  let H = params.H;
   if (idx >= params.B * H) { return; }
-  let b = idx / H;
-  let j = idx % H;
+  let b = idx / H;  let j = idx % H;
   let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
   let src = (b * params.T + last) * H + j;
   hn[idx] = f32(hs[src]);

@@ -11,8 +11,8 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { gruOverrides, recordGruInitial, recordGruFinalState, type GruBackwardSequenceTensors, type GruCellOptions, type GruForwardTensors } from './gru.ts';
-import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
-import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
+import { seqKernel, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
+import { checkPrecision, checkStored, halfHidden, storagePrecision } from './recurrent.ts';
 
 /** Whether the GRU sequence kernels can run for hidden size H on this adapter (backward needs 2·3H floats per row). */
 export function gruFusedSupported(ctx: GpuContext, H: number): boolean {
@@ -56,12 +56,12 @@ export function gruForwardFused(ctx: GpuContext, a: GruForwardTensors, opts: Seq
   checkTensor(op, 'hn', a.hn, [B, H]);
   checkDistinct(op, { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hnLin: a.hnLin, hn: a.hn });
   const cell = gruOverrides(op, opts);
-  const p = planOrThrow(op, ctx, d, 2 * H, opts);
-  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'seq_forward', storagePrecision(a.whh)), {
+  const k = seqKernel(op, ctx, 'gru', 'forward', d, storagePrecision(a.whh), opts);
+  ctx.dispatch(k.name, {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ...cell },
+    workgroups: k.workgroups,
   });
   recordGruFinalState(ctx, a, B, T, H);
 }
@@ -92,18 +92,18 @@ export function gruBackwardFused(ctx: GpuContext, a: GruBackwardSequenceTensors,
     dgates: a.dgates, dghh: a.dghh, dhn: a.dhn, dh0: a.dh0, dhCarry: a.dhCarry,
   });
   const cell = gruOverrides(op, opts);
-  const p = planOrThrow(op, ctx, d, 2 * G, opts);
+  const k = seqKernel(op, ctx, 'gru', 'backward', d, storagePrecision(a.whh), opts);
   const carry = a.dhCarry ?? ctx.empty([B, H], 'f32', 'gru dh_carry');
   if (a.dhn) ctx.copy(a.dhn, carry);
   else ctx.clear(carry);
-  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'seq_backward', storagePrecision(a.whh)), {
+  ctx.dispatch(k.name, {
     bindings: {
       whh: a.whh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin,
       dhs: a.dhs, dgates: a.dgates, dghh: a.dghh, dh_carry: carry,
     },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G, ...cell },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ...cell },
+    workgroups: k.workgroups,
   });
   recordGruInitial(ctx, { whh: a.whh, dghh: a.dghh, dhCarry: carry, dh0: a.dh0 }, B, T, H, cell.SPLIT);
   if (!a.dhCarry) carry.release();

@@ -4,14 +4,17 @@
 // semantics and outputs as lstmForwardSteps / lstmBackwardSteps in ./lstm.ts, so a caller can
 // pick either schedule. Each workgroup owns RB batch rows and loops over t with one
 // workgroupBarrier() per step, keeping h (forward) or the next step's dgates (backward) in
-// workgroup memory and reading W_hh from storage.
+// workgroup memory and reading W_hh from storage ('streamed') or keeping it in private arrays for
+// all T steps ('resident', see ./seq_variant.ts).
 //   lstm_seq_forward   T steps: hs, cs, gates; then lstm_final_state writes hn, cn   (2 dispatches)
 //   lstm_seq_backward  T steps: dgates, dc_carry (filled with dcn first: one copy); then
 //                      lstm_backward_initial: dh0, dc0 (2 dispatches)
 import type { GpuContext } from '../runtime/context.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv } from './grid.ts';
-import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
+import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision, type RecurrentCellName, type StoragePrecision } from './recurrent.ts';
+import { RESIDENT_WMAX, residentBucket, residentWorkgroupSize, wantedVariant, type SequenceVariant } from './seq_variant.ts';
+import { SEQUENCE_VARIANTS } from '../runtime/settings.ts';
 import { lstmOverrides, recordLstmFinalState, recordLstmInitial, type LstmBackwardTensors, type LstmCellOptions, type LstmForwardTensors } from './lstm.ts';
 
 // ---------------------------------------------------------------- launch plan (shared by the *_seq families)
@@ -29,6 +32,8 @@ export interface SeqPlan {
 export interface SeqOptions {
   /** Batch rows per workgroup; default the context's `settings.sequenceRows` ('auto': by adapter). */
   rowsPerWorkgroup?: number;
+  /** 'streamed' or 'resident' W_hh (./seq_variant.ts); default the context's `settings.sequenceVariant`. */
+  variant?: SequenceVariant;
 }
 
 /**
@@ -90,6 +95,9 @@ function lstmDims(op: string, seqName: string, seq: Tensor, w: Tensor): Dims {
 }
 
 export function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: number, opts: SeqOptions): SeqPlan {
+  if (opts.variant !== undefined && !SEQUENCE_VARIANTS.includes(opts.variant)) {
+    throw new Error(`${op}: variant must be one of ${SEQUENCE_VARIANTS.map((v) => `'${v}'`).join(', ')}, got ${JSON.stringify(opts.variant)}`);
+  }
   if (opts.rowsPerWorkgroup !== undefined && !(Number.isInteger(opts.rowsPerWorkgroup) && opts.rowsPerWorkgroup >= 1)) {
     throw new Error(`${op}: rowsPerWorkgroup must be a positive integer, got ${opts.rowsPerWorkgroup}`);
   }
@@ -98,6 +106,40 @@ export function planOrThrow(op: string, ctx: GpuContext, d: Dims, floatsPerRow: 
     throw new Error(`${op}: B = ${d.B}, H = ${d.H} needs ${4 * floatsPerRow} bytes of workgroup memory per row, more than this adapter's maxComputeWorkgroupStorageSize (${ctx.limits.maxComputeWorkgroupStorageSize}); use the step kernels`);
   }
   return plan;
+}
+
+const GATES: Record<RecurrentCellName, number> = { lstm: 4, gru: 3, rnn: 1 };
+
+/** What a wrapper dispatches for one direction of a sequence kernel: the kernel's name, its
+ *  launch overrides and grid. */
+export interface SeqKernel { name: string; overrides: { WG: number; RB: number; SH: number }; workgroups: [number, number] }
+
+/**
+ * The sequence kernel for one direction of `cell` at sizes d: the resident variant where it is
+ * wanted (./seq_variant.ts) and W_hh fits, else the streamed one. Throws when neither fits, or when
+ * the call itself asks for 'resident' and it does not fit.
+ */
+export function seqKernel(op: string, ctx: GpuContext, cell: RecurrentCellName, dir: 'forward' | 'backward', d: Dims, precision: StoragePrecision, opts: SeqOptions): SeqKernel {
+  const NG = GATES[cell], H = d.H, G = NG * H;
+  const streamedFloats = dir === 'forward' ? 2 * H : 2 * G;
+  const planned = planOrThrow(op, ctx, d, streamedFloats, opts);
+  if (wantedVariant(ctx, cell, d, opts.variant) === 'resident') {
+    const p = seqPlan(ctx, d.B, H, H + G, opts);
+    const WG = p && residentWorkgroupSize(ctx, NG, H, p.RB);
+    const wmax = WG && residentBucket(NG, H, WG);
+    if (p && WG && wmax) {
+      const name = recurrentKernelName(ctx, cell, `res${wmax}_${dir}`, precision);
+      return { name, overrides: { WG, RB: p.RB, SH: p.RB * (H + G) }, workgroups: [p.groups, 1] };
+    }
+    if (opts.variant === 'resident') {
+      const why = p && WG
+        ? `each of ${WG} invocations would hold ${Math.max(Math.ceil(G / WG) * H, Math.ceil(H / WG) * G)} weights, expected at most ${RESIDENT_WMAX}`
+        : `a row needs ${4 * (H + G)} bytes of workgroup memory, more than maxComputeWorkgroupStorageSize (${ctx.limits.maxComputeWorkgroupStorageSize})`;
+      throw new Error(`${op}: variant 'resident' cannot keep W_hh (${G}, ${H}) resident on this adapter: ${why}; use variant 'streamed' or a smaller hidden size`);
+    }
+  }
+  const name = recurrentKernelName(ctx, cell, dir === 'forward' ? 'seq_forward' : 'seq_backward', precision);
+  return { name, overrides: { WG: planned.WG, RB: planned.RB, SH: planned.RB * streamedFloats }, workgroups: [planned.groups, 1] };
 }
 
 // ---------------------------------------------------------------- wrappers
@@ -126,12 +168,12 @@ export function lstmForwardFused(ctx: GpuContext, a: LstmForwardTensors, opts: S
     ...(a.peephole ? { peephole: a.peephole } : {}),
   });
   const cell = lstmOverrides(op, opts, a.peephole);
-  const p = planOrThrow(op, ctx, d, 2 * H, opts);
-  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'seq_forward', storagePrecision(a.whh)), {
+  const k = seqKernel(op, ctx, 'lstm', 'forward', d, storagePrecision(a.whh), opts);
+  ctx.dispatch(k.name, {
     bindings: { whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, gx: a.gx, bhh: a.bhh, h0: a.h0, hs: a.hs, peep: a.peephole ?? a.c0 },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ...cell },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ...cell },
+    workgroups: k.workgroups,
   });
   recordLstmFinalState(ctx, a, d);
 }
@@ -161,16 +203,16 @@ export function lstmBackwardFused(ctx: GpuContext, a: LstmBackwardTensors & { dh
   });
   if (a.peephole) checkTensor(op, 'peephole', a.peephole, [3, H]);
   const cell = lstmOverrides(op, opts, a.peephole);
-  const p = planOrThrow(op, ctx, d, 2 * G, opts);
+  const k = seqKernel(op, ctx, 'lstm', 'backward', d, storagePrecision(a.whh), opts);
   ctx.copy(a.dcn, a.dcCarry); // the kernel reads dcn through the carry at each row's last step
-  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'seq_backward', storagePrecision(a.whh)), {
+  ctx.dispatch(k.name, {
     bindings: {
       whh: a.whh, c0: a.c0, lengths: a.lengths, cs: a.cs, gates: a.gates, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates, dc_carry: a.dcCarry,
       peep: a.peephole ?? a.c0,
     },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * G, ...cell },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ...cell },
+    workgroups: k.workgroups,
   });
   recordLstmInitial(ctx, a, d);
 }

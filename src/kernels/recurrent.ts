@@ -9,6 +9,9 @@
 //   recurrent/step.wgsl     per-timestep schedule: step_forward, step_backward, backward_initial,
 //                           final_state (R batch rows per invocation, an override)
 //   recurrent/sequence.wgsl whole-sequence schedule: seq_forward, seq_backward
+//   recurrent/resident.wgsl the same with W_hh resident in private arrays of WMAX values per
+//                           invocation (recurrent/wmax_160.wgsl or wmax_512.wgsl first): res160_forward,
+//                           res160_backward, res512_forward, res512_backward
 // Kernel names stay `<cell>_<op>` (lstm_step_forward, gru_seq_backward, …). Each module also comes
 // with f16 storage of whh and hs (`<cell>_f16_<op>`, sums in f32): precision/f16.wgsl opens it
 // (before common.wgsl) where the f32 module has precision/f32.wgsl. The typed wrappers
@@ -20,6 +23,7 @@ import { checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv, grid1d } from './grid.ts';
 import { checkHalf } from './half.ts';
 import { STEP_BLOCK_ROWS, stepKernelVariant } from './step_variant.ts';
+import { RESIDENT_WMAX_BUCKETS } from './seq_variant.ts';
 
 export type RecurrentCellName = 'lstm' | 'gru' | 'rnn';
 
@@ -96,6 +100,10 @@ function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): Kern
     spec('final_state', step, 'final_state', bind(['lengths', 'hs', 'params', 'hn', ...c.final]), stepOverrides),
     spec('seq_forward', seq, 'seq_forward', forward, seqOverrides),
     spec('seq_backward', seq, 'seq_backward', backward, seqOverrides),
+    ...RESIDENT_WMAX_BUCKETS.flatMap((wmax) => {
+      const res = moduleFile(...parts, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl');
+      return [spec(`res${wmax}_forward`, res, 'res_forward', forward, seqOverrides), spec(`res${wmax}_backward`, res, 'res_backward', backward, seqOverrides)];
+    }),
   ];
 }
 

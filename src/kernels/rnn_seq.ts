@@ -11,8 +11,8 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { recordRnnFinalState, recordRnnInitial, type RnnBackwardTensors, type RnnForwardTensors, type RnnOptions } from './rnn.ts';
-import { planOrThrow, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
-import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision } from './recurrent.ts';
+import { seqKernel, seqMaxRows, type SeqOptions } from './lstm_seq.ts';
+import { checkPrecision, checkStored, halfHidden, storagePrecision } from './recurrent.ts';
 
 /** Whether the RNN sequence kernels can run for hidden size H on this adapter (2·H floats per row). */
 export function rnnFusedSupported(ctx: GpuContext, H: number): boolean {
@@ -66,12 +66,12 @@ export function rnnForwardFused(ctx: GpuContext, a: RnnForwardTensors, opts: Rnn
   checkTensor(op, 'hn', a.hn, [B, H]);
   const all = { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, hn: a.hn };
   checkOutputsDistinct(op, ['hs', 'hn'], all);
-  const p = planOrThrow(op, ctx, { B, T, H }, 2 * H, opts);
-  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'seq_forward', storagePrecision(a.whh)), {
+  const k = seqKernel(op, ctx, 'rnn', 'forward', { B, T, H }, storagePrecision(a.whh), opts);
+  ctx.dispatch(k.name, {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ACT },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ACT },
+    workgroups: k.workgroups,
   });
   recordRnnFinalState(ctx, a, { B, T, H });
 }
@@ -96,12 +96,12 @@ export function rnnBackwardFused(ctx: GpuContext, a: RnnBackwardTensors & { dh0?
   const all: Record<string, Tensor> = { dhs: a.dhs, dhn: a.dhn, hs: a.hs, whh: a.whh, lengths: a.lengths, dgates: a.dgates };
   if (a.dh0) all.dh0 = a.dh0;
   checkOutputsDistinct(op, a.dh0 ? ['hs', 'dgates', 'dh0'] : ['hs', 'dgates'], all);
-  const p = planOrThrow(op, ctx, { B, T, H }, 2 * H, opts);
-  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'seq_backward', storagePrecision(a.whh)), {
+  const k = seqKernel(op, ctx, 'rnn', 'backward', { B, T, H }, storagePrecision(a.whh), opts);
+  ctx.dispatch(k.name, {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { B, T, H, t: 0 },
-    overrides: { WG: p.WG, RB: p.RB, SH: 2 * p.RB * H, ACT },
-    workgroups: [p.groups, 1],
+    overrides: { ...k.overrides, ACT },
+    workgroups: k.workgroups,
   });
   if (a.dh0) recordRnnInitial(ctx, { whh: a.whh, dgates: a.dgates, dh0: a.dh0 }, { B, T, H });
 }

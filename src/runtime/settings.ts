@@ -1,5 +1,5 @@
 // Per-context settings: the choices that used to be process-wide (the recurrent schedule, the
-// step-kernel variant, the GEMM variant, the sequence kernels' rows per workgroup). They live on
+// step-kernel variant, the GEMM variant, the sequence kernels' rows per workgroup and variant). They live on
 // the GpuContext (`ctx.settings`, changed with `ctx.configure`), so two models on two contexts in
 // one process or page run with different settings side by side. A layer or a kernel call that names
 // its own choice (the recurrent `schedule` option, matmul's `variant`, `rowsPerWorkgroup`) wins.
@@ -22,6 +22,14 @@ export type RecurrentSchedule = 'step' | 'sequence' | 'auto';
  */
 export type StepKernelVariant = 'plain' | 'blocked';
 
+/**
+ * The sequence kernels: 'streamed' (every step reads W_hh from storage), 'resident' (each
+ * invocation keeps its share of W_hh in a private array for all T steps; where it does not fit, the
+ * streamed kernel runs) or 'auto': the variant `tuneSchedule` measured faster for the cell and
+ * (B, T, H) on this context, else 'streamed'. Both give the same results (same summation order).
+ */
+export type SequenceVariant = 'streamed' | 'resident' | 'auto';
+
 /** GEMM variants: 'register' (vec4 loads, 4×4 register blocks) and 'tiled' (workgroup memory). */
 export type MatmulVariant = 'tiled' | 'register';
 
@@ -39,17 +47,21 @@ export interface ContextSettings {
    * the W_hh it reads for several rows. Always capped by the workgroup-memory limit.
    */
   sequenceRows: number | 'auto';
+  /** Sequence-kernel variant. Default 'auto'. */
+  sequenceVariant: SequenceVariant;
 }
 
 export const RECURRENT_SCHEDULES: readonly RecurrentSchedule[] = ['step', 'sequence', 'auto'];
 export const STEP_KERNEL_VARIANTS: readonly StepKernelVariant[] = ['plain', 'blocked'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register'];
+export const SEQUENCE_VARIANTS: readonly SequenceVariant[] = ['streamed', 'resident', 'auto'];
 
 export const DEFAULT_SETTINGS: Readonly<ContextSettings> = Object.freeze({
   recurrentSchedule: 'auto',
   stepVariant: 'blocked',
   matmulVariant: 'register',
   sequenceRows: 'auto',
+  sequenceVariant: 'auto',
 });
 
 const KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof ContextSettings)[];
@@ -77,6 +89,7 @@ export function checkSettings(owner: string, s: unknown): Partial<ContextSetting
   if (o.recurrentSchedule !== undefined) checkChoice(owner, 'recurrentSchedule', o.recurrentSchedule, RECURRENT_SCHEDULES);
   if (o.stepVariant !== undefined) checkChoice(owner, 'stepVariant', o.stepVariant, STEP_KERNEL_VARIANTS);
   if (o.matmulVariant !== undefined) checkChoice(owner, 'matmulVariant', o.matmulVariant, MATMUL_VARIANTS);
+  if (o.sequenceVariant !== undefined) checkChoice(owner, 'sequenceVariant', o.sequenceVariant, SEQUENCE_VARIANTS);
   const rows = o.sequenceRows;
   if (rows !== undefined && rows !== 'auto' && !(typeof rows === 'number' && Number.isInteger(rows) && rows >= 1 && rows <= 1024)) {
     throw new Error(`${owner}: setting sequenceRows must be 'auto' or an integer in [1, 1024], got ${describeValue(rows)}`);

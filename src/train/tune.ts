@@ -1,14 +1,19 @@
 // Picking the recurrent schedule by measurement: the step schedule (one dispatch per timestep) and
-// the sequence schedule (one dispatch for all timesteps) are both exact, and which is faster
-// depends on the adapter and the sizes (dispatch latency against per-step parallelism). This times
-// forward + loss + backward of the model on a real batch under each, and records the winner per
-// adapter, cell and (B, T, H) in the context's `ctx.tuned`, so every recurrent layer left on
-// 'auto' on that context runs it from then on.
+// the sequence schedule (one dispatch for all timesteps) in its two variants, W_hh streamed from
+// storage every step or resident in private arrays (src/kernels/seq_variant.ts), are all exact, and
+// which is fastest depends on the adapter and the sizes (dispatch latency against per-step
+// parallelism and memory traffic). This times forward + loss + backward of the model on a real
+// batch under each, and records the winner per adapter, cell and (B, T, H) on the context
+// (`ctx.tuned` for the schedule, the sequence variant beside it), so every recurrent layer left on
+// 'auto' (and the 'auto' sequence variant) on that context runs it from then on.
 import type { Batch, Sequential } from '../nn/model.ts';
 import type { RecurrentSchedule } from '../runtime/settings.ts';
+import { residentSupported } from '../kernels/seq_variant.ts';
 
 export interface ScheduleTiming {
   schedule: 'step' | 'sequence';
+  /** The sequence kernels' variant (sequence schedule only). */
+  variant?: 'streamed' | 'resident';
   /** Mean milliseconds per forward + backward, or null where the schedule cannot run. */
   ms: number | null;
   note?: string;
@@ -16,13 +21,19 @@ export interface ScheduleTiming {
 
 export interface TuneResult {
   choice: 'step' | 'sequence';
+  /** The sequence variant chosen (when `choice` is 'sequence'). */
+  variant?: 'streamed' | 'resident';
   timings: ScheduleTiming[];
 }
 
+const GATES = { lstm: 4, gru: 3, rnn: 1 } as const;
+
 /**
- * Times forward + loss + backward of `batch` (no dropout, no parameter update) under each schedule
- * and records the faster one for every recurrent layer of `model` in `model.context.tuned`. Layers' own `schedule` settings are restored afterwards and stateful layers'
- * carried states are reset, so call it before training (fit does, with `tune: true`).
+ * Times forward + loss + backward of `batch` (no dropout, no parameter update) under the step
+ * schedule and both sequence variants and records the fastest for every recurrent layer of `model`
+ * in `model.context.tuned` (and the sequence variant beside it). Layers' own `schedule` settings
+ * and the context's settings are restored afterwards and stateful layers' carried states are reset,
+ * so call it before training (fit does, with `tune: true`).
  */
 export async function tuneSchedule(model: Sequential, batch: Batch, o: { reps?: number } = {}): Promise<TuneResult> {
   const reps = o.reps ?? 3;
@@ -31,10 +42,20 @@ export async function tuneSchedule(model: Sequential, batch: Batch, o: { reps?: 
   const layers = model.recurrentLayers();
   if (layers.length === 0) return { choice: 'step', timings: [] };
   const own = layers.map((l) => l.schedule);
+  const settings = ctx.settings;
   const timings: ScheduleTiming[] = [];
+  const candidates = [{ schedule: 'step' }, { schedule: 'sequence', variant: 'streamed' }, { schedule: 'sequence', variant: 'resident' }] as const;
   try {
-    for (const schedule of ['step', 'sequence'] as const) {
-      for (const l of layers) l.schedule = schedule as RecurrentSchedule;
+    for (const cand of candidates) {
+      const variant = 'variant' in cand ? cand.variant : undefined;
+      const timing: ScheduleTiming = { schedule: cand.schedule, ...(variant ? { variant } : {}), ms: null };
+      const unfit = variant === 'resident' ? layers.find((l) => !residentSupported(ctx, GATES[l.cell], l.hiddenSize)) : undefined;
+      if (unfit) {
+        timings.push({ ...timing, note: `layer "${unfit.name}": W_hh (${GATES[unfit.cell] * unfit.hiddenSize}, ${unfit.hiddenSize}) does not fit the resident kernel's private arrays on this adapter` });
+        continue;
+      }
+      for (const l of layers) l.schedule = cand.schedule as RecurrentSchedule;
+      if (variant) ctx.configure({ sequenceVariant: variant });
       try {
         model.computeGradients(batch, { training: false }); // warm-up: pipelines, buffers
         await ctx.sync();
@@ -43,20 +64,25 @@ export async function tuneSchedule(model: Sequential, batch: Batch, o: { reps?: 
           model.computeGradients(batch, { training: false });
           await ctx.sync();
         }
-        timings.push({ schedule, ms: (performance.now() - t0) / reps });
+        timings.push({ ...timing, ms: (performance.now() - t0) / reps });
       } catch (e) {
         const msg = (e as Error).message;
-        if (schedule === 'step' || !/no sequence kernel/.test(msg)) throw e;
-        timings.push({ schedule, ms: null, note: msg });
+        if (cand.schedule === 'step' || !/no sequence kernel/.test(msg)) throw e;
+        timings.push({ ...timing, note: msg });
       }
     }
   } finally {
     layers.forEach((l, i) => { l.schedule = own[i]; });
+    ctx.configure(settings);
     model.resetStates();
   }
   const ran = timings.filter((t) => t.ms !== null) as (ScheduleTiming & { ms: number })[];
-  const choice = ran.reduce((a, b) => (b.ms < a.ms ? b : a)).schedule;
+  const best = ran.reduce((a, b) => (b.ms < a.ms ? b : a));
   const [B, T] = batch.shape;
-  for (const l of layers) ctx.tuned.set(l.cell, { B, T, H: l.hiddenSize }, choice);
-  return { choice, timings };
+  for (const l of layers) {
+    const d = { B, T, H: l.hiddenSize };
+    ctx.tuned.set(l.cell, d, best.schedule);
+    if (best.variant) ctx.tuned.setVariant(l.cell, d, best.variant);
+  }
+  return { choice: best.schedule, ...(best.variant ? { variant: best.variant } : {}), timings };
 }

@@ -109,12 +109,15 @@ export function makeCase(row: CellRow, seed: number, B: number, T: number, H: nu
 }
 
 /** How the kernels are recorded: the per-timestep wrappers (`step`), one public call per timestep
- *  (`per-t`), or the whole-sequence kernels (`sequence`, with `rows` batch rows per workgroup). */
+ *  (`per-t`), or the whole-sequence kernels (`sequence`, with `rows` batch rows per workgroup and
+ *  W_hh streamed or resident). */
 export interface Schedule {
   schedule: 'step' | 'per-t' | 'sequence';
   /** The context's step-kernel variant while recording (R = 1 or R = 4 rows per invocation). */
   variant?: 'plain' | 'blocked';
   rows?: number;
+  /** The sequence kernels' variant, passed to each call (default: the context's, 'auto'). */
+  seqVariant?: 'streamed' | 'resident';
 }
 
 export type Outputs = Record<string, Float32Array>;
@@ -138,7 +141,7 @@ export function upload(ctx: GpuContext, row: CellRow, c: Case): Gpu {
 
 /** Records the forward of one schedule. `afterFirstStep` runs after step 0 of the per-t schedule. */
 async function recordForward(ctx: GpuContext, row: CellRow, g: Gpu, s: Schedule, T: number, afterFirstStep?: () => Promise<void>): Promise<void> {
-  const seq = { rowsPerWorkgroup: s.rows };
+  const seq = { rowsPerWorkgroup: s.rows, variant: s.seqVariant };
   const perT = async (step: (t: number) => void) => {
     for (let t = 0; t < T; t++) { step(t); if (t === 0 && afterFirstStep) await afterFirstStep(); }
   };
@@ -171,7 +174,7 @@ async function recordForward(ctx: GpuContext, row: CellRow, g: Gpu, s: Schedule,
 
 /** Records the backward of one schedule (the carry starts as dcn / dhn; dh0 and dc0 are written). */
 function recordBackward(ctx: GpuContext, row: CellRow, g: Gpu, s: Schedule, T: number): void {
-  const seq = { rowsPerWorkgroup: s.rows };
+  const seq = { rowsPerWorkgroup: s.rows, variant: s.seqVariant };
   switch (row.cell) {
     case 'lstm': {
       const b = {
@@ -213,10 +216,11 @@ function recordBackward(ctx: GpuContext, row: CellRow, g: Gpu, s: Schedule, T: n
 }
 
 /** What one GPU run gives: every forward and backward buffer, the dispatches each direction
- *  recorded, and (per-t schedule only) hn as it was after step 0. */
+ *  recorded (and the kernels they ran), and (per-t schedule only) hn as it was after step 0. */
 export interface GpuRun {
   out: Outputs;
   dispatches: { forward: number; backward: number };
+  kernels: Set<string>;
   hnAfterFirstStep?: Float32Array;
 }
 
@@ -225,7 +229,9 @@ export interface GpuRun {
 export async function runGpu(ctx: GpuContext, row: CellRow, c: Case, s: Schedule): Promise<GpuRun> {
   const g = upload(ctx, row, c);
   const prev = ctx.configure(s.variant ? { stepVariant: s.variant } : {});
-  const run: GpuRun = { out: {}, dispatches: { forward: 0, backward: 0 } };
+  const run: GpuRun = { out: {}, dispatches: { forward: 0, backward: 0 }, kernels: new Set() };
+  const dispatch = ctx.dispatch;
+  ctx.dispatch = (name, ...rest) => { run.kernels.add(name); return dispatch.call(ctx, name, ...rest); };
   try {
     let n = ctx.dispatchCount;
     await recordForward(ctx, row, g, s, c.T, async () => { run.hnAfterFirstStep = new Float32Array(await ctx.read(g.hn)); });
@@ -233,7 +239,11 @@ export async function runGpu(ctx: GpuContext, row: CellRow, c: Case, s: Schedule
     n = ctx.dispatchCount;
     recordBackward(ctx, row, g, s, c.T);
     run.dispatches.backward = ctx.dispatchCount - n;
+  } catch (e) {
+    for (const t of Object.values(g)) t.release();
+    throw e;
   } finally {
+    ctx.dispatch = dispatch;
     ctx.configure(prev);
   }
   const { forward, backward } = buffersOf(row);
