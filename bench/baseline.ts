@@ -4,7 +4,7 @@
 //                                                shaders/recurrent/, the last with only per-cell kernels
 //                                                that loads on its own (the next one has the same kernels)
 //   npm run bench:baseline -- --baseline <ref>   any other commit, tag or branch
-//   npm run bench:baseline -- --json --rounds 5 --only lstm
+//   npm run bench:baseline -- --json --rounds 10 --calls 5 --only lstm
 // (also a section of npm run bench; --no-baseline skips it there).
 //
 // The baseline's src/ is copied out of git (git archive, cached in the OS temp folder under the
@@ -13,10 +13,13 @@
 // cell 128 → Dense 65, B16 T50) it times the Sequential training step (forward, loss, backward,
 // Adam; synced) and the forward alone (predict, read back), with the per-timestep schedule in both
 // step-kernel variants ('blocked' and 'plain') and the whole-sequence schedule, plus sampling with
-// the on-GPU generation kernel. After two warm-up calls each, old and new alternate call by call
-// for 25 rounds (old first in even rounds, new first in odd ones) so that machine load hits both
-// alike; a row shows each side's median and ratio = the median over rounds of old ms / new ms
-// within the round (≥ 0.95: new at least as fast).
+// the on-GPU generation kernel. Each row runs in two phases, contexts and models set up old first
+// and then new first (the library set up second runs a few percent slower here even with identical
+// code); in each, after two warm-up calls per side, old and new alternate for 10 rounds of 3 calls
+// per side (old first in even rounds, new first in odd ones) so that machine load hits both alike.
+// A row shows each side's median and ratio = the median over the 20 rounds of old ms / new ms
+// within the round (≥ 0.95: new at least as fast). `--baseline HEAD` times the working tree's
+// committed kernels against themselves: the noise floor of a row on this machine.
 // Pairing the two runs of one round cancels the load drift that moves whole rounds up and down
 // on a shared CPU driver (rounds of one side spread up to 2.5× on lavapipe); `median_ratio` is the
 // ratio of the two sides' medians.
@@ -43,7 +46,7 @@ export interface BaselineRow {
   /** old median / new median (unpaired). */
   median_ratio: number;
   /** Medians of the process's CPU milliseconds per call (all threads, a CPU driver's included), and
-   *  their ratio: blind to time spent waiting for other processes on a loaded machine with a CPU
+   *  the median over rounds of old / new CPU time: blind to time spent waiting for other processes on a loaded machine with a CPU
    *  driver; meaningless on a GPU. */
   old_cpu_ms: number; new_cpu_ms: number; cpu_ratio: number;
   /** Fastest round's wall milliseconds per call, and their ratio (the least disturbed by other load). */
@@ -55,8 +58,10 @@ export interface BaselineRow {
 export interface BaselineOptions {
   /** Git ref of the old kernels (default: the parent of the first commit that added shaders/recurrent/). */
   ref?: string;
-  /** Alternating rounds per row, one call per side and round (default 25). */
+  /** Alternating rounds per row, half with each side set up first (default 20). */
   rounds?: number;
+  /** Timed calls per side and round (default 3). */
+  calls?: number;
   /** Rows whose config contains this string (default all). */
   only?: string;
   log?: (s: string) => void;
@@ -165,50 +170,55 @@ async function msPerCall(r: Runner, reps: number): Promise<{ wall: number; cpu: 
 /** Runs the comparison: its rows, or a one-line note when there is no baseline to compare with. */
 export async function benchBaseline(opts: BaselineOptions = {}): Promise<{ rows: BaselineRow[]; baseline: string } | { note: string }> {
   const log = opts.log ?? console.log;
-  const rounds = opts.rounds ?? 25;
+  const rounds = opts.rounds ?? 20;
+  const calls = opts.calls ?? 3;
   const loaded = await loadBaseline(opts.ref);
   if (typeof loaded === 'string') return { note: `baseline comparison skipped: ${loaded}` };
   const cur = (await import('../src/node.ts')) as Lib;
-  const sides = [
-    { name: 'old', lib: loaded.lib, ctx: await loaded.lib.createContext() },
-    { name: 'new', lib: cur, ctx: await cur.createContext() },
-  ] as const;
-  const adapter = sides[1].ctx.describe();
-  log(`baseline: ${loaded.label}; adapter: ${adapter}; B${SIZES.B} T${SIZES.T} H${SIZES.H} V${SIZES.V}, ${rounds} alternating rounds`);
+  const libs = { old: loaded.lib, new: cur };
+  const probe = await cur.createContext();
+  const adapter = probe.describe();
+  probe.dispose();
+  log(`baseline: ${loaded.label}; adapter: ${adapter}; B${SIZES.B} T${SIZES.T} H${SIZES.H} V${SIZES.V}, ${rounds} alternating rounds of ${calls} calls per side`);
   const rows: BaselineRow[] = [];
-  try {
-    for (const c of CASES) {
-      const config = `baseline: ${c.cell} ${c.pass} ${c.kernel}`;
-      if (opts.only && !config.includes(opts.only)) continue;
-      const [oldR, newR] = sides.map((s) => makeRunner(s.lib, s.ctx, c.cell, c.pass, c.kernel));
+  for (const c of CASES) {
+    const config = `baseline: ${c.cell} ${c.pass} ${c.kernel}`;
+    if (opts.only && !config.includes(opts.only)) continue;
+    const runs = { old: [] as { wall: number; cpu: number }[], new: [] as { wall: number; cpu: number }[] };
+    // Two phases: contexts and models set up old first, then new first. Whichever library is set
+    // up second runs a few percent slower on lavapipe even with identical code, so each side gets
+    // half the rounds in each position.
+    for (const first of ['old', 'new'] as const) {
+      const order = first === 'old' ? (['old', 'new'] as const) : (['new', 'old'] as const);
+      const ctxs: Partial<Record<'old' | 'new', Ctx>> = {};
+      const runners: Partial<Record<'old' | 'new', Runner>> = {};
       try {
-        // Warm-up (pipelines, buffers, the JIT), then one timed call per side and round.
-        for (let w = 0; w < 2; w++) for (const r of [oldR, newR]) await r.run();
-        const runs = { old: [] as { wall: number; cpu: number }[], new: [] as { wall: number; cpu: number }[] };
-        for (let k = 0; k < rounds; k++) {
-          const order = k % 2 === 0 ? (['old', 'new'] as const) : (['new', 'old'] as const);
-          for (const side of order) runs[side].push(await msPerCall(side === 'old' ? oldR : newR, 1));
+        for (const side of order) ctxs[side] = await libs[side].createContext();
+        for (const side of order) runners[side] = makeRunner(libs[side], ctxs[side]!, c.cell, c.pass, c.kernel);
+        // Warm-up (pipelines, buffers, the JIT), then `calls` timed calls per side and round.
+        for (let w = 0; w < 2; w++) for (const side of order) await runners[side]!.run();
+        for (let k = 0; k < Math.ceil(rounds / 2); k++) {
+          const inRound = k % 2 === 0 ? order : ([order[1], order[0]] as const);
+          for (const side of inRound) runs[side].push(await msPerCall(runners[side]!, calls));
         }
-        const med = (side: 'old' | 'new', key: 'wall' | 'cpu') => median(runs[side].map((m) => m[key]));
-        const old_min = Math.min(...runs.old.map((m) => m.wall)), new_min = Math.min(...runs.new.map((m) => m.wall));
-        const old_ms = med('old', 'wall'), new_ms = med('new', 'wall'), old_cpu = med('old', 'cpu'), new_cpu = med('new', 'cpu');
-        const row: BaselineRow = {
-          config, ...c, adapter, baseline: loaded.label, ...SIZES, chars: c.pass === 'generate' ? CHARS : null,
-          old_ms: +old_ms.toFixed(2), new_ms: +new_ms.toFixed(2),
-          ratio: +median(runs.old.map((m, k) => m.wall / runs.new[k].wall)).toFixed(3), median_ratio: +(old_ms / new_ms).toFixed(3),
-          old_min_ms: +old_min.toFixed(2), new_min_ms: +new_min.toFixed(2), min_ratio: +(old_min / new_min).toFixed(3),
-          old_cpu_ms: +old_cpu.toFixed(2), new_cpu_ms: +new_cpu.toFixed(2), cpu_ratio: +(old_cpu / new_cpu).toFixed(3),
-          old_runs: runs.old.map((m) => +m.wall.toFixed(1)), new_runs: runs.new.map((m) => +m.wall.toFixed(1)),
-        };
-        rows.push(row);
-        log(`  ${c.cell} ${c.pass.padEnd(8)} ${c.kernel.padEnd(12)} old ${old_ms.toFixed(1).padStart(7)} ms  new ${new_ms.toFixed(1).padStart(7)} ms  ratio ${row.ratio.toFixed(2)}  (fastest rounds ${row.min_ratio.toFixed(2)}, CPU time ${row.cpu_ratio.toFixed(2)})`);
       } finally {
-        oldR.dispose();
-        newR.dispose();
+        for (const side of order) runners[side]?.dispose();
+        for (const side of order) ctxs[side]?.dispose();
       }
     }
-  } finally {
-    for (const s of sides) s.ctx.dispose();
+    const med = (side: 'old' | 'new', key: 'wall' | 'cpu') => median(runs[side].map((m) => m[key]));
+    const old_min = Math.min(...runs.old.map((m) => m.wall)), new_min = Math.min(...runs.new.map((m) => m.wall));
+    const old_ms = med('old', 'wall'), new_ms = med('new', 'wall'), old_cpu = med('old', 'cpu'), new_cpu = med('new', 'cpu');
+    const row: BaselineRow = {
+      config, ...c, adapter, baseline: loaded.label, ...SIZES, chars: c.pass === 'generate' ? CHARS : null,
+      old_ms: +old_ms.toFixed(2), new_ms: +new_ms.toFixed(2),
+      ratio: +median(runs.old.map((m, k) => m.wall / runs.new[k].wall)).toFixed(3), median_ratio: +(old_ms / new_ms).toFixed(3),
+      old_min_ms: +old_min.toFixed(2), new_min_ms: +new_min.toFixed(2), min_ratio: +(old_min / new_min).toFixed(3),
+      old_cpu_ms: +old_cpu.toFixed(2), new_cpu_ms: +new_cpu.toFixed(2), cpu_ratio: +median(runs.old.map((m, k) => m.cpu / runs.new[k].cpu)).toFixed(3),
+      old_runs: runs.old.map((m) => +m.wall.toFixed(1)), new_runs: runs.new.map((m) => +m.wall.toFixed(1)),
+    };
+    rows.push(row);
+    log(`  ${c.cell} ${c.pass.padEnd(8)} ${c.kernel.padEnd(12)} old ${old_ms.toFixed(1).padStart(7)} ms  new ${new_ms.toFixed(1).padStart(7)} ms  ratio ${row.ratio.toFixed(2)}  (fastest rounds ${row.min_ratio.toFixed(2)}, CPU time ${row.cpu_ratio.toFixed(2)})`);
   }
   return { rows, baseline: loaded.label };
 }
@@ -232,6 +242,7 @@ if (/baseline\.(ts|mjs|js)$/.test(process.argv[1] ?? '')) {
   const started = performance.now();
   const result = await benchBaseline({
     ref: opt('--baseline'), rounds: opt('--rounds') ? Number(opt('--rounds')) : undefined, only: opt('--only'),
+    calls: opt('--calls') ? Number(opt('--calls')) : undefined,
     log: JSON_OUT ? (s) => console.error(s) : console.log,
   });
   if ('note' in result) {
