@@ -6,6 +6,8 @@
 //   cell_act(code, x) / cell_act_grad(code, y): the recurrent cells' activations by Keras name,
 //                 code 0 tanh, 1 relu, 2 sigmoid, 3 hard_sigmoid = clip(0.2x + 0.5, 0, 1) (Keras 2
 //                 and tfjs), 4 linear; the slope is written from the output y = act(x), 0 at kinks
+//   round_to_half(x): x rounded to binary16 (pack2x16float) and widened back by integer operations
+//                 only: drivers may fold f32(f16(x)) or unpack2x16float(pack2x16float(x)) to x
 //   hash_u32 / rand_uniform: a stateless PRNG (PCG hash) for dropout masks and sampling:
 //                 rand_uniform(seed, i) is a float in [0, 1) that depends only on (seed, i).
 
@@ -51,4 +53,14 @@ fn rand_uniform(seed: u32, i: u32) -> f32 {
   let h = hash_u32(i ^ hash_u32(seed));
   // 24 random bits -> [0, 1)
   return f32(h >> 8u) * (1.0 / 16777216.0);
+}
+
+fn round_to_half(x: f32) -> f32 {
+  let h = pack2x16float(vec2<f32>(x, 0.0)) & 0xffffu;
+  let sign = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  if (e == 0u) { let v = f32(m) * 5.9604644775390625e-8; return select(v, -v, sign != 0u); }   // zero, subnormal: m · 2^-24
+  if (e == 31u) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }   // inf, NaN
+  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
 }

@@ -124,19 +124,6 @@ fn embedding_backward_scan(@builtin(global_invocation_id) gid: vec3<u32>, @built
   if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
 }
 
-// The f32 value of binary16 bits (the low 16 of h), by integer operations only.
-fn half_bits_value(h: u32) -> f32 {
-  let sign = (h & 0x8000u) << 16u;
-  let e = (h >> 10u) & 0x1fu;
-  let m = h & 0x3ffu;
-  if (e == 0u) {   // zero or subnormal: m · 2^-24, exact in f32
-    let v = f32(m) * 5.9604644775390625e-8;
-    return select(v, -v, sign != 0u);
-  }
-  if (e == 31u) { return bitcast<f32>(sign | 0x7f800000u | (m << 13u)); }   // inf or NaN
-  return bitcast<f32>(sign | ((e + 112u) << 23u) | (m << 13u));
-}
-
 @compute @workgroup_size(WG)
 fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
@@ -148,7 +135,7 @@ fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @bui
   var v = bias[d];
   if (id >= 0 && u32(id) < params.V) {
     var w = weight[d * params.V + u32(id)];
-    if (HALF_WEIGHT) { w = half_bits_value(pack2x16float(vec2<f32>(w, 0.0)) & 0xffffu); }
+    if (HALF_WEIGHT) { w = round_to_half(w); }
     v = v + w;
   }
   out[i] = v;
