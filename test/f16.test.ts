@@ -340,8 +340,11 @@ test('precision: a wrong value is refused naming the option and the choices', ()
 });
 
 test('f16 storage on a device without shader-f16: a clear error naming the feature', async () => {
-  const fake = { features: new Set<string>(), describe: () => 'a test adapter' } as unknown as GpuContext;
+  const fake = { features: new Set<string>(), describe: () => 'a test adapter', adapterInfo: { vendor: 'mesa', backend: 'vulkan' } } as unknown as GpuContext;
   expectThrows(() => checkHalfSupported(fake, `LSTM "lstm": option precision 'f16'`), /LSTM "lstm": option precision 'f16'/, /needs the WebGPU feature 'shader-f16', which this adapter lacks/);
+  // On NVIDIA's Vulkan driver Dawn keeps the feature off unless asked: the message says how.
+  const nvidia = { features: new Set<string>(), describe: () => 'NVIDIA H200 (nvidia, vulkan)', adapterInfo: { vendor: 'nvidia', backend: 'vulkan' } } as unknown as GpuContext;
+  expectThrows(() => checkHalfSupported(nvidia, `GRU "gru": option precision 'f16'`), /which this adapter lacks/, /dawnToggles: \['vulkan_enable_f16_on_nvidia'\]/);
   const ctx = await gpu();
   if (!ctx.features.has('shader-f16')) {
     // Here the layer itself refuses at build, before uploading anything.

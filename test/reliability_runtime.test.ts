@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createContext } from '../src/node.ts';
 import { BufferUsage, STORAGE_USAGE, Tensor, bindingRange, checkAllocation, formatBytes, hostFloat32Array, MAX_HOST_ELEMENTS, type GpuContext } from '../src/runtime/index.ts';
 import { withoutDawnLimitWarnings } from '../src/runtime/dawn-stderr.ts';
+import { splitDawnFlags } from '../src/runtime/node-device.ts';
 import { grid1d } from '../src/kernels/grid.ts';
 import { Sequential, Embedding, LSTM, Dense, type Batch } from '../src/nn/index.ts';
 import { Adam } from '../src/train/optimizers.ts';
@@ -119,9 +120,18 @@ test('close() submits what was recorded, lets pending reads finish, then refuses
 
 test('createContext options are checked before Dawn is touched: the option, the value and what is accepted', async () => {
   await expectRejects(() => createContext('vulkan' as never), 'createContext: expected an options object', '"vulkan"');
-  await expectRejects(() => createContext({ backnd: 'vulkan' } as never), 'unknown option "backnd"', 'backend and powerPreference');
+  await expectRejects(() => createContext({ backnd: 'vulkan' } as never), 'unknown option "backnd"', 'backend, powerPreference and dawnToggles');
   await expectRejects(() => createContext({ backend: 'vulkn' }), 'option backend must be one of', 'vulkan, opengles', 'got "vulkn"');
   await expectRejects(() => createContext({ powerPreference: 'fast' as never }), 'option powerPreference', "'low-power' or 'high-performance'", '"fast"');
+  await expectRejects(() => createContext({ dawnToggles: 'vulkan_enable_f16_on_nvidia' as never }), 'option dawnToggles must be an array', "['vulkan_enable_f16_on_nvidia']", '"vulkan_enable_f16_on_nvidia"');
+  await expectRejects(() => createContext({ dawnToggles: ['allow unsafe apis'] }), 'option dawnToggles', "lower-case letters, digits and '_'", '"allow unsafe apis"');
+  const savedToggles = process.env.WEBGPU_RNN_DAWN_TOGGLES;
+  process.env.WEBGPU_RNN_DAWN_TOGGLES = 'allow_unsafe_apis,Bad-Toggle';
+  try {
+    await expectRejects(() => createContext(), 'WEBGPU_RNN_DAWN_TOGGLES', 'Dawn toggle name', '"Bad-Toggle"');
+  } finally {
+    if (savedToggles === undefined) delete process.env.WEBGPU_RNN_DAWN_TOGGLES; else process.env.WEBGPU_RNN_DAWN_TOGGLES = savedToggles;
+  }
   const saved = process.env.WEBGPU_RNN_BACKEND;
   process.env.WEBGPU_RNN_BACKEND = 'cuda';
   try {
@@ -129,6 +139,19 @@ test('createContext options are checked before Dawn is touched: the option, the 
   } finally {
     if (saved === undefined) delete process.env.WEBGPU_RNN_BACKEND; else process.env.WEBGPU_RNN_BACKEND = saved;
   }
+});
+
+test("Dawn flags: a value's commas stay in its flag; dawnToggles reach Dawn and the context still works", async () => {
+  const eq = (a: string[], b: string[]) => { if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`got ${JSON.stringify(a)}, expected ${JSON.stringify(b)}`); };
+  eq(splitDawnFlags('backend=vulkan, enable-dawn-features=a_b,c_d ,adapter=x'), ['backend=vulkan', 'enable-dawn-features=a_b,c_d', 'adapter=x']);
+  eq(splitDawnFlags(''), []);
+  // Toggles known to Dawn but irrelevant here (NVIDIA's f16) must leave a working context.
+  const ctx = await createContext({ dawnToggles: ['vulkan_enable_f16_on_nvidia'] });
+  try {
+    const t = ctx.tensor(new Float32Array([1, 2, 3, 4]), [4]);
+    const back = await ctx.read(t);
+    if (back[3] !== 4) throw new Error('read back wrong values');
+  } finally { await ctx.close(); }
 });
 
 // ------------------------------------------------------------------ sizes past the device

@@ -141,7 +141,10 @@ export function checkPrecision(op: string, whh: Tensor, hs: Tensor): StoragePrec
 /** Throws unless the context's device can run f16 storage kernels (the 'shader-f16' feature). */
 export function checkHalfSupported(ctx: GpuContext, what: string): void {
   if (!ctx.features.has('shader-f16')) {
-    throw new Error(`${what}: f16 storage needs the WebGPU feature 'shader-f16', which this adapter lacks (${ctx.describe()}); use precision 'f32' here`);
+    // Dawn holds shader-f16 back on NVIDIA's Vulkan driver unless a toggle asks for it.
+    const nvidia = /nvidia/i.test(ctx.adapterInfo.vendor) && ctx.adapterInfo.backend === 'vulkan'
+      ? ", or in Node enable it with createContext({ dawnToggles: ['vulkan_enable_f16_on_nvidia'] }) (Dawn keeps it off on NVIDIA's Vulkan driver by default)" : '';
+    throw new Error(`${what}: f16 storage needs the WebGPU feature 'shader-f16', which this adapter lacks (${ctx.describe()}); use precision 'f32' here${nvidia}`);
   }
 }
 

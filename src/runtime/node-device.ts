@@ -6,7 +6,9 @@
 //
 //   WEBGPU_RNN_BACKEND=vulkan|opengles|metal|d3d12|default   force a backend
 //   WEBGPU_RNN_ADAPTER=<text>     pick the adapter whose name contains <text> (Dawn's adapter= flag)
-//   WEBGPU_RNN_DAWN_FLAGS=a=b,c=d extra flags passed to Dawn's create()
+//   WEBGPU_RNN_DAWN_FLAGS=a=b,c=d extra flags passed to Dawn's create(); a flag's value may hold
+//                                 commas (enable-dawn-features=t1,t2): a part without '=' joins the flag before it
+//   WEBGPU_RNN_DAWN_TOGGLES=t1,t2 Dawn toggles to enable (the dawnToggles option)
 //   WEBGPU_RNN_DAWN_WARNINGS=show print Dawn's limit-clamping warnings (hidden by default)
 //
 // `webgpu` is an optional peer dependency (browser projects never install Dawn), so it is imported
@@ -21,6 +23,13 @@ export interface NodeContextOptions {
   backend?: string;
   /** Prefer a high-performance or low-power adapter. */
   powerPreference?: GPUPowerPreference;
+  /**
+   * Dawn toggles to enable (Dawn's `enable-dawn-features`), e.g. `['vulkan_enable_f16_on_nvidia']`:
+   * Dawn holds `shader-f16` back on NVIDIA's Vulkan driver unless that toggle is on (its own f16
+   * conformance tests failed there), and `precision: 'f16'` layers need it. Default: env
+   * WEBGPU_RNN_DAWN_TOGGLES (comma-separated), else none.
+   */
+  dawnToggles?: string[];
 }
 
 const INSTALL_HINT = [
@@ -34,14 +43,40 @@ const INSTALL_HINT = [
   '  Force a backend with WEBGPU_RNN_BACKEND=vulkan|opengles.',
 ].join('\n');
 
-function dawnFlags(backend: string | undefined): string[] {
+function dawnFlags(backend: string | undefined, toggles: readonly string[]): string[] {
   const flags: string[] = [];
   if (backend && backend !== 'default' && backend !== 'auto') flags.push(`backend=${backend}`);
   const adapter = process.env.WEBGPU_RNN_ADAPTER;
   if (adapter) flags.push(`adapter=${adapter}`);
-  const extra = process.env.WEBGPU_RNN_DAWN_FLAGS;
-  if (extra) flags.push(...extra.split(',').map((s) => s.trim()).filter(Boolean));
+  const extra = splitDawnFlags(process.env.WEBGPU_RNN_DAWN_FLAGS ?? '');
+  // Dawn reads one enable-dawn-features flag: the toggles join one given in WEBGPU_RNN_DAWN_FLAGS.
+  const given = extra.findIndex((f) => f.startsWith('enable-dawn-features='));
+  if (toggles.length && given >= 0) extra[given] += `,${toggles.join(',')}`;
+  else if (toggles.length) extra.push(`enable-dawn-features=${toggles.join(',')}`);
+  return [...flags, ...extra];
+}
+
+/** `a=b,c=d,e` → ['a=b', 'c=d,e']: Dawn's flags are key=value, and a value may list names with commas. */
+export function splitDawnFlags(text: string): string[] {
+  const flags: string[] = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    if (!part.includes('=') && flags.length) flags[flags.length - 1] += `,${part}`;
+    else flags.push(part);
+  }
   return flags;
+}
+
+/** The toggles of the options, else of WEBGPU_RNN_DAWN_TOGGLES; each a Dawn toggle name. */
+function dawnToggles(options: NodeContextOptions): string[] {
+  const fromEnv = options.dawnToggles === undefined;
+  const list = options.dawnToggles ?? (process.env.WEBGPU_RNN_DAWN_TOGGLES ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  for (const t of list) {
+    if (typeof t !== 'string' || !/^[a-z0-9_]+$/.test(t)) {
+      const where = fromEnv ? 'environment variable WEBGPU_RNN_DAWN_TOGGLES' : 'createContext: option dawnToggles';
+      throw new Error(`${where}: each toggle must be a Dawn toggle name of lower-case letters, digits and '_' (e.g. vulkan_enable_f16_on_nvidia), got ${describe(t)}`);
+    }
+  }
+  return list;
 }
 
 interface DawnModule {
@@ -118,13 +153,16 @@ function checkOptions(options: unknown): NodeContextOptions {
   }
   const o = options as Record<string, unknown>;
   for (const key of Object.keys(o)) {
-    if (key !== 'backend' && key !== 'powerPreference') throw new Error(`createContext: unknown option "${key}"; the options are backend and powerPreference`);
+    if (key !== 'backend' && key !== 'powerPreference' && key !== 'dawnToggles') throw new Error(`createContext: unknown option "${key}"; the options are backend, powerPreference and dawnToggles`);
   }
   if (o.backend !== undefined && (typeof o.backend !== 'string' || !BACKENDS.includes(o.backend))) {
     throw new Error(`createContext: option backend must be one of ${BACKENDS.join(', ')}, got ${describe(o.backend)}`);
   }
   if (o.powerPreference !== undefined && (typeof o.powerPreference !== 'string' || !POWER_PREFERENCES.includes(o.powerPreference))) {
     throw new Error(`createContext: option powerPreference must be 'low-power' or 'high-performance', got ${describe(o.powerPreference)}`);
+  }
+  if (o.dawnToggles !== undefined && !Array.isArray(o.dawnToggles)) {
+    throw new Error(`createContext: option dawnToggles must be an array of Dawn toggle names (e.g. ['vulkan_enable_f16_on_nvidia']), got ${describe(o.dawnToggles)}`);
   }
   const env = process.env.WEBGPU_RNN_BACKEND;
   if (o.backend === undefined && env && !BACKENDS.includes(env)) {
@@ -136,6 +174,7 @@ function checkOptions(options: unknown): NodeContextOptions {
 /** Creates a GpuContext in Node. Throws with install instructions if no adapter is found. */
 export async function createNodeContext(options: NodeContextOptions = {}): Promise<GpuContext> {
   options = checkOptions(options);
+  const toggles = dawnToggles(options);
   const dawn = await loadDawn();
   if (!process.env.XDG_RUNTIME_DIR && process.platform === 'linux') process.env.XDG_RUNTIME_DIR = '/tmp';
   const forced = options.backend ?? process.env.WEBGPU_RNN_BACKEND;
@@ -151,7 +190,7 @@ export async function createNodeContext(options: NodeContextOptions = {}): Promi
   const tried: string[] = [];
   for (const a of attempts) {
     if (a.backend.startsWith('opengl') && !process.env.EGL_PLATFORM) process.env.EGL_PLATFORM = 'surfaceless';
-    const gpu = dawnInstance(dawn, dawnFlags(a.backend));
+    const gpu = dawnInstance(dawn, dawnFlags(a.backend, toggles));
     const opts: GPURequestAdapterOptions = { ...a.opts };
     if (options.powerPreference) opts.powerPreference = options.powerPreference;
     const name = a.backend === 'default' ? defaultBackendName() : a.backend;
