@@ -4,9 +4,11 @@
 //   npm run bench -- --json           one JSON object per line and configuration
 //   npm run bench -- --peers webgpu,cpu,wasm   which tfjs backends to run (default all three; 'none' for none)
 //   npm run bench -- --only lstm      configurations whose name contains this
+//   npm run bench -- --budget-ms 1500 time budget of each of our timings (default 4000; a GPU needs less)
 //   npm run bench -- --kernels        also the step-vs-sequence kernel timings (bench/kernels.ts)
 //   npm run bench -- --stream         also streaming-inference latency per block (bench/stream.ts)
 //   npm run bench -- --no-baseline    without the comparison with the previous recurrent kernels
+//   npm run bench -- --torch-device cuda   PyTorch on the GPU (cuDNN) instead of the CPU: torch_cuda_ms
 //   npm run bench -- --no-torch       without PyTorch CPU (default: run when /usr/bin/python3 has torch;
 //                                     --python <path> for another interpreter)
 //   npm run bench -- --baseline <ref> that comparison against another commit (default: bench/baseline.ts)
@@ -26,9 +28,10 @@
 // gflops = matmul FLOPs of our step / our time, where the FLOPs are 2·B·T·(I·G + H·G + H·V)
 // forward (input projection, recurrence, head) and 3× that for a training step (forward, dX, dW);
 // ceiling_gflops = best GFLOP/s of our own matmul kernels measured in this run.
-// torch_cpu_ms = the same model and step in PyTorch on the CPU with 2 threads (bench/torch_cpu.py,
+// torch_cpu_ms = the same model and step in PyTorch on the CPU with 2 threads (bench/torch_peer.py,
 // one python process for all configurations, run before ours so the two never overlap), median of
 // several steps after a warm-up; ours_vs_torch_cpu = ours ms / torch ms (below 1: ours faster).
+// With --torch-device cuda the same on the GPU with cuDNN, each step timed to its end: torch_cuda_ms.
 // ours_wasm_ms (inference configurations) = createPredictor(model, { engine: 'wasm' }): the same
 // model's ONNX export on onnxruntime-web's wasm backend, the engine 'auto' picks on CPU adapters.
 import { createContext } from '../src/node.ts';
@@ -55,6 +58,11 @@ const FULL = flag('--full');
 const JSON_OUT = flag('--json');
 const PEERS = opt('--peers', 'webgpu,cpu,wasm').split(',').filter((p) => p && p !== 'none');
 const ONLY = opt('--only', '');
+/** Where the PyTorch peer runs: 'cpu' (2 threads; column torch_cpu_ms) or 'cuda' (torch_cuda_ms). */
+const TORCH_DEVICE = opt('--torch-device', 'cpu');
+if (TORCH_DEVICE !== 'cpu' && TORCH_DEVICE !== 'cuda') throw new Error(`bench: --torch-device must be cpu or cuda, got ${JSON.stringify(TORCH_DEVICE)}`);
+/** Wall-clock budget of each of our timings (two trials of as many calls as fit in a third of it). */
+const BUDGET_MS = Number(opt('--budget-ms', '4000'));
 /** A tfjs configuration gets one timed step only when that step takes longer than this. */
 const TFJS_STEP_LIMIT_MS = Number(opt('--tfjs-limit-ms', '20000'));
 /** A tfjs configuration whose warm-up step takes longer than this is not timed further. */
@@ -138,7 +146,7 @@ async function oursVariantMs(ctx: GpuContext, c: Config, schedule: RecurrentSche
   const step = c.train
     ? async () => { await model.trainStep(batch); await ctx.sync(); }
     : async () => { await model.predict(batch); };
-  const ms = await wallMs(step, { warmup: 2, budgetMs: 4000, trials: 2 });
+  const ms = await wallMs(step, { warmup: 2, budgetMs: BUDGET_MS, trials: 2 });
   const peakBytes = ctx.memoryStats().liveBytes + ctx.memoryStats().pooledBytes;
   model.dispose();
   return { ms, peakBytes };
@@ -150,7 +158,7 @@ async function oursWasmMs(ctx: GpuContext, c: Config): Promise<{ ms: number | nu
   try {
     const predictor = await createPredictor(model, { engine: 'wasm' });
     const batch = makeBatch(c, 2);
-    const ms = await wallMs(async () => { await predictor.predict(batch); }, { warmup: 2, budgetMs: 4000, trials: 2 });
+    const ms = await wallMs(async () => { await predictor.predict(batch); }, { warmup: 2, budgetMs: BUDGET_MS, trials: 2 });
     await predictor.dispose();
     return { ms };
   } catch (e) {
@@ -255,25 +263,27 @@ async function tfjsMs(backend: string, c: Config): Promise<{ ms: number | null; 
   }
 }
 
-// ---------------------------------------------------------------- PyTorch CPU
+// ---------------------------------------------------------------- PyTorch
 
-/** Rows of bench/torch_cpu.py by configuration name, or a note saying why there are none. */
-function torchCpuRows(configs: Config[]): { rows: Map<string, Record<string, unknown>>; note?: string } {
+/** Rows of bench/torch_peer.py by configuration name, or a note saying why there are none. */
+function torchRows(configs: Config[]): { rows: Map<string, Record<string, unknown>>; note?: string } {
   const rows = new Map<string, Record<string, unknown>>();
-  if (flag('--no-torch')) return { rows, note: 'PyTorch CPU: not run (--no-torch)' };
+  const label = `PyTorch ${TORCH_DEVICE === 'cuda' ? 'CUDA' : 'CPU'}`;
+  if (flag('--no-torch')) return { rows, note: `${label}: not run (--no-torch)` };
   if (configs.length === 0) return { rows };
   const python = opt('--python', '/usr/bin/python3');
-  const script = fileURLToPath(new URL('./torch_cpu.py', import.meta.url));
-  const run = spawnSync(python, [script], { input: JSON.stringify({ configs, warmup: 2, steps: 7 }), encoding: 'utf8', timeout: 15 * 60_000 });
-  if (run.error) return { rows, note: `PyTorch CPU: not run (${python}: ${run.error.message})` };
+  const script = fileURLToPath(new URL('./torch_peer.py', import.meta.url));
+  const steps = TORCH_DEVICE === 'cuda' ? 30 : 7;
+  const run = spawnSync(python, [script], { input: JSON.stringify({ configs, device: TORCH_DEVICE, warmup: 2, steps }), encoding: 'utf8', timeout: 15 * 60_000 });
+  if (run.error) return { rows, note: `${label}: not run (${python}: ${run.error.message})` };
   let note: string | undefined;
   for (const line of run.stdout.split('\n').filter((l) => l.trim())) {
     let r: Record<string, unknown>;
     try { r = JSON.parse(line); } catch { continue; }
-    if (typeof r.unavailable === 'string') note = `PyTorch CPU: not run (${r.unavailable})`;
+    if (typeof r.unavailable === 'string') note = `${label}: not run (${r.unavailable})`;
     else if (typeof r.config === 'string') rows.set(r.config, r);
   }
-  if (run.status !== 0) note = `PyTorch CPU: ${python} exited with ${run.status ?? run.signal}: ${run.stderr.trim().split('\n').pop()}`;
+  if (run.status !== 0) note = `${label}: ${python} exited with ${run.status ?? run.signal}: ${run.stderr.trim().split('\n').pop()}`;
   return { rows, note };
 }
 
@@ -283,9 +293,9 @@ const ctx = await createContext();
 const adapter = ctx.describe();
 log(`adapter: ${adapter}; ${FULL ? 'full' : 'default'} sizes; tfjs peers: ${PEERS.join(', ') || 'none'}`);
 const started = performance.now();
-const torch = torchCpuRows(CONFIGS);
+const torch = torchRows(CONFIGS);
 if (torch.note) log(torch.note);
-else log(`PyTorch CPU (2 threads): ${[...torch.rows.values()].map((r) => `${r.config} ${r.torch_cpu_ms} ms`).join(', ')}`);
+else log(`PyTorch ${TORCH_DEVICE === 'cuda' ? 'CUDA' : 'CPU (2 threads)'}: ${[...torch.rows.values()].map((r) => `${r.config} ${r.torch_ms} ms`).join(', ')}`);
 const ceiling = await gemmCeiling(ctx);
 log(`GEMM ceiling: ${ceiling.gflops.toFixed(2)} GFLOP/s (${ceiling.variant}, ${ceiling.shape})`);
 
@@ -321,10 +331,12 @@ for (const c of CONFIGS) {
     log(`  ${c.name} ours, wasm engine (onnxruntime-web): ${w.ms === null ? `- (${w.note})` : `${w.ms.toFixed(1)} ms`}`);
   }
   const t = torch.rows.get(c.name);
-  row.torch_cpu_ms = typeof t?.torch_cpu_ms === 'number' ? t.torch_cpu_ms : null;
-  row.ours_vs_torch_cpu = typeof row.torch_cpu_ms === 'number' ? +(ours / row.torch_cpu_ms).toFixed(2) : null;
+  const torchMs = typeof t?.torch_ms === 'number' ? t.torch_ms : null;
+  row[`torch_${TORCH_DEVICE}_ms`] = torchMs;
+  row[`ours_vs_torch_${TORCH_DEVICE}`] = torchMs === null ? null : +(ours / torchMs).toFixed(3);
   if (t?.torch_version) row.torch_version = t.torch_version;
-  if (t?.torch_cpu_note) row.torch_cpu_note = t.torch_cpu_note;
+  if (t?.torch_gpu) row.torch_gpu = t.torch_gpu;
+  if (t?.torch_note) row[`torch_${TORCH_DEVICE}_note`] = t.torch_note;
   for (const p of ['webgpu', 'cpu', 'wasm']) {
     if (!PEERS.includes(p)) { row[`tfjs_${p}_ms`] = null; continue; }
     const r = await tfjsMs(p, c);
@@ -345,12 +357,12 @@ if (!JSON_OUT) {
     config: r.config, 'B×T': `${r.B}×${r.T}`, 'ours ms': f(r.ours_ms), 'step/seq ms': `${f(r.ours_step_schedule_ms)} / ${f(r.ours_sequence_schedule_ms)}`, 'ours wasm ms': f(r.ours_wasm_ms),
     'tfjs-webgpu ms': f(r.tfjs_webgpu_ms), '×': f(r.speedup_vs_tfjs_webgpu, 2), 'tfjs-cpu ms': f(r.tfjs_cpu_ms), '× cpu': f(r.speedup_vs_tfjs_cpu, 2),
     'tfjs-wasm ms': f(r.tfjs_wasm_ms), '× wasm': f(r.speedup_vs_tfjs_wasm, 2),
-    'torch-cpu ms': f(r.torch_cpu_ms), 'ours/torch': f(r.ours_vs_torch_cpu, 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
+    [`torch-${TORCH_DEVICE} ms`]: f(r[`torch_${TORCH_DEVICE}_ms`]), 'ours/torch': f(r[`ours_vs_torch_${TORCH_DEVICE}`], 2), 'GFLOP/s': f(r.gflops, 2), 'of ceiling': `${f((r.of_ceiling as number) * 100, 0)}%`,
   })));
   for (const r of rows) for (const p of ['webgpu', 'cpu', 'wasm']) if (r[`tfjs_${p}_note`]) console.log(`${r.config} tfjs-${p}: ${r[`tfjs_${p}_note`]}`);
 }
 
-if (!ONLY || 'sampling'.includes(ONLY) || ONLY.includes('sampl')) {
+if (!ONLY || 'sampling'.includes(ONLY) || ONLY.includes('sampl') || 'hamlet-sample-1000'.includes(ONLY)) {
   const srows = await benchSampling(ctx, { length: 1000, log });
   for (const r of srows) {
     if (JSON_OUT) console.log(JSON.stringify(r));

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Packs .gpu/ (git-ignored) in the project root: everything a Linux x86-64 GPU machine that has
 # no Node and no package registry needs to run the benchmarks there (README.md beside this script).
-#   bash bench/device/pack.sh                       # after npm install, from anywhere in the checkout
-#   bash bench/device/pack.sh bench/sampling.ts     # bundle other entry points instead of bench/run.ts
+#   npm run bench:device                            # = bash bench/device/pack.sh, after npm install
+#   bash bench/device/pack.sh bench/sampling.ts     # bundle other entry points as well
 # It writes: node.xz (this machine's Node, stripped), dawn.node.xz (Dawn for linux-x64), deb/ (the
 # Vulkan and GL loaders), node_modules/webgpu (Dawn's loader), one <entry>.mjs bundle per entry point
-# (shaders included; bench/run.ts becomes bench.mjs), torch_anchor.py and setup.sh. Then take the
-# checkout with .gpu/ to the GPU machine and there: source .gpu/setup.sh && node .gpu/bench.mjs
+# (shaders included; bench/run.ts becomes bench.mjs, bench/device/check.ts check.mjs, record.ts
+# record.mjs), the PyTorch scripts, setup.sh and run.sh. Then take the checkout with .gpu/ to the GPU
+# machine and there, from its root: bash .gpu/run.sh (everything, under 8 minutes; see README.md).
 set -euo pipefail
 root=$(git rev-parse --show-toplevel); cd "$root"
 here=bench/device
@@ -40,7 +41,7 @@ xz -T2 -c node_modules/webgpu/dist/linux-x64/dawn.node > .gpu/dawn.node.xz
 
 # What to run: one ESM bundle per entry point, with the shaders inside and webgpu left external
 # (it resolves to .gpu/node_modules/webgpu).
-entries=("$@"); [ ${#entries[@]} -gt 0 ] || entries=(bench/run.ts)
+entries=(bench/run.ts bench/device/check.ts bench/device/record.ts "$@")
 for entry in "${entries[@]}"; do
   [ -f "$entry" ] || { echo "pack.sh: entry point $entry not found; expected a .ts file path from the project root, e.g. bench/run.ts" >&2; exit 1; }
   name=$(basename "$entry" .ts); [ "$entry" = bench/run.ts ] && name=bench
@@ -48,12 +49,16 @@ for entry in "${entries[@]}"; do
     --banner:js="import {createRequire as __cr} from 'module'; const require = __cr(import.meta.url);" \
     --log-level=warning --outfile=".gpu/$name.mjs"
 done
-cp "$here/torch_anchor.py" .gpu/
+cp "$here/torch_anchor.py" bench/torch_peer.py .gpu/
+cp "$here/run.sh" .gpu/run.sh
 
 cat > .gpu/setup.sh <<'SETUP'
 # Sourced from the project root at the start of a command on the GPU machine (as root: it unpacks
 # the loader packages into /). Written by bench/device/pack.sh.
-for f in .gpu/deb/*.deb; do dpkg -x "$f" /; done; ldconfig
+# The Vulkan/GL loaders, unless the machine has them already (then its own are kept).
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1 ' || ! ldconfig -p | grep -q 'libEGL\.so\.1 '; then
+  for f in .gpu/deb/*.deb; do dpkg -x "$f" /; done; ldconfig
+fi
 mkdir -p /tmp/gpu-node && [ -x /tmp/gpu-node/node ] || { xz -dc .gpu/node.xz > /tmp/gpu-node/node && chmod +x /tmp/gpu-node/node; }
 export PATH=/tmp/gpu-node:$PATH XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 # Containers that mount NVIDIA's driver under /usr/local/nvidia keep its Vulkan ICD there.
@@ -62,3 +67,5 @@ if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then export VK_D
 node --version >/dev/null
 SETUP
 du -sh .gpu | sed 's/^\([^\t]*\).*/pack.sh: .gpu is \1/'
+echo "pack.sh: on the GPU machine, from the checkout's root (as root): bash .gpu/run.sh [out-dir]"
+echo "pack.sh: then here: npm run bench:device:record -- <out-dir> --write   (appends the tables to bench/RESULTS.md)"
