@@ -46,8 +46,23 @@ export class Embedding extends Layer {
     return { kind: 'seq', size: this.embeddingDim };
   }
 
+  /**
+   * Set by Sequential when the next layer is a unidirectional f32 recurrent layer. For a batch with
+   * more tokens than rows in the table (B·T > V) that layer then takes the token ids and folds the
+   * table into its input weights (W_ih·tableᵀ, a (G, V) matrix whose columns it gathers), so the
+   * (B·T, E)·(E, G) projection and its two gradient GEMMs become products of V rows; the gradient
+   * of the table comes from that layer too.
+   */
+  foldInto: { acceptsFold(B: number, T: number): boolean } | null = null;
+
+  /** The table (V, E), for the layer that folds it. */
+  get table(): Parameter {
+    return this.weight;
+  }
+
   forward(ctx: GpuContext, x: Act, run: RunInfo): Act {
     checkAct(this.name, x, 'tokens');
+    if (this.foldInto?.acceptsFold(run.B, run.T)) return x;
     const y = this.buffer('y', [run.B, run.T, this.embeddingDim]);
     embeddingForward(ctx, this.weight.value!, x.t, y);
     return { kind: 'seq', t: y };

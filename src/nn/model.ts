@@ -11,7 +11,7 @@ import { Rng } from '../cpu/random.ts';
 import { hashU32 } from '../cpu/seq.ts';
 import { Layer, type Act, type ActDesc, type Parameter, type RunInfo } from './layer.ts';
 import { Recurrent, type RecurrentState } from './recurrent.ts';
-import { OneHot } from './embedding.ts';
+import { Embedding, OneHot } from './embedding.ts';
 import { checkBatch, type CheckedBatch } from './batch.ts';
 import { checkBoolean, checkEnum, checkOptionsObject, describeValue } from './options.ts';
 import { buildTokenIndex } from '../cpu/embedding.ts';
@@ -138,6 +138,11 @@ export class Sequential {
     if (first0 instanceof OneHot && second instanceof Recurrent && !second.bidirectional) {
       first0.passTokens = true;
       second.oneHotInput = true;
+    }
+    // An Embedding feeding one is folded into its W_ih for batches with more tokens than rows.
+    if (first0 instanceof Embedding && second instanceof Recurrent) {
+      first0.foldInto = second;
+      second.foldedTable = first0.table;
     }
     return this;
   }

@@ -325,8 +325,9 @@ export class Recurrent extends Layer {
     const { B, T } = run;
     const H = this.hiddenSize, G = this.driver.gates * H, D = this.numDirections;
     if (x.kind === 'tokens') {
-      // One-hot input fused into the projection (see OneHot): gx = W_ih[:, token] + b_ih.
-      if (!this.oneHotInput || D !== 1) throw new Error(`${this.name}: token input needs a one-hot fused, unidirectional layer`);
+      // One-hot input fused into the projection (see OneHot): gx = W_ih[:, token] + b_ih; or an
+      // Embedding's table folded into W_ih (see Embedding.foldInto): gx = (W_ih·tableᵀ)[:, token] + b_ih.
+      if (!(this.oneHotInput && D === 1) && !this.acceptsFold(B, T)) throw new Error(`${this.name}: token input needs a one-hot fused, unidirectional layer`);
     } else if (x.kind !== 'seq') {
       throw new Error(`${this.name}: expects a sequence input, got ${x.kind}`);
     } else if (x.t.shape[2] !== this.inputSize) {
@@ -361,6 +362,7 @@ export class Recurrent extends Layer {
 
     this.lastInput = x.t;
     this.lastInputWasTokens = x.kind === 'tokens';
+    this.lastFolded = x.kind === 'tokens' && !this.oneHotInput;
     let input = x.t;
     for (let l = 0; l < this.numLayers; l++) {
       const out = this.buffer(`out_l${l}`, [B, T, H * D]);
@@ -376,7 +378,11 @@ export class Recurrent extends Layer {
         // f16: the GEMM and the recurrence read f16 copies of W_ih and W_hh (refreshed from the f32
         // weights at every forward) and the recurrence reads and writes an f16 hs.
         const half = this.precision === 'f16';
-        if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx, { weightPrecision: this.precision });
+        if (l === 0 && this.lastFolded) {
+          const folded = this.buffer('wih_folded', [G, this.foldedTable!.shape[0]]);
+          matmul(ctx, d.wih.value!, this.foldedTable!.value!, folded, { transB: true });   // (G, E)·(V, E)ᵀ
+          embeddingProjectOneHot(ctx, folded, d.bih.value!, x.t, gx);
+        } else if (l === 0 && x.kind === 'tokens') embeddingProjectOneHot(ctx, d.wih.value!, d.bih.value!, x.t, gx, { weightPrecision: this.precision });
         else if (half) matmul(ctx, xin, this.halfWeight(ctx, d.wih, `wih16_${k}`), gx, { transB: true, bias: d.bih.value, bHalfShape: d.wih.shape });
         else matmul(ctx, xin, d.wih.value!, gx, { transB: true, bias: d.bih.value });
         const hs = this.buffer(`hs_${k}`, [B, T, H]);
@@ -447,7 +453,7 @@ export class Recurrent extends Layer {
     let dInput: Tensor | null = null;
     for (let l = this.numLayers - 1; l >= 0; l--) {
       const layerInput = l === 0 ? null : (run.training && this.dropout > 0 ? this.buffer(`drop_l${l - 1}`, [B, T, H * D]) : this.buffer(`out_l${l - 1}`, [B, T, H * D]));
-      const wantDx = l > 0 || needInputGrad;
+      const wantDx = l > 0 || (needInputGrad && !this.lastInputWasTokens);   // token ids have no gradient
       const I = l === 0 ? this.inputSize : H * D;
       const dx = wantDx ? this.buffer(`dx_l${l}`, [B, T, I]) : null;
       for (let dir = 0; dir < D; dir++) {
@@ -501,7 +507,16 @@ export class Recurrent extends Layer {
           // dW_ih = dGᵀ·one-hot as a deterministic scatter-add through the batch's token index.
           const index = run.tokenIndex?.();
           if (!index) throw new Error(`${this.name}: backward of a one-hot input needs the batch's token ids`);
-          embeddingProjectOneHotBackward(ctx, dgates, index.offsets, index.positions, d.wih.grad!, { accumulate: true });
+          if (this.lastFolded) {
+            // d(W_ih·tableᵀ) by the scatter-add, then dW_ih += it·table and dtable += itᵀ·W_ih.
+            const table = this.foldedTable!;
+            const dFolded = this.buffer('dwih_folded', [G, table.shape[0]]);
+            embeddingProjectOneHotBackward(ctx, dgates, index.offsets, index.positions, dFolded, { accumulate: false });
+            matmul(ctx, dFolded, table.value!, d.wih.grad!, { accumulate: true });
+            matmul(ctx, dFolded, d.wih.value!, table.grad!, { transA: true, accumulate: true });
+          } else {
+            embeddingProjectOneHotBackward(ctx, dgates, index.offsets, index.positions, d.wih.grad!, { accumulate: true });
+          }
         } else {
           const xin = l === 0 ? (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : this.inputOf(run, B, T, I)) :
             (dir === 1 ? this.buffer(`xrev_${k}`, [B, T, I]) : layerInput!);
@@ -556,8 +571,19 @@ export class Recurrent extends Layer {
   /** The layer-0 input of the last forward (needed for dW_ih of layer 0). */
   private lastInput: Tensor | null = null;
   private lastInputWasTokens = false;
+  /** The last forward's tokens came from a folded Embedding (foldedTable), not a OneHot layer. */
+  private lastFolded = false;
   /** Set by Sequential when a OneHot layer before this one passes token ids straight through. */
   oneHotInput = false;
+  /** Set by Sequential: the table (V, E) of the Embedding before this layer (see Embedding.foldInto). */
+  foldedTable: Parameter | null = null;
+
+  /** Whether a batch of B×T tokens runs with the Embedding's table folded into W_ih: when the
+   *  fold (products of V rows) is cheaper than the projection (of B·T rows), unidirectional and f32
+   *  (an f16 layer rounds W_ih, not the product). */
+  acceptsFold(B: number, T: number): boolean {
+    return this.foldedTable !== null && this.numDirections === 1 && this.precision === 'f32' && this.foldedTable.shape[0] < B * T;
+  }
   private inputOf(run: RunInfo, B: number, T: number, I: number): Tensor {
     const t = this.lastInput;
     if (!t || t.released || t.shape[0] !== B || t.shape[1] !== T || t.shape[2] !== I) throw new Error(`${this.name}: backward without a matching forward`);
