@@ -21,7 +21,8 @@
 // command buffer, synced, loss not read back) with each recurrent schedule ('step': one dispatch
 // per timestep, 'sequence': one dispatch for all timesteps, W_hh streamed from storage every step;
 // 'resident': the sequence kernels keeping W_hh in private arrays for all T steps, null where W_hh
-// does not fit; each sequence variant again with f16 storage where the adapter has shader-f16),
+// does not fit; 'subgroup' (ours_subgroup_schedule_ms): W_hh split across subgroup lanes, sums by
+// subgroupAdd, null with a note where the adapter has no subgroups or W_hh does not fit; each sequence variant again with f16 storage where the adapter has shader-f16),
 // and the same model in tfjs
 // (tf.sequential with tf.layers.embedding/lstm/gru/dense; one optimizer.minimize step with Adam;
 // tfjs has no global-norm clip, so it is left out there), warmed up before timing.
@@ -41,7 +42,7 @@ import { createPredictor } from '../src/nn/predictor.ts';
 import { Adam } from '../src/train/optimizers.ts';
 import { MATMUL_VARIANTS, matmul } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/cpu/random.ts';
-import { residentSupported } from '../src/kernels/seq_variant.ts';
+import { residentSupported, subgroupSupported } from '../src/kernels/seq_variant.ts';
 import type { Batch } from '../src/nn/model.ts';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -112,7 +113,7 @@ function flopsOf(c: Config): number {
 // ---------------------------------------------------------------- ours
 
 /** How the recurrent layers run: the sequence kernels' variant and the storage precision. */
-interface Variant { seqVariant?: 'streamed' | 'resident'; precision?: 'f32' | 'f16' }
+interface Variant { seqVariant?: 'streamed' | 'resident' | 'subgroup'; precision?: 'f32' | 'f16' }
 
 function benchModel(ctx: GpuContext, c: Config, schedule?: RecurrentSchedule, v: Variant = {}): Sequential {
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
@@ -132,6 +133,8 @@ async function oursMs(ctx: GpuContext, c: Config, schedule: RecurrentSchedule, v
 async function variantMs(ctx: GpuContext, c: Config, v: Variant): Promise<{ ms: number | null; note?: string }> {
   if (v.precision === 'f16' && !ctx.features.has('shader-f16')) return { ms: null, note: "no 'shader-f16' on this adapter" };
   if (v.seqVariant === 'resident' && !residentSupported(ctx, c.cell === 'lstm' ? 4 : 3, c.H)) return { ms: null, note: `W_hh (H = ${c.H}) does not fit the resident kernel` };
+  if (v.seqVariant === 'subgroup' && !ctx.features.has('subgroups')) return { ms: null, note: "no 'subgroups' on this adapter" };
+  if (v.seqVariant === 'subgroup' && !subgroupSupported(ctx, c.cell === 'lstm' ? 4 : 3, c.H)) return { ms: null, note: `W_hh (H = ${c.H}) does not fit the subgroup kernel` };
   try {
     return { ms: (await oursMs(ctx, c, 'sequence', v)).ms };
   } catch (e) {
@@ -305,13 +308,13 @@ for (const c of CONFIGS) {
   // 'sequence' throws where a size has no sequence kernel on this adapter: reported as null.
   const seq = await oursMs(ctx, c, 'sequence').catch((e: Error) => { log(`${c.name} sequence schedule: ${e.message.split('\n')[0]}`); return { ms: Infinity, peakBytes: 0 }; });
   const variants: Record<string, Variant> = {
-    resident: { seqVariant: 'resident' }, sequence_f16: { seqVariant: 'streamed', precision: 'f16' }, resident_f16: { seqVariant: 'resident', precision: 'f16' },
+    resident: { seqVariant: 'resident' }, subgroup: { seqVariant: 'subgroup' }, sequence_f16: { seqVariant: 'streamed', precision: 'f16' }, resident_f16: { seqVariant: 'resident', precision: 'f16' },
   };
   const timed: Record<string, { ms: number | null; note?: string }> = {};
   for (const [k, v] of Object.entries(variants)) timed[k] = await variantMs(ctx, c, v);
-  const ours = Math.min(step.ms, seq.ms, timed.resident.ms ?? Infinity);
+  const ours = Math.min(step.ms, seq.ms, timed.resident.ms ?? Infinity, timed.subgroup.ms ?? Infinity);
   const fmt = (t: { ms: number | null; note?: string }) => (t.ms === null ? `- (${t.note})` : `${t.ms.toFixed(1)} ms`);
-  log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms, resident ${fmt(timed.resident)}; f16: sequence ${fmt(timed.sequence_f16)}, resident ${fmt(timed.resident_f16)}`);
+  log(`  ${c.name} ours: step schedule ${step.ms.toFixed(1)} ms, sequence schedule ${seq.ms.toFixed(1)} ms, resident ${fmt(timed.resident)}, subgroup ${fmt(timed.subgroup)}; f16: sequence ${fmt(timed.sequence_f16)}, resident ${fmt(timed.resident_f16)}`);
   const row: Record<string, unknown> = {
     config: c.name, adapter, B: c.B, T: c.T, V: c.V, E: c.E, H: c.H, train: c.train,
     ours_ms: +ours.toFixed(2), ours_step_schedule_ms: +step.ms.toFixed(2), ours_sequence_schedule_ms: Number.isFinite(seq.ms) ? +seq.ms.toFixed(2) : null,

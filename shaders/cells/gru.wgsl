@@ -30,9 +30,7 @@ fn gru_forward(gx: vec3<f32>, hh: vec3<f32>, h_prev: f32, act: u32, gate: u32, b
 struct GruGrad { dgx: vec3<f32>, dhh: vec3<f32>, dh_prev: f32 }
 
 fn gru_backward(dh: f32, gates: vec3<f32>, hn_lin: f32, h_prev: f32, act: u32, gate: u32, before: bool) -> GruGrad {
-  let r = gates.x;
-  let z = gates.y;
-  let n = gates.z;
+  let r = gates.x;  let z = gates.y;  let n = gates.z;
   let dn_pre = dh * (1.0 - z) * cell_act_grad(act, n);
   let dr_pre = dn_pre * hn_lin * cell_act_grad(gate, r);
   let dz_pre = dh * (h_prev - n) * cell_act_grad(gate, z);

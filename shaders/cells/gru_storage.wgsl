@@ -24,18 +24,13 @@ fn cell_pass_input(i: u32) -> f32 { return hn_lin[i]; }
 
 // Saves the gates and hn_lin of (b, t, j).
 fn gru_save(row: u32, j: u32, g: vec3<f32>, lin: f32) {
-  for (var q = 0u; q < 3u; q++) { gates[(row * 3u + q) * params.H + j] = g[q]; }
-  hn_lin[row * params.H + j] = lin;
+  for (var q = 0u; q < 3u; q++) { gates[(row * 3u + q) * params.H + j] = g[q]; }  hn_lin[row * params.H + j] = lin;
 }
 
 fn cell_forward_row(b: u32, t: u32, j: u32, hh: vec4<f32>, h_prev: f32, second: bool) -> f32 {
-  let H = params.H;
-  let row = b * params.T + t;
-  let gb = row * 3u * H + j;
-  let gx = gx_at(b, t, j).xyz;
+  let H = params.H;  let row = b * params.T + t;  let gb = row * 3u * H + j;  let gx = gx_at(b, t, j).xyz;
   if (second) {   // reset before, pass 1: hh.x = W_hn·(r ⊙ h_prev) + b_hn; z from pass 0
-    let z = gates[gb + H];
-    let n = cell_act(ACT, gx.z + hh.x);
+    let z = gates[gb + H];  let n = cell_act(ACT, gx.z + hh.x);
     gates[gb + 2u * H] = n;
     return (1.0 - z) * n + z * h_prev;
   }
@@ -48,11 +43,8 @@ fn cell_forward_skip(b: u32, t: u32, j: u32) { gru_save(b * params.T + t, j, vec
 
 // Returns dghh at (b, t, j); dh_rec = Σ_r dghh[b, t+1, r]·W_hh[r, j] (unused when is_last).
 fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second: bool) -> vec4<f32> {
-  let H = params.H;
-  let row = b * params.T + t;
-  let idx = b * H + j;
+  let H = params.H;  let row = b * params.T + t;  let idx = b * H + j;  let gb = row * 3u * H + j;
   if (second) {   // reset before, pass 1: dh_rec = s = (W_hnᵀ·dn_pre)[j]
-    let gb = row * 3u * H + j;
     let r = gates[gb];
     let dr_pre = dh_rec * h_prev_at(b, t, j) * cell_act_grad(RACT, r);
     dgates[gb] = dr_pre;
@@ -61,7 +53,6 @@ fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second:
   }
   var dh = dhs[row * H + j] + dh_carry[idx];
   if (!is_last) { dh += dh_rec; }
-  let gb = row * 3u * H + j;
   let saved = vec3<f32>(gates[gb], gates[gb + H], gates[gb + 2u * H]);
   let d = gru_backward(dh, saved, select(hn_lin[row * H + j], 0.0, SPLIT == 2u), h_prev_at(b, t, j), ACT, RACT, SPLIT == 2u);
   for (var q = 0u; q < 3u; q++) { dgates[gb + q * H] = d.dgx[q]; }
@@ -69,13 +60,7 @@ fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second:
   return vec4<f32>(d.dhh, 0.0);
 }
 
-fn cell_backward_skip(b: u32, t: u32, j: u32) {
-  let gb = (b * params.T + t) * 3u * params.H + j;
-  for (var q = 0u; q < 3u; q++) { dgates[gb + q * params.H] = 0.0; }
-}
+fn cell_backward_skip(b: u32, t: u32, j: u32) { for (var q = 0u; q < 3u; q++) { dgates[((b * params.T + t) * 3u + q) * params.H + j] = 0.0; } }
 
-fn cell_backward_initial(b: u32, j: u32, dh_rec: f32) {
-  dh0[b * params.H + j] = dh_carry[b * params.H + j] + dh_rec;
-}
-
+fn cell_backward_initial(b: u32, j: u32, dh_rec: f32) { dh0[b * params.H + j] = dh_carry[b * params.H + j] + dh_rec; }
 fn cell_final_state(b: u32, j: u32, src: u32) {}

@@ -29,10 +29,7 @@ fn lstm_forward(pre: vec4<f32>, c_prev: f32, act: u32, gate: u32, p: vec3<f32>) 
 struct LstmGrad { dpre: vec4<f32>, dc_prev: f32 }
 
 fn lstm_backward(dh: f32, dc_next: f32, gates: vec4<f32>, c: f32, c_prev: f32, act: u32, gate: u32, p: vec3<f32>) -> LstmGrad {
-  let i = gates.x;
-  let f = gates.y;
-  let g = gates.z;
-  let o = gates.w;
+  let i = gates.x;  let f = gates.y;  let g = gates.z;  let o = gates.w;
   let ac = cell_act(act, c);
   let d_o = dh * ac * cell_act_grad(gate, o);
   let dc = dc_next + dh * o * cell_act_grad(act, ac) + d_o * p.z;

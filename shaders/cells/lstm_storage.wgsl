@@ -30,19 +30,16 @@ override ACT: u32 = 0u;  override RACT: u32 = 2u;  override PEEP: u32 = 0u;
 @group(0) @binding(18) var<storage, read> peep: array<f32>;
 
 fn peep_at(j: u32) -> vec3<f32> {
-  if (PEEP == 0u) { return vec3<f32>(0.0); }
-  return vec3<f32>(peep[j], peep[params.H + j], peep[2u * params.H + j]);
+  if (PEEP == 0u) { return vec3<f32>(0.0); }  return vec3<f32>(peep[j], peep[params.H + j], peep[2u * params.H + j]);
 }
 
 fn c_prev_at(b: u32, t: u32, j: u32) -> f32 {
-  if (t == 0u) { return c0[b * params.H + j]; }
-  return cs[(b * params.T + t - 1u) * params.H + j];
+  if (t == 0u) { return c0[b * params.H + j]; }  return cs[(b * params.T + t - 1u) * params.H + j];
 }
 
 // Saves c and the gates of (b, t, j).
 fn lstm_save(row: u32, j: u32, c: f32, g: vec4<f32>) {
-  cs[row * params.H + j] = c;
-  for (var q = 0u; q < 4u; q++) { gates[(row * 4u + q) * params.H + j] = g[q]; }
+  cs[row * params.H + j] = c;  for (var q = 0u; q < 4u; q++) { gates[(row * 4u + q) * params.H + j] = g[q]; }
 }
 
 fn cell_forward_row(b: u32, t: u32, j: u32, hh: vec4<f32>, h_prev: f32, second: bool) -> f32 {
@@ -55,9 +52,7 @@ fn cell_forward_skip(b: u32, t: u32, j: u32) { lstm_save(b * params.T + t, j, 0.
 
 // Returns dgates at (b, t, j); dh_rec = Σ_r dgates[b, t+1, r]·W_hh[r, j] (unused when is_last).
 fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second: bool) -> vec4<f32> {
-  let H = params.H;
-  let row = b * params.T + t;
-  let idx = b * H + j;
+  let H = params.H;  let row = b * params.T + t;  let idx = b * H + j;
   let dh = dhs[row * H + j] + select(dh_rec, dhn[idx], is_last);
   let gb = row * 4u * H + j;
   let saved = vec4<f32>(gates[gb], gates[gb + H], gates[gb + 2u * H], gates[gb + 3u * H]);
@@ -67,11 +62,5 @@ fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second:
 }
 
 fn cell_backward_skip(b: u32, t: u32, j: u32) {}
-
-fn cell_backward_initial(b: u32, j: u32, dh_rec: f32) {
-  let idx = b * params.H + j;
-  dh0[idx] = dh_rec;
-  dc0[idx] = dc_carry[idx];
-}
-
+fn cell_backward_initial(b: u32, j: u32, dh_rec: f32) { dh0[b * params.H + j] = dh_rec;  dc0[b * params.H + j] = dc_carry[b * params.H + j]; }
 fn cell_final_state(b: u32, j: u32, src: u32) { cn[b * params.H + j] = cs[src]; }

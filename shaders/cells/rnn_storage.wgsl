@@ -12,10 +12,7 @@ override ACT: u32 = 0u;
 
 @group(0) @binding(11) var<storage, read> dhn: array<f32>;
 
-fn cell_forward_row(b: u32, t: u32, j: u32, hh: vec4<f32>, h_prev: f32, second: bool) -> f32 {
-  return rnn_forward(gx_at(b, t, j).x + hh.x, ACT);
-}
-
+fn cell_forward_row(b: u32, t: u32, j: u32, hh: vec4<f32>, h_prev: f32, second: bool) -> f32 { return rnn_forward(gx_at(b, t, j).x + hh.x, ACT); }
 fn cell_forward_skip(b: u32, t: u32, j: u32) {}
 
 // Returns dgates at (b, t, j); dh_rec = Σ_g dgates[b, t+1, g]·W_hh[g, j] (unused when is_last).
@@ -26,7 +23,5 @@ fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second:
 }
 
 fn cell_backward_skip(b: u32, t: u32, j: u32) {}
-
 fn cell_backward_initial(b: u32, j: u32, dh_rec: f32) { dh0[b * params.H + j] = dh_rec; }
-
 fn cell_final_state(b: u32, j: u32, src: u32) {}

@@ -63,10 +63,7 @@ struct Params {
 @group(0) @binding(7) var<storage, read> source: array<f32>;
 @group(0) @binding(8) var<storage, read_write> packed: array<ST>;
 
-var<workgroup> red_v: array<f32, WG>;
-var<workgroup> red_i: array<u32, WG>;
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * WG; }
+var<workgroup> red_v: array<f32, WG>;  var<workgroup> red_i: array<u32, WG>;
 
 // One float of the packed weights by float index.
 fn weight_at(i: u32) -> f32 { return f32(weights[i / 4u][i % 4u]); }
@@ -89,8 +86,7 @@ fn reduce_argmax(lid: u32) {
 
 // One recurrent layer for one step: gates into scratch, then the new h (and c) into state.
 fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
-  let e = 8u + 8u * l;
-  let cell = program[e] & 0xffu;  let act = (program[e] >> 8u) & 0xfu;  let gate = (program[e] >> 12u) & 0xfu;
+  let e = 8u + 8u * l;  let cell = program[e] & 0xffu;  let act = (program[e] >> 8u) & 0xfu;  let gate = (program[e] >> 12u) & 0xfu;
   let before = (program[e] & 0x10000u) != 0u;  let peep = program[e + 7u];
   let I = program[e + 1u];  let H = program[e + 2u];  let w_ih = program[e + 3u];  let w_hh = program[e + 4u];
   let b_ih = program[e + 5u];  let b_hh = program[e + 6u];  let G = gate_rows(cell, H);
@@ -100,20 +96,14 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
   let wi = w_ih / 4u;  let wh = w_hh / 4u;
   for (var q = lid; q < Q; q += WG) {
     var gi = vec4<f32>(weights[b_ih / 4u + q]);
-    if (l == 0u && input_mode == 1u) {
-      gi += vec4<f32>(weights[wi + tok * Q + q]);
-    } else if (l == 0u) {
-      for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * weight_at(emb_row + k); }
-    } else {
-      let x_at = state_at(b, l - 1u);
-      for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * state[x_at + k]; }
-    }
+    if (l == 0u && input_mode == 1u) { gi += vec4<f32>(weights[wi + tok * Q + q]); }
+    else if (l == 0u) { for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * weight_at(emb_row + k); } }
+    else { for (var k = 0u; k < I; k++) { gi += vec4<f32>(weights[wi + k * Q + q]) * state[state_at(b, l - 1u) + k]; } }
     var gh = vec4<f32>(weights[b_hh / 4u + q]);
     for (var k = 0u; k < H; k++) { gh += vec4<f32>(weights[wh + k * Q + q]) * state[h_at + k]; }
     for (var i = 0u; i < 4u; i++) { scratch[sc + 4u * q + i] = gi[i];  scratch[sc + params.g_max + 4u * q + i] = gh[i]; }
   }
-  storageBarrier();
-  let gi_at = sc;  let gh_at = sc + params.g_max;
+  storageBarrier();  let gi_at = sc;  let gh_at = sc + params.g_max;
   if (before) {
     for (var j = lid; j < H; j += WG) { state[h_at + params.h_max + j] = cell_act(gate, scratch[gi_at + j] + scratch[gh_at + j]) * state[h_at + j]; }
     storageBarrier();
@@ -135,11 +125,8 @@ fn layer_step(lid: u32, b: u32, l: u32, tok: u32) {
       let s = lstm_forward(gi + gh, state[h_at + params.h_max + j], act, gate, p);
       state[h_at + params.h_max + j] = s.c;
       h = s.h;
-    } else if (cell == 1u) {
-      h = gru_forward(gi.xyz, gh.xyz, h_prev, act, gate, before).h;
-    } else {
-      h = rnn_forward(gi.x + gh.x, cell - 2u);   // codes 2, 3: cell_act's tanh, relu
-    }
+    } else if (cell == 1u) { h = gru_forward(gi.xyz, gh.xyz, h_prev, act, gate, before).h; }
+    else { h = rnn_forward(gi.x + gh.x, cell - 2u); }   // codes 2, 3: cell_act's tanh, relu
     state[h_at + j] = h;
   }
   storageBarrier();
@@ -157,10 +144,9 @@ fn head(lid: u32, b: u32, s: u32) {
     for (var k = 0u; k < head_in; k++) { acc += vec4<f32>(weights[hw + k * Q + q]) * state[top + k]; }
     for (var i = 0u; i < 4u; i++) {
       let v = 4u * q + i;
-      if (v < V) {
-        if (params.record == 1u) { logits[(b * N + n) * V + v] = acc[i]; }
-        scratch[z_at + v] = acc[i] * params.inv_temperature;
-      }
+      if (v >= V) { continue; }
+      if (params.record == 1u) { logits[(b * N + n) * V + v] = acc[i]; }
+      scratch[z_at + v] = acc[i] * params.inv_temperature;
     }
   }
   storageBarrier();
@@ -172,10 +158,7 @@ fn pick(z_at: u32, n: u32, m: f32, u: f32) -> u32 {
   var total = 0.0;
   for (var j = 0u; j < n; j++) { total += exp(scratch[z_at + j] - m); }
   let goal = u * total;  var acc = 0.0;
-  for (var j = 0u; j < n; j++) {
-    acc += exp(scratch[z_at + j] - m);
-    if (goal < acc) { return j; }
-  }
+  for (var j = 0u; j < n; j++) { acc += exp(scratch[z_at + j] - m);  if (goal < acc) { return j; } }
   return n - 1u; // rounding left the goal past the last sum
 }
 
@@ -204,12 +187,10 @@ fn sample_token(lid: u32, b: u32, s: u32) {
   } else if (K == 0u) {
     // max z, then per-invocation sums of exp(z − max) over contiguous chunks, then one scan.
     var m = LOWEST;
-    for (var v = lid; v < V; v += WG) { m = max(m, scratch[z_at + v]); }
-    red_v[lid] = m;  red_i[lid] = 0u;
+    for (var v = lid; v < V; v += WG) { m = max(m, scratch[z_at + v]); }  red_v[lid] = m;  red_i[lid] = 0u;
     workgroupBarrier();
     reduce_argmax(lid);
-    m = red_v[0];
-    workgroupBarrier();
+    m = red_v[0];  workgroupBarrier();
     let C = (V + WG - 1u) / WG;  let lo = min(lid * C, V);  let hi = min(lo + C, V);
     var part = 0.0;
     for (var v = lo; v < hi; v++) { part += exp(scratch[z_at + v] - m); }
@@ -219,18 +200,12 @@ fn sample_token(lid: u32, b: u32, s: u32) {
       var total = 0.0;
       for (var i = 0u; i < WG; i++) { total += red_v[i]; }
       let goal = u * total;  var acc = 0.0;  var chunk = WG;
-      for (var i = 0u; i < WG; i++) {
-        if (goal < acc + red_v[i]) { chunk = i; break; }
-        acc += red_v[i];
-      }
+      for (var i = 0u; i < WG; i++) { if (goal < acc + red_v[i]) { chunk = i; break; }  acc += red_v[i]; }
       chosen = V - 1u; // rounding left the goal past the last sum: the last id, as on the CPU
       if (chunk < WG) {
         let c_lo = chunk * C;  let c_hi = min(c_lo + C, V);
         chosen = c_hi - 1u; // the same rounding within the chunk
-        for (var v = c_lo; v < c_hi; v++) {
-          acc += exp(scratch[z_at + v] - m);
-          if (goal < acc) { chosen = v; break; }
-        }
+        for (var v = c_lo; v < c_hi; v++) { acc += exp(scratch[z_at + v] - m);  if (goal < acc) { chosen = v; break; } }
       }
     }
   } else {
@@ -257,10 +232,7 @@ fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgr
   for (var s = params.s_begin; s < params.s_end; s++) {
     let tok = u32(ids[b * params.S + s]);
     for (var l = 0u; l < params.n_layers; l++) { layer_step(lid, b, l, tok); }
-    if (s + 1u >= params.P) {
-      head(lid, b, s);
-      sample_token(lid, b, s);
-    }
+    if (s + 1u >= params.P) { head(lid, b, s);  sample_token(lid, b, s); }
   }
 }
 
@@ -270,7 +242,7 @@ fn generate_steps(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgr
 // One invocation per element.
 @compute @workgroup_size(WG)
 fn generate_pack(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);
+  let idx = gid.x + gid.y * nwg.x * WG;
   if (idx >= params.pack_rows * params.pack_cols) { return; }
   let r = idx / params.pack_cols;  let c = idx % params.pack_cols;
   packed[params.pack_offset + c * params.pack_stride + r] = ST(source[idx]);

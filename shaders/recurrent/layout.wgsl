@@ -37,21 +37,16 @@ struct Params { B: u32, T: u32, H: u32, t: u32 }
 
 // h_prev[b, j] of step t: h0 at t = 0, else hs[b, t-1] (hs of earlier steps is final by then).
 fn h_prev_at(b: u32, t: u32, j: u32) -> f32 {
-  if (t == 0u) { return h0[b * params.H + j]; }
-  return f32(hs[(b * params.T + t - 1u) * params.H + j]);
+  if (t == 0u) { return h0[b * params.H + j]; }  return f32(hs[(b * params.T + t - 1u) * params.H + j]);
 }
 
 // b_hh[q·H + j] for the gates q < SPLIT (lanes past SPLIT are 0): the start of each gate's sum.
 fn bhh_at(j: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var q = 0u; q < SPLIT; q++) { v[q] = bhh[q * params.H + j]; }
-  return v;
+  var v = vec4<f32>(0.0);  for (var q = 0u; q < SPLIT; q++) { v[q] = bhh[q * params.H + j]; }  return v;
 }
 
 // gx[b, t, q·H + j] for the gates q < NG (lanes past NG are 0).
 fn gx_at(b: u32, t: u32, j: u32) -> vec4<f32> {
   let base = (b * params.T + t) * NG * params.H + j;
-  var v = vec4<f32>(0.0);
-  for (var q = 0u; q < NG; q++) { v[q] = gx[base + q * params.H]; }
-  return v;
+  var v = vec4<f32>(0.0);  for (var q = 0u; q < NG; q++) { v[q] = gx[base + q * params.H]; }  return v;
 }

@@ -4,20 +4,49 @@
 // reading it from storage at every step. Workgroup wid.x owns rows b0 = wid.x·RB .. b0+RB-1.
 // res_forward: invocation l holds the gate rows r = l, l+WG, … < G (row r at (r / WG)·H). Per step:
 //   1. hh[bl, r] = b_hh[r] + Σ_k W_hh[r, k]·h_prev[bl, k]  (r < SPLIT·H, k increasing); barrier
-//   2. per (bl, j): h = cell_forward_row(hh[bl, qH+j] for q < SPLIT); h replaces h_prev (only its
-//      owner reads it in this phase); barrier. Two-pass cells: storageBarrier, hh of gate SPLIT's
-//      rows from cell_pass_input, barrier, cell_forward_row(second), barrier.
+//   2. forward_cells: per (bl, j), h = cell_forward_row(hh), over h_prev (only its owner reads it
+//      now); barrier. Two-pass cells: storageBarrier, 1 for gate SPLIT's rows from cell_pass_input, 2.
 // res_backward: invocation l holds the columns j = l, l+WG, … < H (column j, W_hh[0..G, j], at (j / WG)·G):
 //   1. dh_rec[bl, j] = Σ_q Σ_r dghh[bl, t+1, qH+r]·W_hh[qH+r, j] (q < SPLIT; per gate, then pairwise); barrier
-//   2. per (bl, j): dghh[t] = cell_backward_row(dh_rec), to storage and over dghh[t+1]; barrier.
-//   Two-pass cells: s = gate SPLIT's column sum of dghh[t], barrier, cell_backward_row(second), barrier.
-// Columns in backward keep the transposed product a per-invocation sum in sequence.wgsl's order (no
-// reduction across invocations). The wrapper checks ceil(G/WG)·H, ceil(H/WG)·G <= WMAX (recurrent/
-// wmax_*.wgsl). Workgroup memory: SH = RB·(H + G) floats, h or dh_rec (RB, H), then hh or dghh (RB, G).
+//   2. backward_cells: per (bl, j), dghh[t] = cell_backward_row(dh_rec), to storage and over dghh[t+1];
+//      barrier. Two-pass cells: 1 for gate SPLIT's rows of dghh[t], 2.
+// Columns keep the transposed product a per-invocation sum in sequence.wgsl's order. The wrapper
+// checks ceil(G/WG)·H, ceil(H/WG)·G <= WMAX (recurrent/wmax_*.wgsl). Workgroup memory: SH = RB·(H + G)
+// floats, h or dh_rec (RB, H) at 0, hh or dghh (RB, G) at n = RB·H. subgroup.wgsl shares all but res_*.
 
 override WG: u32 = 256u;  override RB: u32 = 1u;  override SH: u32 = 256u;
-
 var<workgroup> shm: array<f32, SH>;
+
+fn load_h0(l: u32, b0: u32) {
+  let H = params.H;
+  for (var e = l; e < RB * H; e += WG) { if (b0 + e / H < params.B) { shm[e] = h0[(b0 + e / H) * H + e % H]; } }
+}
+
+fn forward_cells(l: u32, b0: u32, t: u32, ph: u32) {
+  let H = params.H;  let G = NG * H;  let n = RB * H;
+  for (var e = l; e < n; e += WG) {
+    let bl = e / H;  let j = e % H;  let b = b0 + bl;
+    if (b >= params.B) { continue; }
+    let o = (b * params.T + t) * H + j;
+    if (i32(t) >= lengths[b]) { if (ph == 0u) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j); }  continue; }
+    var a = vec4<f32>(0.0);   // pass 0: gate q's sum in lane q; pass 1: gate SPLIT's sum
+    if (ph == 1u) { a = vec4<f32>(shm[n + bl * G + SPLIT * H + j]); } else { for (var q = 0u; q < SPLIT; q++) { a[q] = shm[n + bl * G + q * H + j]; } }
+    let h = cell_forward_row(b, t, j, a, shm[e], ph == 1u);
+    hs[o] = ST(h);
+    if (ph == 1u || SPLIT == NG) { shm[e] = st_round(h); }   // as hs holds it (rounded when ST is f16)
+  }
+}
+
+fn backward_cells(l: u32, b0: u32, t: u32, ph: u32) {
+  let H = params.H;  let G = NG * H;
+  for (var e = l; e < RB * H; e += WG) {
+    let bl = e / H;  let j = e % H;  let b = b0 + bl;
+    if (b >= params.B) { continue; }
+    let len = lengths[b];  var d = vec4<f32>(0.0);
+    if (i32(t) >= len) { if (ph == 1u) { continue; }  cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, ph == 0u && i32(t) == len - 1, shm[e], ph == 1u); }
+    for (var q = 0u; q < select(NG, SPLIT, ph == 1u); q++) { dghh[(b * params.T + t) * G + q * H + j] = d[q];  shm[RB * H + bl * G + q * H + j] = d[q]; }
+  }
+}
 
 // Σ_k w[i + k]·x_k, k < H, from a: x_k = shm[at + k], or cell_pass_input(at + k) when `ph` (pass 1).
 fn row_sum(w: ptr<function, array<ST, WMAX>>, i: u32, a: f32, at: u32, ph: bool) -> f32 {
@@ -44,7 +73,7 @@ fn res_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
   let B = params.B;  let T = params.T;  let H = params.H;  let G = NG * H;  let n = RB * H;  let b0 = wid.x * RB;
   var w: array<ST, WMAX>;
   for (var r = lid.x; r < G; r += WG) { for (var k = 0u; k < H; k++) { w[r / WG * H + k] = whh[r * H + k]; } }
-  for (var e = lid.x; e < n; e += WG) { if (b0 + e / H < B) { shm[e] = h0[(b0 + e / H) * H + e % H]; } }
+  load_h0(lid.x, b0);
   workgroupBarrier();
   for (var t = 0u; t < T; t++) {
     for (var ph = 0u; ph < select(1u, 2u, SPLIT < NG); ph++) {
@@ -58,17 +87,7 @@ fn res_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
         }
       }
       workgroupBarrier();
-      for (var e = lid.x; e < n; e += WG) {
-        let bl = e / H;  let j = e % H;  let b = b0 + bl;
-        if (b >= B) { continue; }
-        let o = (b * T + t) * H + j;
-        if (i32(t) >= lengths[b]) { if (ph == 0u) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j); }  continue; }
-        var a = vec4<f32>(0.0);   // pass 0: gate q's sum in lane q; pass 1: gate SPLIT's sum
-        if (ph == 1u) { a = vec4<f32>(shm[n + bl * G + SPLIT * H + j]); } else { for (var q = 0u; q < SPLIT; q++) { a[q] = shm[n + bl * G + q * H + j]; } }
-        let h = cell_forward_row(b, t, j, a, shm[e], ph == 1u);
-        hs[o] = ST(h);
-        if (ph == 1u || SPLIT == NG) { shm[e] = st_round(h); }   // as hs holds it (rounded when ST is f16)
-      }
+      forward_cells(lid.x, b0, t, ph);
       workgroupBarrier();
     }
   }
@@ -91,16 +110,7 @@ fn res_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
         }
       }
       workgroupBarrier();
-      for (var e = lid.x; e < n; e += WG) {
-        let bl = e / H;  let j = e % H;  let b = b0 + bl;
-        if (b >= B) { continue; }
-        let len = lengths[b];  var d = vec4<f32>(0.0);
-        if (i32(t) >= len) {
-          if (ph == 1u) { continue; }
-          cell_backward_skip(b, t, j);
-        } else { d = cell_backward_row(b, t, j, ph == 0u && i32(t) == len - 1, shm[e], ph == 1u); }
-        for (var q = 0u; q < select(NG, SPLIT, ph == 1u); q++) { dghh[(b * T + t) * G + q * H + j] = d[q];  shm[n + bl * G + q * H + j] = d[q]; }
-      }
+      backward_cells(lid.x, b0, t, ph);
       workgroupBarrier();
     }
   }

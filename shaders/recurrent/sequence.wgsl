@@ -16,19 +16,13 @@
 // Workgroup memory: SH floats = 2·RB·H (forward) or 2·RB·G (backward); the wrapper sets SH.
 
 override WG: u32 = 128u;  override RB: u32 = 1u;  override SH: u32 = 256u;
-
 var<workgroup> shm: array<f32, SH>;
 
 @compute @workgroup_size(WG)
 fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let B = params.B;  let T = params.T;  let H = params.H;  let b0 = wid.x * RB;
-  let n = RB * H;                  // elements of the workgroup's (RB, H) block
-  for (var e = lid.x; e < n; e += WG) {
-    let b = b0 + e / H;
-    if (b < B) { shm[e] = h0[b * H + e % H]; }   // rows past B are never read
-  }
+  let B = params.B;  let T = params.T;  let H = params.H;  let b0 = wid.x * RB;  let n = RB * H;   // n: the (RB, H) block
+  for (var e = lid.x; e < n; e += WG) { if (b0 + e / H < B) { shm[e] = h0[(b0 + e / H) * H + e % H]; } }   // rows past B are never read
   workgroupBarrier();
-
   for (var t = 0u; t < T; t++) {
     let cur = (t & 1u) * n;  let nxt = n - cur;   // h_prev buffer; the other one receives h
     for (var e = lid.x; e < n; e += WG) {
@@ -37,29 +31,25 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
       let o = (b * T + t) * H + j;
       if (i32(t) >= lengths[b]) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j);  continue; }
       var a = bhh_at(j);   // one lane per gate (gates from SPLIT on stay 0)
-      let hb = cur + bl * H;
       for (var k = 0u; k < H; k++) {
-        let hk = shm[hb + k];
+        let hk = shm[cur + bl * H + k];
         a.x += f32(whh[j * H + k]) * hk;
         if (SPLIT > 1u) { a.y += f32(whh[(H + j) * H + k]) * hk; }
         if (SPLIT > 2u) { a.z += f32(whh[(2u * H + j) * H + k]) * hk; }
         if (SPLIT > 3u) { a.w += f32(whh[(3u * H + j) * H + k]) * hk; }
       }
       let h = cell_forward_row(b, t, j, a, shm[cur + e], false);
-      hs[o] = ST(h);
-      shm[nxt + e] = st_round(h);   // as hs holds it (rounded when ST is f16)
+      hs[o] = ST(h);  shm[nxt + e] = st_round(h);   // as hs holds it (rounded when ST is f16)
     }
     if (SPLIT < NG) {
       storageBarrier();
       for (var e = lid.x; e < n; e += WG) {
         let b = b0 + e / H;  let j = e % H;
         if (b >= B || i32(t) >= lengths[b]) { continue; }
-        let i0 = (b * T + t) * H;
-        var a = bhh[SPLIT * H + j];
+        let i0 = (b * T + t) * H;  var a = bhh[SPLIT * H + j];
         for (var k = 0u; k < H; k++) { a += f32(whh[(SPLIT * H + j) * H + k]) * cell_pass_input(i0 + k); }
         let h = cell_forward_row(b, t, j, vec4<f32>(a), shm[cur + e], true);
-        hs[i0 + j] = ST(h);
-        shm[nxt + e] = st_round(h);   // as hs holds it (rounded when ST is f16)
+        hs[i0 + j] = ST(h);  shm[nxt + e] = st_round(h);
       }
     }
     workgroupBarrier();
@@ -70,19 +60,14 @@ fn seq_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
 fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let B = params.B;  let T = params.T;  let H = params.H;  let G = NG * H;  let b0 = wid.x * RB;
   let n = RB * H;  let m = RB * G;   // elements of the (RB, H) block; floats in one (RB, G) dghh buffer
-
   for (var s = 0u; s < T; s++) {
     let t = T - 1u - s;
     let nxt = (s & 1u) * m;  let cur = m - nxt;   // dghh of step t+1 (from the previous iteration); of step t
     for (var e = lid.x; e < n; e += WG) {
       let bl = e / H;  let j = e % H;  let b = b0 + bl;
       if (b >= B) { continue; }
-      let len = lengths[b];
-      let gb = (b * T + t) * G + j;
-      var d = vec4<f32>(0.0);
-      if (i32(t) >= len) {
-        cell_backward_skip(b, t, j);
-      } else {
+      let len = lengths[b];  let gb = (b * T + t) * G + j;  var d = vec4<f32>(0.0);
+      if (i32(t) >= len) { cell_backward_skip(b, t, j); } else {
         let is_last = i32(t) == len - 1;
         var a = vec4<f32>(0.0);   // one lane per gate
         if (!is_last) {
@@ -103,8 +88,7 @@ fn seq_backward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
       for (var e = lid.x; e < n; e += WG) {
         let bl = e / H;  let j = e % H;  let b = b0 + bl;
         if (b >= B || i32(t) >= lengths[b]) { continue; }
-        var a = 0.0;
-        for (var r = 0u; r < H; r++) { a += shm[cur + bl * G + SPLIT * H + r] * f32(whh[(SPLIT * H + r) * H + j]); }
+        var a = 0.0;  for (var r = 0u; r < H; r++) { a += shm[cur + bl * G + SPLIT * H + r] * f32(whh[(SPLIT * H + r) * H + j]); }
         let d = cell_backward_row(b, t, j, false, a, true);
         for (var q = 0u; q < SPLIT; q++) { dghh[(b * T + t) * G + q * H + j] = d[q];  shm[cur + bl * G + q * H + j] = d[q]; }
       }

@@ -30,9 +30,7 @@ fn block_rows(bb: u32) -> vec4<u32> { return min(vec4<u32>(bb * R) + vec4<u32>(0
 
 // a + W_hh[q·H + j, k]·hk in lane q for the gates q < SPLIT (a loop the compiler unrolls): R = 1's sums.
 fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
-  var s = a;
-  for (var q = 0u; q < SPLIT; q++) { s[q] += f32(whh[(q * params.H + j) * params.H + k]) * hk; }
-  return s;
+  var s = a;  for (var q = 0u; q < SPLIT; q++) { s[q] += f32(whh[(q * params.H + j) * params.H + k]) * hk; }  return s;
 }
 
 // Σ_r dghh[b, s, r]·W_hh[r, j] over r0 <= r < r1 (r increasing), one lane per row b of `rows`.
@@ -41,9 +39,7 @@ fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32
   var one = 0.0;   // R = 1: one scalar sum (4 lanes of one row would load and multiply each term 4 times)
   if (R == 1u) { for (var r = r0; r < r1; r++) { one += dghh[at.x + r] * f32(whh[r * params.H + j]); } return vec4<f32>(one); }
   var acc = vec4<f32>(0.0);
-  for (var r = r0; r < r1; r++) {
-    acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * f32(whh[r * params.H + j]);
-  }
+  for (var r = r0; r < r1; r++) { acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * f32(whh[r * params.H + j]); }
   return acc;
 }
 
@@ -55,9 +51,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (PASS == 1u) {
     let p = (rows * T + vec4<u32>(t)) * H;
     var a = vec4<f32>(bhh[SPLIT * H + j]);
-    for (var k = 0u; k < H; k++) {
-      a += f32(whh[(SPLIT * H + j) * H + k]) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k));
-    }
+    for (var k = 0u; k < H; k++) { a += f32(whh[(SPLIT * H + j) * H + k]) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k)); }
     let v = a;
     for (var l = 0u; l < block_count(bb); l++) {
       let b = rows[l];
@@ -96,13 +90,8 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (R == 1u) { a0 = vec4<f32>(one.x);  a1 = vec4<f32>(one.y);  a2 = vec4<f32>(one.z);  a3 = vec4<f32>(one.w); }
   let v = transpose(mat4x4<f32>(a0, a1, a2, a3));
   for (var l = 0u; l < block_count(bb); l++) {
-    let b = rows[l];
-    let o = (b * T + t) * H + j;
-    if (i32(t) >= lengths[b]) {
-      hs[o] = ST(0.0);
-      cell_forward_skip(b, t, j);
-      continue;
-    }
+    let b = rows[l];  let o = (b * T + t) * H + j;
+    if (i32(t) >= lengths[b]) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j);  continue; }
     hs[o] = ST(cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false));
   }
 }
@@ -124,15 +113,9 @@ fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   }
   let sums = dghh_times_whh(rows, t + 1u, j, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
   for (var l = 0u; l < block_count(bb); l++) {
-    let b = rows[l];
-    let len = lengths[b];
-    let gb = (b * T + t) * G + j;
+    let b = rows[l];  let len = lengths[b];  let gb = (b * T + t) * G + j;
     var d = vec4<f32>(0.0);
-    if (i32(t) >= len) {
-      cell_backward_skip(b, t, j);
-    } else {
-      d = cell_backward_row(b, t, j, i32(t) == len - 1, sums[l], false);
-    }
+    if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, sums[l], false); }
     for (var q = 0u; q < NG; q++) { dghh[gb + q * H] = d[q]; }
   }
 }
@@ -150,9 +133,7 @@ fn backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 fn final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);  let H = params.H;
   if (idx >= params.B * H) { return; }
-  let b = idx / H;  let j = idx % H;
-  let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
+  let b = idx / H;  let j = idx % H;  let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
   let src = (b * params.T + last) * H + j;
-  hn[idx] = f32(hs[src]);
-  cell_final_state(b, j, src);
+  hn[idx] = f32(hs[src]);  cell_final_state(b, j, src);
 }

@@ -5,7 +5,7 @@
 // pick either schedule. Each workgroup owns RB batch rows and loops over t with one
 // workgroupBarrier() per step, keeping h (forward) or the next step's dgates (backward) in
 // workgroup memory and reading W_hh from storage ('streamed') or keeping it in private arrays for
-// all T steps ('resident', see ./seq_variant.ts).
+// all T steps ('resident', and 'subgroup' with subgroup reductions; see ./seq_variant.ts).
 //   lstm_seq_forward   T steps: hs, cs, gates; then lstm_final_state writes hn, cn   (2 dispatches)
 //   lstm_seq_backward  T steps: dgates, dc_carry (filled with dcn first: one copy); then
 //                      lstm_backward_initial: dh0, dc0 (2 dispatches)
@@ -13,7 +13,7 @@ import type { GpuContext } from '../runtime/context.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { ceilDiv } from './grid.ts';
 import { checkPrecision, checkStored, halfHidden, recurrentKernelName, storagePrecision, type RecurrentCellName, type StoragePrecision } from './recurrent.ts';
-import { RESIDENT_WMAX, residentBucket, residentWorkgroupSize, wantedVariant, type SequenceVariant } from './seq_variant.ts';
+import { RESIDENT_WMAX, residentBucket, residentWorkgroupSize, subgroupLaunch, SUBGROUP_WORDS, wantedVariant, type SequenceVariant } from './seq_variant.ts';
 import { SEQUENCE_VARIANTS } from '../runtime/settings.ts';
 import { lstmOverrides, recordLstmFinalState, recordLstmInitial, type LstmBackwardTensors, type LstmCellOptions, type LstmForwardTensors } from './lstm.ts';
 
@@ -32,7 +32,7 @@ export interface SeqPlan {
 export interface SeqOptions {
   /** Batch rows per workgroup; default the context's `settings.sequenceRows` ('auto': by adapter). */
   rowsPerWorkgroup?: number;
-  /** 'streamed' or 'resident' W_hh (./seq_variant.ts); default the context's `settings.sequenceVariant`. */
+  /** 'streamed', 'resident' or 'subgroup' W_hh (./seq_variant.ts); default the context's `settings.sequenceVariant`. */
   variant?: SequenceVariant;
 }
 
@@ -115,15 +115,28 @@ const GATES: Record<RecurrentCellName, number> = { lstm: 4, gru: 3, rnn: 1 };
 export interface SeqKernel { name: string; overrides: { WG: number; RB: number; SH: number }; workgroups: [number, number] }
 
 /**
- * The sequence kernel for one direction of `cell` at sizes d: the resident variant where it is
- * wanted (./seq_variant.ts) and W_hh fits, else the streamed one. Throws when neither fits, or when
- * the call itself asks for 'resident' and it does not fit.
+ * The sequence kernel for one direction of `cell` at sizes d: the variant wanted (./seq_variant.ts)
+ * where it can run; otherwise 'subgroup' falls back to 'resident', and 'resident' to 'streamed'.
+ * Throws when the streamed kernel cannot run either, or when the call itself asks for a variant
+ * that cannot run here.
  */
 export function seqKernel(op: string, ctx: GpuContext, cell: RecurrentCellName, dir: 'forward' | 'backward', d: Dims, precision: StoragePrecision, opts: SeqOptions): SeqKernel {
   const NG = GATES[cell], H = d.H, G = NG * H;
   const streamedFloats = dir === 'forward' ? 2 * H : 2 * G;
   const planned = planOrThrow(op, ctx, d, streamedFloats, opts);
-  if (wantedVariant(ctx, cell, d, opts.variant) === 'resident') {
+  const wanted = wantedVariant(ctx, cell, d, opts.variant);
+  if (wanted === 'subgroup') {
+    const p = seqPlan(ctx, d.B, H, H + G + SUBGROUP_WORDS, opts);   // counted per row: a safe bound
+    const launch = p ? subgroupLaunch(ctx, NG, H, p.RB) : { why: `a row needs ${4 * (H + G)} bytes of workgroup memory, more than maxComputeWorkgroupStorageSize (${ctx.limits.maxComputeWorkgroupStorageSize})` };
+    if (p && 'WG' in launch) {
+      const name = recurrentKernelName(ctx, cell, `sg${launch.wmax}_${dir}`, precision);
+      return { name, overrides: { WG: launch.WG, RB: p.RB, SH: p.RB * (H + G) }, workgroups: [p.groups, 1] };
+    }
+    if (opts.variant === 'subgroup') {
+      throw new Error(`${op}: variant 'subgroup' cannot run W_hh (${G}, ${H}) here: ${'why' in launch ? launch.why : ''}; use variant 'resident' or 'streamed' (or the setting sequenceVariant: 'subgroup', which falls back to them)`);
+    }
+  }
+  if (wanted === 'resident' || wanted === 'subgroup') {
     const p = seqPlan(ctx, d.B, H, H + G, opts);
     const WG = p && residentWorkgroupSize(ctx, NG, H, p.RB);
     const wmax = WG && residentBucket(NG, H, WG);

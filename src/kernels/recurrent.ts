@@ -12,6 +12,9 @@
 //   recurrent/resident.wgsl the same with W_hh resident in private arrays of WMAX values per
 //                           invocation (recurrent/wmax_160.wgsl or wmax_512.wgsl first): res160_forward,
 //                           res160_backward, res512_forward, res512_backward
+//   recurrent/subgroup.wgsl W_hh in private arrays split across each subgroup's lanes, sums by
+//                           subgroupAdd (subgroups.wgsl opens the module, resident.wgsl precedes
+//                           it; feature 'subgroups'): sg160_forward, …, sg512_backward
 // Kernel names stay `<cell>_<op>` (lstm_step_forward, gru_seq_backward, …). Each module also comes
 // with f16 storage of whh and hs (`<cell>_f16_<op>`, sums in f32): precision/f16.wgsl opens it
 // (before common.wgsl) where the f32 module has precision/f32.wgsl. The typed wrappers
@@ -103,6 +106,14 @@ function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): Kern
     ...RESIDENT_WMAX_BUCKETS.flatMap((wmax) => {
       const res = moduleFile(...parts, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl');
       return [spec(`res${wmax}_forward`, res, 'res_forward', forward, seqOverrides), spec(`res${wmax}_backward`, res, 'res_backward', backward, seqOverrides)];
+    }),
+    ...RESIDENT_WMAX_BUCKETS.flatMap((wmax) => {
+      const sg = moduleFile('subgroups.wgsl', ...(precision === 'f32' ? ['common.wgsl'] : []), ...parts, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl', 'recurrent/subgroup.wgsl');
+      const needs = { features: precision === 'f16' ? ['subgroups', 'shader-f16'] : ['subgroups'] };
+      return [
+        { ...spec(`sg${wmax}_forward`, sg, 'sg_forward', forward, seqOverrides), ...needs },
+        { ...spec(`sg${wmax}_backward`, sg, 'sg_backward', backward, seqOverrides), ...needs },
+      ];
     }),
   ];
 }

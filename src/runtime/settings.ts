@@ -25,10 +25,13 @@ export type StepKernelVariant = 'plain' | 'blocked';
 /**
  * The sequence kernels: 'streamed' (every step reads W_hh from storage), 'resident' (each
  * invocation keeps its share of W_hh in a private array for all T steps; where it does not fit, the
- * streamed kernel runs) or 'auto': the variant `tuneSchedule` measured faster for the cell and
- * (B, T, H) on this context, else 'streamed'. Both give the same results (same summation order).
+ * streamed kernel runs), 'subgroup' (W_hh in private arrays split across the lanes of each
+ * subgroup, coalesced loads, sums by subgroupAdd; where the adapter lacks 'subgroups' or W_hh does
+ * not fit, the resident kernel runs, else the streamed one) or 'auto': the variant `tuneSchedule`
+ * measured fastest for the cell and (B, T, H) on this context, else 'streamed'. 'streamed' and
+ * 'resident' give the same results (same summation order); 'subgroup' agrees with them to rounding.
  */
-export type SequenceVariant = 'streamed' | 'resident' | 'auto';
+export type SequenceVariant = 'streamed' | 'resident' | 'subgroup' | 'auto';
 
 /** GEMM variants: 'register' (vec4 loads, 4×4 register blocks) and 'tiled' (workgroup memory). */
 export type MatmulVariant = 'tiled' | 'register';
@@ -54,7 +57,7 @@ export interface ContextSettings {
 export const RECURRENT_SCHEDULES: readonly RecurrentSchedule[] = ['step', 'sequence', 'auto'];
 export const STEP_KERNEL_VARIANTS: readonly StepKernelVariant[] = ['plain', 'blocked'];
 export const MATMUL_VARIANTS: readonly MatmulVariant[] = ['tiled', 'register'];
-export const SEQUENCE_VARIANTS: readonly SequenceVariant[] = ['streamed', 'resident', 'auto'];
+export const SEQUENCE_VARIANTS: readonly SequenceVariant[] = ['streamed', 'resident', 'subgroup', 'auto'];
 
 export const DEFAULT_SETTINGS: Readonly<ContextSettings> = Object.freeze({
   recurrentSchedule: 'auto',

@@ -1,18 +1,18 @@
 // Measured schedule choices, kept on the context (`ctx.tuned`): `tuneSchedule` records the faster
-// schedule per cell and (B, T, H), and the faster of the two sequence kernels ('streamed' or
-// 'resident'); recurrent layers on 'auto' (and the `sequenceVariant` setting 'auto') use them.
+// schedule per cell and (B, T, H), and the fastest of the sequence kernels ('streamed', 'resident'
+// or 'subgroup'); recurrent layers on 'auto' (and the `sequenceVariant` setting 'auto') use them.
 // Entries are keyed by the adapter too, so choices exported on one machine and imported on another
 // apply only where they were measured. Exported values: 'step' or 'sequence', with '/streamed' or
-// '/resident' appended when the sequence variant was measured too.
+// '/resident' or '/subgroup' appended when the sequence variant was measured too.
 
 /** The sizes a schedule choice is measured for. */
 export interface ScheduleDims { B: number; T: number; H: number }
 
 export type MeasuredSchedule = 'step' | 'sequence';
-export type MeasuredVariant = 'streamed' | 'resident';
+export type MeasuredVariant = 'streamed' | 'resident' | 'subgroup';
 
 const isSchedule = (v: unknown): v is MeasuredSchedule => v === 'step' || v === 'sequence';
-const isVariant = (v: unknown): v is MeasuredVariant => v === 'streamed' || v === 'resident';
+const isVariant = (v: unknown): v is MeasuredVariant => v === 'streamed' || v === 'resident' || v === 'subgroup';
 /** An exported value: a schedule, optionally '/variant'. */
 const isEntry = (v: unknown): v is string => typeof v === 'string' && isSchedule(v.split('/')[0]) && (v.split('/').length === 1 || (v.split('/').length === 2 && isVariant(v.split('/')[1])));
 const isDim = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 1;
@@ -40,9 +40,9 @@ export class TunedSchedules {
     return this.entries.get(this.key(cell, d));
   }
 
-  /** Records the sequence kernel measured faster for a cell at these sizes (with its schedule). */
+  /** Records the sequence kernel measured fastest for a cell at these sizes (with its schedule). */
   setVariant(cell: string, d: ScheduleDims, v: MeasuredVariant): void {
-    if (!isVariant(v)) throw new Error(`ctx.tuned.setVariant: variant must be 'streamed' or 'resident', got ${JSON.stringify(v)}`);
+    if (!isVariant(v)) throw new Error(`ctx.tuned.setVariant: variant must be 'streamed' or 'resident' or 'subgroup', got ${JSON.stringify(v)}`);
     if (![d?.B, d?.T, d?.H].every(isDim)) throw new Error(`ctx.tuned.setVariant: sizes must be positive integers { B, T, H }, got ${JSON.stringify(d)}`);
     this.variants.set(this.key(cell, d), v);
   }
@@ -74,7 +74,7 @@ export class TunedSchedules {
     for (const [k, v] of entries) {
       const parts = k.split('|');
       if (!isEntry(v) || parts.length !== 5 || !parts.slice(2).every((p) => isDim(Number(p)))) {
-        throw new Error(`ctx.tuned.import: bad entry ${JSON.stringify(k)}: ${JSON.stringify(v)}; expected "adapter|cell|B|T|H": 'step' or 'sequence', optionally followed by '/streamed' or '/resident'`);
+        throw new Error(`ctx.tuned.import: bad entry ${JSON.stringify(k)}: ${JSON.stringify(v)}; expected "adapter|cell|B|T|H": 'step' or 'sequence', optionally followed by '/streamed' or '/resident' or '/subgroup'`);
       }
     }
     for (const [k, v] of entries) {

@@ -110,14 +110,14 @@ export function makeCase(row: CellRow, seed: number, B: number, T: number, H: nu
 
 /** How the kernels are recorded: the per-timestep wrappers (`step`), one public call per timestep
  *  (`per-t`), or the whole-sequence kernels (`sequence`, with `rows` batch rows per workgroup and
- *  W_hh streamed or resident). */
+ *  W_hh streamed, resident or split across subgroups). */
 export interface Schedule {
   schedule: 'step' | 'per-t' | 'sequence';
   /** The context's step-kernel variant while recording (R = 1 or R = 4 rows per invocation). */
   variant?: 'plain' | 'blocked';
   rows?: number;
   /** The sequence kernels' variant, passed to each call (default: the context's, 'auto'). */
-  seqVariant?: 'streamed' | 'resident';
+  seqVariant?: 'streamed' | 'resident' | 'subgroup';
 }
 
 export type Outputs = Record<string, Float32Array>;
