@@ -16,7 +16,7 @@
 //                                           in the metadata (the web page's shipped checkpoint)
 import { join } from 'node:path';
 import { Dense, GRU, LastStep, LSTM, RNN, Sequential, type Batch, Adam, fit, saveCheckpoint, loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/node.ts';
-import { accuracy, chunks, shuffled } from './lib/batches.ts';
+import { accuracy, chunks, shuffledBatches } from './lib/batches.ts';
 import { lineChart } from './lib/plot.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
 
@@ -79,9 +79,7 @@ run(async () => {
   const losses: number[] = [], testAcc: number[] = [];
   const history = await fit(model, {
     epochs,
-    trainBatches: (epoch) => (function* () {
-      for (const idx of chunks(shuffled(train.count, flags.seed, epoch), B, true)) yield batchOf(train, idx);
-    })(),
+    trainBatches: shuffledBatches(train.count, B, flags.seed, (idx) => batchOf(train, idx)),
     stepsPerEpoch: Math.floor(train.count / B),
     logEvery: 5,
     checkpoint: (m) => saveCheckpoint(ckpt, m),

@@ -10,7 +10,7 @@
 //   npx tsx examples/mnist_generate.ts --quick   2,000 training images, 2 × LSTM 32, lr 5e-3, 2 epochs: about a minute
 import { join } from 'node:path';
 import { Dense, GRU, LSTM, RNN, Sequential, type Batch, Adam, fit, saveCheckpoint, loadMnist, MNIST_DEFAULT_DIR, type MnistSet } from '../src/node.ts';
-import { chunks, shuffled } from './lib/batches.ts';
+import { chunks, shuffledBatches } from './lib/batches.ts';
 import { lineChart } from './lib/plot.ts';
 import { writeImageGrid } from './lib/png.ts';
 import { openGpu, outDir, parseFlags, run, writeMetrics } from './lib/cli.ts';
@@ -61,9 +61,7 @@ run(async () => {
   const losses: number[] = [];
   const history = await fit(model, {
     epochs: flags.epochs,
-    trainBatches: (epoch) => (function* () {
-      for (const idx of chunks(shuffled(train.count, flags.seed, epoch), B, true)) yield batchOf(train, idx);
-    })(),
+    trainBatches: shuffledBatches(train.count, B, flags.seed, (idx) => batchOf(train, idx)),
     stepsPerEpoch: Math.floor(train.count / B),
     logEvery: 5,
     checkpoint: (m) => saveCheckpoint(ckpt, m),

@@ -23,9 +23,10 @@
 // no lengths.
 //
 // Determinism: no atomics. attention_forward and attention_backward_queries run one workgroup per
-// (b, t) row; a row's (max, sum) and Σ_k a·da are reduced in a fixed tree; every other sum is one
-// thread's loop in index order. attention_backward_memory runs one workgroup per (b, j), summing
-// over t in order. Rows are folded over (x, y) when there are more than 65535 (row = wid.x + wid.y·nwg.x).
+// (b, t) row; a row's (max, sum) and Σ_k a·da are reduced in a fixed tree (softmax_reduce and
+// block_sum of reduce.wgsl, a part of this module); every other sum is one thread's loop in index
+// order. attention_backward_memory runs one workgroup per (b, j), summing over t in order. Rows are
+// folded over (x, y) when there are more than 65535 (row = wid.x + wid.y·nwg.x).
 // storageBarrier() orders a row's writes to weights / dscores before other threads read them.
 //
 // Bindings (row-major):
@@ -48,8 +49,6 @@
 override WG: u32 = 64u;          // power of two, at most 256
 override SCORE: u32 = 0u;        // 0 dot product, 1 additive
 override HAS_DWEIGHTS: bool = false;
-
-const F32_MAX: f32 = 0x1.fffffep+127f;
 
 struct Params {
   B: u32,
@@ -78,9 +77,6 @@ struct Params {
 @group(0) @binding(14) var<storage, read_write> dkeys: array<f32>;
 @group(0) @binding(15) var<storage, read_write> dvalues: array<f32>;
 
-var<workgroup> red_m: array<f32, 256>;
-var<workgroup> red_s: array<f32, 256>;
-
 // e_tj for query vector at qk[q0..] and key vector at keys[k0..].
 fn score(q0: u32, k0: u32) -> f32 {
   var e = 0.0;
@@ -90,19 +86,6 @@ fn score(q0: u32, k0: u32) -> f32 {
     for (var d = 0u; d < params.D; d++) { e += qk[q0 + d] * keys[k0 + d]; }
   }
   return e;
-}
-
-// Sum over the workgroup in a fixed tree; every thread gets the result. Call from uniform control flow.
-fn block_sum(tid: u32, v: f32) -> f32 {
-  red_s[tid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) { red_s[tid] = red_s[tid] + red_s[tid + k]; }
-    workgroupBarrier();
-  }
-  let r = red_s[0];
-  workgroupBarrier();
-  return r;
 }
 
 @compute @workgroup_size(WG)
@@ -129,33 +112,15 @@ fn attention_forward(
   let ls = min(u32(len_s[b]), Ts);
   let q0 = g * params.D;
   // Scores of the valid memory steps, kept in the weights row, with a running (max, sum) per thread.
-  var m = -F32_MAX;
-  var s = 0.0;
+  var acc = SOFTMAX_EMPTY;
   for (var j = tid; j < ls; j += WG) {
     let e = score(q0, (b * Ts + j) * params.D);
     weights[a0 + j] = e;
-    if (e > m) {
-      s = s * exp(m - e) + 1.0;
-      m = e;
-    } else {
-      s += exp(e - m);
-    }
+    acc = softmax_push(acc, e);
   }
-  red_m[tid] = m;
-  red_s[tid] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) {
-      let m1 = red_m[tid];
-      let m2 = red_m[tid + k];
-      let mm = max(m1, m2);
-      red_s[tid] = red_s[tid] * exp(m1 - mm) + red_s[tid + k] * exp(m2 - mm);
-      red_m[tid] = mm;
-    }
-    workgroupBarrier();
-  }
-  let row_max = red_m[0];
-  let inv_sum = 1.0 / red_s[0];
+  let st = softmax_reduce(tid, acc);
+  let row_max = st.x;
+  let inv_sum = 1.0 / st.y;
   for (var j = tid; j < Ts; j += WG) {
     var a = 0.0;
     if (j < ls) { a = exp(weights[a0 + j] - row_max) * inv_sum; }

@@ -65,22 +65,35 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dweight: array<f32>;
 @group(0) @binding(8) var<storage, read> bias: array<f32>;
 
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG;
+}
+
+fn id_in_range(id: i32) -> bool {
+  return id >= 0 && u32(id) < params.V;
+}
+
+// dweight[o] = s, or dweight[o] += s with ACCUMULATE (the old value added once, after the sum).
+fn store_dweight(o: u32, s: f32) {
+  if (ACCUMULATE) { dweight[o] = dweight[o] + s; } else { dweight[o] = s; }
+}
+
 @compute @workgroup_size(WG)
 fn embedding_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg);
   let D = params.D;
   if (i >= params.N * D) { return; }
   let n = i / D;
   let d = i % D;
   let id = tokens[n];
   var v = 0.0;
-  if (id >= 0 && u32(id) < params.V) { v = weight[u32(id) * D + d]; }
+  if (id_in_range(id)) { v = weight[u32(id) * D + d]; }
   out[i] = v;
 }
 
 @compute @workgroup_size(WG)
 fn embedding_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg);
   let V = params.V;
   if (i >= params.N * V) { return; }
   let n = i / V;
@@ -105,14 +118,13 @@ fn embedding_backward(
       let n = u32(clamp(positions[p], 0, N - 1));
       s += dout[n * D + d];
     }
-    let o = v * D + d;
-    if (ACCUMULATE) { dweight[o] = dweight[o] + s; } else { dweight[o] = s; }
+    store_dweight(v * D + d, s);
   }
 }
 
 @compute @workgroup_size(WG)
 fn embedding_backward_scan(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg);
   let D = params.D;
   if (i >= params.V * D) { return; }
   let v = i32(i / D);
@@ -121,19 +133,19 @@ fn embedding_backward_scan(@builtin(global_invocation_id) gid: vec3<u32>, @built
   for (var n = 0u; n < params.N; n++) {
     if (tokens[n] == v) { s += dout[n * D + d]; }
   }
-  if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
+  store_dweight(i, s);
 }
 
 @compute @workgroup_size(WG)
 fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg);
   let D = params.D;
   if (i >= params.N * D) { return; }
   let n = i / D;
   let d = i % D;
   let id = tokens[n];
   var v = bias[d];
-  if (id >= 0 && u32(id) < params.V) {
+  if (id_in_range(id)) {
     var w = weight[d * params.V + u32(id)];
     if (HALF_WEIGHT) { w = round_to_half(w); }
     v = v + w;
@@ -143,7 +155,7 @@ fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @bui
 
 @compute @workgroup_size(WG)
 fn embedding_project_one_hot_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flat_index(gid, nwg);
   let V = params.V;
   let D = params.D;
   if (i >= V * D) { return; }
@@ -155,5 +167,5 @@ fn embedding_project_one_hot_backward(@builtin(global_invocation_id) gid: vec3<u
     let n = u32(clamp(positions[clamp(p, 0, N - 1)], 0, N - 1));
     s = s + dout[n * D + d];
   }
-  if (ACCUMULATE) { dweight[i] = dweight[i] + s; } else { dweight[i] = s; }
+  store_dweight(i, s);
 }

@@ -45,18 +45,32 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
 }
 
+// Element i of a (B, T, D) sequence: batch row b, timestep t, feature j.
+struct SeqElement {
+  b: u32,
+  t: u32,
+  j: u32,
+}
+
+fn seq_element(i: u32) -> SeqElement {
+  let D = params.D;
+  return SeqElement(i / (D * params.T), (i / D) % params.T, i % D);
+}
+
+// y[dst] = v, or y[dst] += v with ACCUMULATE.
+fn store_y(dst: u32, v: f32) {
+  if (ACCUMULATE) { y[dst] = y[dst] + v; } else { y[dst] = v; }
+}
+
 @compute @workgroup_size(WG)
 fn seq_shift_prev(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg);
   if (i >= params.n) { return; }
-  let D = params.D;
-  let j = i % D;
-  let t = (i / D) % params.T;
-  let b = i / (D * params.T);
-  if (t == 0u) {
-    y[i] = aux[b * D + j];
+  let e = seq_element(i);
+  if (e.t == 0u) {
+    y[i] = aux[e.b * params.D + e.j];
   } else {
-    y[i] = x[i - D];
+    y[i] = x[i - params.D];
   }
 }
 
@@ -64,14 +78,10 @@ fn seq_shift_prev(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 fn seq_reverse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg);
   if (i >= params.n) { return; }
-  let D = params.D;
-  let T = params.T;
-  let j = i % D;
-  let t = (i / D) % T;
-  let b = i / (D * T);
-  let len = u32(lengths[b]);
-  if (t < len) {
-    y[i] = x[(b * T + (len - 1u - t)) * D + j];
+  let e = seq_element(i);
+  let len = u32(lengths[e.b]);
+  if (e.t < len) {
+    y[i] = x[(e.b * params.T + (len - 1u - e.t)) * params.D + e.j];
   } else {
     y[i] = 0.0;
   }
@@ -92,14 +102,10 @@ fn seq_gather_last(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn seq_scatter_last(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flat_index(gid, nwg);
   if (i >= params.n) { return; }
-  let D = params.D;
-  let T = params.T;
-  let j = i % D;
-  let t = (i / D) % T;
-  let b = i / (D * T);
+  let e = seq_element(i);
   var v = 0.0;
-  if (t == u32(lengths[b]) - 1u) { v = x[b * D + j]; }
-  if (ACCUMULATE) { y[i] = y[i] + v; } else { y[i] = v; }
+  if (e.t == u32(lengths[e.b]) - 1u) { v = x[e.b * params.D + e.j]; }
+  store_y(i, v);
 }
 
 @compute @workgroup_size(WG)
@@ -108,7 +114,7 @@ fn seq_dropout(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (i >= params.n) { return; }
   let keep = params.keep;
   let m = select(0.0, 1.0 / keep, rand_uniform(hash_u32(params.seed ^ step_seed[0]), i) < keep);
-  if (ACCUMULATE) { y[i] = y[i] + x[i] * m; } else { y[i] = x[i] * m; }
+  store_y(i, x[i] * m);
 }
 
 @compute @workgroup_size(WG)
@@ -118,9 +124,7 @@ fn seq_copy_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let W = params.D;
   let j = i % W;
   let r = i / W;
-  let dst = r * params.Dy + params.off + j;
-  let v = x[r * params.Dx + j];
-  if (ACCUMULATE) { y[dst] = y[dst] + v; } else { y[dst] = v; }
+  store_y(r * params.Dy + params.off + j, x[r * params.Dx + j]);
 }
 
 @compute @workgroup_size(WG)
@@ -130,9 +134,7 @@ fn seq_take_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let W = params.D;
   let j = i % W;
   let r = i / W;
-  let v = x[r * params.Dx + params.off + j];
-  let dst = r * params.Dy + j;
-  if (ACCUMULATE) { y[dst] = y[dst] + v; } else { y[dst] = v; }
+  store_y(r * params.Dy + j, x[r * params.Dx + params.off + j]);
 }
 
 @compute @workgroup_size(WG)
@@ -148,6 +150,5 @@ fn seq_column_dot(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   if (j >= params.n) { return; }
   var s = 0.0;
   for (var r = 0u; r < params.B; r++) { s += x[r * params.Dx + params.off + j] * aux[r * params.D + j]; }
-  let dst = params.Dy + j;
-  if (ACCUMULATE) { y[dst] = y[dst] + s; } else { y[dst] = s; }
+  store_y(params.Dy + j, s);
 }

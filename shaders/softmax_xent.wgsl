@@ -20,7 +20,8 @@
 // columns k, k+WG, k+2WG, ... keeping a running pair (online softmax), then a fixed tree combines
 // pairs (m, s) = (max(m1, m2), s1 exp(m1 - m) + s2 exp(m2 - m)). Sums over N (W and the loss) run in
 // one workgroup: thread k adds elements k, k+WG, ... in order (Kahan-compensated), then a fixed
-// tree. The same inputs give bitwise the same outputs on every run.
+// tree. The same inputs give bitwise the same outputs on every run. The reductions (softmax_push,
+// softmax_reduce, block_sum) are those of reduce.wgsl, a part of this module.
 //
 // Dispatch: softmax_xent_forward / _forward_backward / _probs: one workgroup per row, rows folded
 // over (x, y) when N > 65535 (row = wid.x + wid.y * nwg.x; extra groups return). softmax_xent_wsum
@@ -39,8 +40,6 @@
 
 override WG: u32 = 256u;   // power of two, at most 256
 
-const F32_MAX: f32 = 0x1.fffffep+127f;   // largest finite f32
-
 struct Params {
   N: u32,
   V: u32,
@@ -58,9 +57,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(8) var<storage, read_write> probs: array<f32>;
 
-var<workgroup> red_m: array<f32, 256>;
-var<workgroup> red_s: array<f32, 256>;
-
 // A quiet NaN built at run time (a NaN constant is a shader-creation error in WGSL).
 fn nan_f32() -> f32 {
   return bitcast<f32>(0x7fc00000u | (params.N & 0u));
@@ -71,46 +67,9 @@ fn nan_f32() -> f32 {
 fn row_stats(row: u32, tid: u32, mul: f32) -> vec2<f32> {
   let V = params.V;
   let base = row * V;
-  var m = -F32_MAX;
-  var s = 0.0;
-  for (var j = tid; j < V; j += WG) {
-    let x = logits[base + j] * mul;
-    if (x > m) {
-      s = s * exp(m - x) + 1.0;
-      m = x;
-    } else {
-      s += exp(x - m);
-    }
-  }
-  red_m[tid] = m;
-  red_s[tid] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) {
-      let m1 = red_m[tid];
-      let m2 = red_m[tid + k];
-      let mm = max(m1, m2);
-      red_s[tid] = red_s[tid] * exp(m1 - mm) + red_s[tid + k] * exp(m2 - mm);
-      red_m[tid] = mm;
-    }
-    workgroupBarrier();
-  }
-  let r = vec2<f32>(red_m[0], red_s[0]);
-  workgroupBarrier();
-  return r;
-}
-
-// Sum of one workgroup's values in a fixed tree; every thread gets the result.
-fn block_sum(tid: u32, v: f32) -> f32 {
-  red_s[tid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) { red_s[tid] = red_s[tid] + red_s[tid + k]; }
-    workgroupBarrier();
-  }
-  let r = red_s[0];
-  workgroupBarrier();
-  return r;
+  var acc = SOFTMAX_EMPTY;
+  for (var j = tid; j < V; j += WG) { acc = softmax_push(acc, logits[base + j] * mul); }
+  return softmax_reduce(tid, acc);
 }
 
 fn target_ok(t: i32) -> bool {

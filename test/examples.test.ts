@@ -6,40 +6,21 @@
 // The runs go in two lanes so the file stays within a few minutes on a software GPU: Hamlet (the
 // longest) in one, the other examples one after another in the second. Each test awaits its run.
 import { suite } from 'uvu';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeSafetensors } from '../src/index.ts';
+import { runExample, type ExampleRun } from './helpers/run_example.ts';
 
 const test = suite('examples');
-const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'webgpu-rnn-examples-'));
 
-interface Result { code: number | null; out: string; err: string; seconds: number }
-
-/** Runs `examples/<name>.ts` with `args` in a fresh Node process (tsx), killed after `timeoutS`. */
-function runExample(name: string, args: string[], timeoutS = 120): Promise<Result> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', join('examples', `${name}.ts`), ...args], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEBGPU_RNN_DEBUG: '' },
-    });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => { err += `\n[killed after ${timeoutS} s]`; child.kill('SIGKILL'); }, timeoutS * 1000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err, seconds: (Date.now() - started) / 1000 }); });
-  });
-}
-
 // Two lanes, started by the first test that needs one.
-const quickRuns = new Map<string, Promise<Result>>();
+const quickRuns = new Map<string, Promise<ExampleRun>>();
 const laneB = ['variable_length', 'hihello', 'charseq', 'sentence', 'stock', 'sine', 'mnist-deep', 'translate'];
 // Runs that are another example with flags: name → [file, flags, time limit in seconds].
 const variants: Record<string, [string, string[], number]> = { 'mnist-deep': ['mnist', ['--deep'], 300], translate: ['translate', [], 300] };
-function quick(name: string): Promise<Result> {
+function quick(name: string): Promise<ExampleRun> {
   if (!quickRuns.has('hamlet')) quickRuns.set('hamlet', runExample('hamlet', ['--quick', '--out', join(tmp, 'hamlet')], 240));
   if (!quickRuns.has(laneB[0])) {
     let prev: Promise<unknown> = Promise.resolve();
@@ -161,7 +142,7 @@ test('stock: a malformed row, a short row, an empty file and a missing file each
 
 test('mnist and sentiment --ship: the final weights with the measured test accuracy (and the vocabulary) in the metadata, as the web pages read them', async () => {
   const mnistShip = join(tmp, 'ship', 'mnist.safetensors');
-  const m = await runExample('mnist', ['--hidden', '8', '--epochs', '1', '--train', '200', '--test', '100', '--batch', '50', '--lr', '0.01', '--out', join(tmp, 'mnist-ship'), '--ship', mnistShip]);
+  const m = await runExample('mnist', ['--hidden', '8', '--epochs', '1', '--train', '200', '--test', '100', '--batch', '50', '--lr', '0.01', '--out', join(tmp, 'mnist-ship'), '--ship', mnistShip], 120);
   if (m.code !== 0) throw new Error(`mnist --ship exited ${m.code}\n${tail(m.out)}\n${tail(m.err)}`);
   const mm = decodeSafetensors(new Uint8Array(readFileSync(mnistShip)), mnistShip).metadata;
   const mMetrics = JSON.parse(readFileSync(join(tmp, 'mnist-ship', 'metrics.json'), 'utf8')) as { test_accuracy: number };
@@ -169,7 +150,7 @@ test('mnist and sentiment --ship: the final weights with the measured test accur
     throw new Error(`mnist metadata ${JSON.stringify({ ...mm, config: undefined })} vs metrics ${mMetrics.test_accuracy}`);
   }
   const sentimentShip = join(tmp, 'ship', 'sentiment.safetensors');
-  const r = await runExample('sentiment', ['--train', '200', '--test', '100', '--maxlen', '20', '--vocab', '500', '--embed', '8', '--hidden', '8', '--epochs', '1', '--batch', '50', '--out', join(tmp, 'sentiment-ship'), '--ship', sentimentShip]);
+  const r = await runExample('sentiment', ['--train', '200', '--test', '100', '--maxlen', '20', '--vocab', '500', '--embed', '8', '--hidden', '8', '--epochs', '1', '--batch', '50', '--out', join(tmp, 'sentiment-ship'), '--ship', sentimentShip], 120);
   if (r.code !== 0) throw new Error(`sentiment --ship exited ${r.code}\n${tail(r.out)}\n${tail(r.err)}`);
   const sm = decodeSafetensors(new Uint8Array(readFileSync(sentimentShip)), sentimentShip).metadata;
   const words = JSON.parse(sm.vocabulary) as string[];

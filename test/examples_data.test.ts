@@ -8,37 +8,19 @@
 // up and waiting on the GPU), so the file takes about as long as the slowest of them.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runExample, type ExampleRun } from './helpers/run_example.ts';
 
 const test = suite('examples_data');
-const root = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'webgpu-rnn-examples-data-'));
-
-interface Result { code: number | null; out: string; err: string; seconds: number }
-
-/** Runs `examples/<name>.ts` with `args` in a fresh Node process (tsx), killed after `timeoutS`. */
-function runExample(name: string, args: string[], timeoutS = 240): Promise<Result> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', join('examples', `${name}.ts`), ...args], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WEBGPU_RNN_DEBUG: '' },
-    });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    const timer = setTimeout(() => { err += `\n[killed after ${timeoutS} s]`; child.kill('SIGKILL'); }, timeoutS * 1000);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, out, err, seconds: (Date.now() - started) / 1000 }); });
-  });
-}
+const LIMIT_S = 240;   // seconds per run
 
 const NAMES = ['mnist', 'mnist_generate', 'sentiment'] as const;
-let runs: Map<string, Promise<Result>> | null = null;
-function quick(name: typeof NAMES[number]): Promise<Result> {
-  runs ??= new Map(NAMES.map((n) => [n, runExample(n, ['--quick', '--out', join(tmp, n)])]));
+let runs: Map<string, Promise<ExampleRun>> | null = null;
+function quick(name: typeof NAMES[number]): Promise<ExampleRun> {
+  runs ??= new Map(NAMES.map((n) => [n, runExample(n, ['--quick', '--out', join(tmp, n)], LIMIT_S)]));
   return runs.get(name)!;
 }
 
@@ -73,7 +55,7 @@ test('sentiment --quick: test accuracy ≥ 60% on 500 held-out reviews (chance i
 });
 
 /** Exit 1 with one `error: ...` line containing every pattern, and no stack trace. */
-function checkBad(r: Result, ...patterns: string[]): void {
+function checkBad(r: ExampleRun, ...patterns: string[]): void {
   assert.is(r.code, 1, `exit code ${r.code}; stderr:\n${r.err}`);
   const lines = r.err.split('\n').filter((l) => l.startsWith('error: '));
   assert.is(lines.length, 1, `one error line, got:\n${r.err}`);
@@ -93,10 +75,10 @@ test('bad data: a missing file or folder, a malformed CSV row, an idx file with 
   writeFileSync(join(idxDir, 'train-images-idx3-ubyte'), wrong);
   writeFileSync(join(idxDir, 'train-labels-idx1-ubyte'), wrong);
   const [row, missing, magic, folder] = await Promise.all([
-    runExample('sentiment', ['--quick', '--data', csv, '--out', join(bad, 'o1')]),
-    runExample('sentiment', ['--quick', '--data', join(bad, 'none.csv.gz'), '--out', join(bad, 'o2')]),
-    runExample('mnist', ['--quick', '--data', idxDir, '--out', join(bad, 'o3')]),
-    runExample('mnist_generate', ['--quick', '--data', join(bad, 'no-mnist'), '--out', join(bad, 'o4')]),
+    runExample('sentiment', ['--quick', '--data', csv, '--out', join(bad, 'o1')], LIMIT_S),
+    runExample('sentiment', ['--quick', '--data', join(bad, 'none.csv.gz'), '--out', join(bad, 'o2')], LIMIT_S),
+    runExample('mnist', ['--quick', '--data', idxDir, '--out', join(bad, 'o3')], LIMIT_S),
+    runExample('mnist_generate', ['--quick', '--data', join(bad, 'no-mnist'), '--out', join(bad, 'o4')], LIMIT_S),
   ]);
   checkBad(row, `${csv}:5:`, 'sentiment "positive" is not 0 or 1');
   checkBad(missing, join(bad, 'none.csv.gz'), 'no such file');

@@ -1,5 +1,5 @@
-// Small helpers shared by the classification examples: seeded shuffling into minibatches and
-// accuracy from a model's batched predictions.
+// Small helpers shared by the examples that train on data sets: seeded shuffling into minibatches
+// (and `fit`'s trainBatches made of them) and accuracy from a model's batched predictions.
 import { Rng, type Batch, type Sequential } from '../../src/node.ts';
 
 /** 0..n-1 in a seeded random order (Fisher–Yates); a different order per (seed, epoch). */
@@ -19,6 +19,16 @@ export function* chunks(order: Int32Array, size: number, dropLast = false): Gene
     if (dropLast && i + size > order.length) return;
     yield order.subarray(i, Math.min(i + size, order.length));
   }
+}
+
+/**
+ * `fit`'s trainBatches for `count` examples: each epoch a new seeded order, cut into full
+ * minibatches of `size` (a shorter last one is dropped), each made into a Batch by `batchOf`.
+ */
+export function shuffledBatches(count: number, size: number, seed: number, batchOf: (idx: Int32Array) => Batch): (epoch: number) => Generator<Batch> {
+  return function* (epoch) {
+    for (const idx of chunks(shuffled(count, seed, epoch), size, true)) yield batchOf(idx);
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Why WebGPU is not available to this page, in words a visitor can act on. Browsers expose
 // navigator.gpu only to secure contexts (https, localhost, 127.0.0.1), so an insecure origin is
 // told apart from a browser without WebGPU; a page opened from a file:// URL is handled by the
-// inline script in index.html, because its module scripts never run there.
+// classic script layout.js, because its module scripts never run there.
 
 /** The page's situation, as the browser reports it (passed in so tests can describe any page). */
 export interface PageEnvironment {

@@ -3,7 +3,7 @@
 // side per (b, t), the memory side per (b, j)). The projections around it (Luong's W_a, Bahdanau's
 // W_q and W_k, the attentional hidden state) are GEMMs recorded by the caller (src/nn/attention.ts).
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
@@ -17,7 +17,7 @@ const dweights = at('dweights', RO, 10), dscores = at('dscores', RW, 11), dqk = 
 const dvPart = at('dv_part', RW, 13), dkeys = at('dkeys', RW, 14), dvalues = at('dvalues', RW, 15);
 const fields = [['B', 'u32'], ['Tq', 'u32'], ['Ts', 'u32'], ['D', 'u32'], ['Hm', 'u32'], ['T_all', 'u32'], ['t0', 'u32']] as const;
 const overrides = { WG, SCORE: 0, HAS_DWEIGHTS: 0 };
-const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'attention.wgsl', bindings, params: fields, overrides });
+const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: moduleFile('reduce.wgsl', 'attention.wgsl'), bindings, params: fields, overrides });
 
 export const ATTENTION_KERNELS: KernelSpec[] = [
   spec('attention_forward', [qk, keys, values, scoreV, lenQ, lenS, params, weights, context]),

@@ -1,7 +1,7 @@
 // Fused softmax + cross-entropy (shaders/softmax_xent.wgsl): TF sequence_loss semantics (weighted
 // mean over positions, integer targets), its gradient, and a plain softmax for inference/sampling.
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, type DType, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
@@ -18,7 +18,7 @@ const dlogits = b('dlogits', 'storage', 7);
 const probs = b('probs', 'storage', 8);
 const fields = [['N', 'u32'], ['V', 'u32'], ['grad_scale', 'f32'], ['inv_temp', 'f32']] as const;
 const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({
-  name, file: 'softmax_xent.wgsl', bindings, params: fields, overrides: { WG },
+  name, file: moduleFile('reduce.wgsl', 'softmax_xent.wgsl'), bindings, params: fields, overrides: { WG },
 });
 
 export const SOFTMAX_XENT_KERNELS: KernelSpec[] = [
