@@ -1,11 +1,12 @@
 // recurrent/step.wgsl — the per-timestep schedule of any cell: one dispatch per step t. Bindings:
 // recurrent/layout.wgsl and the cell's storage file; equations: cells/<cell>.wgsl.
 //
-// One invocation computes unit j for the R rows bb·R .. bb·R + R-1 of block bb (rows >= B skipped),
-// loading each W_hh weight once for them: one accumulator per row in the lanes of a vec4<f32> (R <= 4;
-// R = 1: one row's gates in the lanes, a scalar in backward). Each row's sum runs in the same order
-// from the same start whatever R is (bit-identical results); lanes past the last row repeat it, unwritten.
-// Invocations: idx = bb·H + j < ceil(B/R)·H, folded into y (gid.x + gid.y · num_workgroups.x · WG).
+// One invocation computes unit j (backward: units j0 .. j0+3, each dghh load serving 4) for the R rows
+// bb·R .. bb·R + R-1 of block bb (rows >= B skipped), loading each W_hh weight once for them: one
+// accumulator per row in the lanes of a vec4<f32> (R <= 4; R = 1: one row's gates, or backward its 4
+// units, in the lanes). Each row's sum runs in the same order from the same start whatever R is
+// (bit-identical results); lanes past the last row repeat it, unwritten.
+// Invocations: idx = bb·H + j < ceil(B/R)·H (backward bb·ceil(H/4) + j0/4), folded into y (gid.x + gid.y · num_workgroups.x · WG).
 //
 // step_forward, step t (h_prev = h0 at t = 0, else hs[b, t-1]):
 //   hh_q = b_hh[qH+j] + Σ_k W_hh[qH+j, k]·h_prev[k]   (k increasing; q < SPLIT, = NG for one pass)
@@ -33,14 +34,16 @@ fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
   var s = a;  for (var q = 0u; q < SPLIT; q++) { s[q] += f32(whh[(q * params.H + j) * params.H + k]) * hk; }  return s;
 }
 
-// Σ_r dghh[b, s, r]·W_hh[r, j] over r0 <= r < r1 (r increasing), one lane per row b of `rows`.
-fn dghh_times_whh(rows: vec4<u32>, s: u32, j: u32, r0: u32, r1: u32) -> vec4<f32> {
-  let at = (rows * params.T + vec4<u32>(s)) * NG * params.H;
-  var one = 0.0;   // R = 1: one scalar sum (4 lanes of one row would load and multiply each term 4 times)
-  if (R == 1u) { for (var r = r0; r < r1; r++) { one += dghh[at.x + r] * f32(whh[r * params.H + j]); } return vec4<f32>(one); }
-  var acc = vec4<f32>(0.0);
-  for (var r = r0; r < r1; r++) { acc += vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]) * f32(whh[r * params.H + j]); }
-  return acc;
+// Σ_r dghh[b, s, r]·W_hh[r, j0 + u] over r0 <= r < r1 (r increasing) in column u, one lane per row b of `rows`.
+fn dghh_times_whh(rows: vec4<u32>, s: u32, j0: u32, r0: u32, r1: u32) -> mat4x4<f32> {
+  let H = params.H;  let at = (rows * params.T + vec4<u32>(s)) * NG * H;  let js = min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(H - 1u));
+  var m = mat4x4<f32>();  var one = vec4<f32>(0.0);   // R = 1: the 4 units' sums of one row (4 lanes of one row would load each term 4 times)
+  for (var r = r0; r < r1; r++) {
+    let w = vec4<f32>(f32(whh[r * H + js.x]), f32(whh[r * H + js.y]), f32(whh[r * H + js.z]), f32(whh[r * H + js.w]));
+    if (R == 1u) { one += dghh[at.x + r] * w;  continue; }
+    let dg = vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]);  m[0] += dg * w.x;  m[1] += dg * w.y;  m[2] += dg * w.z;  m[3] += dg * w.w;
+  }
+  if (R == 1u) { return mat4x4<f32>(vec4<f32>(one.x), vec4<f32>(one.y), vec4<f32>(one.z), vec4<f32>(one.w)); }  return m;
 }
 
 @compute @workgroup_size(WG)
@@ -99,34 +102,32 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 @compute @workgroup_size(WG)
 fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_index(gid, nwg);  let H = params.H;  let T = params.T;  let t = params.t;  let G = NG * H;
-  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
-  let bb = idx / H;  let j = idx % H;  let rows = block_rows(bb);
+  let bb = idx / ((H + 3u) / 4u);  let j0 = idx % ((H + 3u) / 4u) * 4u;
+  if (bb >= (params.B + R - 1u) / R) { return; }  let rows = block_rows(bb);
   if (PASS == 1u) {
-    let v = dghh_times_whh(rows, t, j, SPLIT * H, SPLIT * H + H);
-    for (var l = 0u; l < block_count(bb); l++) {
-      let b = rows[l];
+    let m = dghh_times_whh(rows, t, j0, SPLIT * H, SPLIT * H + H);
+    for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) {
+      let b = rows[l];  let j = j0 + u;
       if (i32(t) >= lengths[b]) { continue; }
-      let d = cell_backward_row(b, t, j, false, v[l], true);
+      let d = cell_backward_row(b, t, j, false, m[u][l], true);
       for (var q = 0u; q < SPLIT; q++) { dghh[(b * T + t) * G + q * H + j] = d[q]; }
-    }
-    return;
+    } }  return;
   }
-  let sums = dghh_times_whh(rows, t + 1u, j, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
-  for (var l = 0u; l < block_count(bb); l++) {
-    let b = rows[l];  let len = lengths[b];  let gb = (b * T + t) * G + j;
+  let m = dghh_times_whh(rows, t + 1u, j0, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
+  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) {
+    let b = rows[l];  let len = lengths[b];  let j = j0 + u;  let gb = (b * T + t) * G + j;
     var d = vec4<f32>(0.0);
-    if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, sums[l], false); }
+    if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, m[u][l], false); }
     for (var q = 0u; q < NG; q++) { dghh[gb + q * H] = d[q]; }
-  }
+  } }
 }
 
 @compute @workgroup_size(WG)
 fn backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);  let H = params.H;
-  if (idx >= ((params.B + R - 1u) / R) * H) { return; }
-  let bb = idx / H;  let j = idx % H;  let rows = block_rows(bb);
-  let sums = dghh_times_whh(rows, 0u, j, 0u, SPLIT * H);
-  for (var l = 0u; l < block_count(bb); l++) { cell_backward_initial(rows[l], j, sums[l]); }
+  let idx = flat_index(gid, nwg);  let H = params.H;  let bb = idx / ((H + 3u) / 4u);  let j0 = idx % ((H + 3u) / 4u) * 4u;
+  if (bb >= (params.B + R - 1u) / R) { return; }
+  let m = dghh_times_whh(block_rows(bb), 0u, j0, 0u, SPLIT * H);
+  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) { cell_backward_initial(block_rows(bb)[l], j0 + u, m[u][l]); } }
 }
 
 @compute @workgroup_size(WG)

@@ -199,7 +199,7 @@ export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTe
 }
 
 function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number, cell: CellOverrides): void {
-  const launch = stepLaunch(ctx, B, H);
+  const launch = stepLaunch(ctx, B, H, 'backward');
   for (const PASS of passes(cell)) {
     ctx.dispatch(recurrentKernelName(ctx, 'gru', 'step_backward', storagePrecision(a.whh)), { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
   }
@@ -219,7 +219,7 @@ export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors
 
 /** dh0 from dghh[:, 0] and the carry (after the last backward step of either schedule). */
 export function recordGruInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number, SPLIT = 3): void {
-  const launch = stepLaunch(ctx, B, H);
+  const launch = stepLaunch(ctx, B, H, 'backward');
   ctx.dispatch(recurrentKernelName(ctx, 'gru', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dghh, dh_carry: a.dhCarry, dh0: a.dh0 },
     params: { B, T, H, t: 0 },

@@ -192,7 +192,7 @@ export function recordLstmFinalState(ctx: GpuContext, a: Pick<LstmForwardTensors
 
 function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, d: Dims, cell: CellOverrides): void {
   const { dhs, dhn, gates, cs, c0, whh, lengths } = a;
-  const launch = stepLaunch(ctx, d.B, d.H);
+  const launch = stepLaunch(ctx, d.B, d.H, 'backward');
   // The kernel reads dcn through the carry (it has no binding to spare under the browsers' limit).
   if (t === d.T - 1) ctx.copy(a.dcn, a.dcCarry);
   ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'step_backward', storagePrecision(whh)), {
@@ -208,7 +208,7 @@ export function recordLstmInitial(ctx: GpuContext, a: LstmBackwardInitialTensors
   ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { dghh: a.dgates, whh: a.whh, dc_carry: a.dcCarry, dh0: a.dh0, dc0: a.dc0 },
     params: { B: d.B, T: d.T, H: d.H, t: 0 },
-    ...stepLaunch(ctx, d.B, d.H),
+    ...stepLaunch(ctx, d.B, d.H, 'backward'),
   });
 }
 

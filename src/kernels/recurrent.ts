@@ -119,10 +119,11 @@ function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): Kern
 }
 
 /** Overrides and grid of a per-timestep kernel at (B, H) for the context's step variant:
- *  'blocked' runs STEP_BLOCK_ROWS batch rows per invocation, 'plain' one. */
-export function stepLaunch(ctx: GpuContext, B: number, H: number): { overrides: { R: number }; workgroups: [number, number] } {
+ *  'blocked' runs STEP_BLOCK_ROWS batch rows per invocation, 'plain' one; the backward kernels
+ *  (step_backward, backward_initial) take 4 units per invocation. */
+export function stepLaunch(ctx: GpuContext, B: number, H: number, pass: 'forward' | 'backward' = 'forward'): { overrides: { R: number }; workgroups: [number, number] } {
   const R = stepKernelVariant(ctx) === 'blocked' ? STEP_BLOCK_ROWS : 1;
-  return { overrides: { R }, workgroups: grid1d(ceilDiv(B, R) * H, STEP_WG) };
+  return { overrides: { R }, workgroups: grid1d(ceilDiv(B, R) * (pass === 'backward' ? ceilDiv(H, 4) : H), STEP_WG) };
 }
 
 /** Grid of final_state (one invocation per (b, j)). */

@@ -145,7 +145,7 @@ export function recordRnnFinalState(ctx: GpuContext, a: Pick<RnnForwardTensors, 
 }
 
 function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
-  const k = stepLaunch(ctx, d.B, d.H);
+  const k = stepLaunch(ctx, d.B, d.H, 'backward');
   ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'step_backward', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { ...d, t },
@@ -159,7 +159,7 @@ export function recordRnnInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, 
   ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'backward_initial', storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dgates, dh0: a.dh0 },
     params: { ...d, t: 0 },
-    ...stepLaunch(ctx, d.B, d.H),
+    ...stepLaunch(ctx, d.B, d.H, 'backward'),
   });
 }
 
