@@ -24,8 +24,8 @@
 //                           integer operations: a compiler may fold unpack2x16float(pack2x16float(x))
 //                           or f32(f16(x)) back to x (Mesa's does), which would skip the rounding.
 // embedding_project_one_hot_backward: dweight[d, v] (+)= Σ_{p = offsets[v]}^{offsets[v+1]-1} dout[positions[p], d]
-//                           its weight gradient (dW_ih = dGᵀ · one-hot), one thread per (d, v),
-//                           through the same token index as embedding_backward.
+//                           its weight gradient (dW_ih = dGᵀ · one-hot), one workgroup per id v and
+//                           its lanes over d, through the same token index as embedding_backward.
 // Both backward kernels sum in increasing n starting from 0.0 and then, with ACCUMULATE, add the
 // old dweight once (dweight = dweight + s): the same order, so the same bits, run after run.
 //
@@ -154,18 +154,20 @@ fn embedding_project_one_hot(@builtin(global_invocation_id) gid: vec3<u32>, @bui
 }
 
 @compute @workgroup_size(WG)
-fn embedding_project_one_hot_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flat_index(gid, nwg);
-  let V = params.V;
+fn embedding_project_one_hot_backward(
+  @builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+  let v = wid.x + wid.y * nwg.x;   // one workgroup per id: the same positions for all its lanes
+  if (v >= params.V) { return; }
   let D = params.D;
-  if (i >= V * D) { return; }
-  let d = i / V;
-  let v = i % V;
   let N = i32(params.N);
-  var s = 0.0;
-  for (var p = offsets[v]; p < offsets[v + 1u]; p++) {
-    let n = u32(clamp(positions[clamp(p, 0, N - 1)], 0, N - 1));
-    s = s + dout[n * D + d];
+  for (var d = lid.x; d < D; d += WG) {   // lanes along d: adjacent lanes read adjacent words of dout
+    var s = 0.0;
+    for (var p = offsets[v]; p < offsets[v + 1u]; p++) {
+      let n = u32(clamp(positions[clamp(p, 0, N - 1)], 0, N - 1));
+      s = s + dout[n * D + d];
+    }
+    store_dweight(d * params.V + v, s);
   }
-  store_dweight(i, s);
 }

@@ -241,6 +241,6 @@ export function embeddingProjectOneHotBackward(
   checkSize(op, 'V*D', V * D);
   ctx.dispatch('embedding_project_one_hot_backward', {
     bindings: { dout, offsets, positions, dweight }, params: { N, V, D },
-    overrides: { ACCUMULATE: opts.accumulate ? 1 : 0 }, workgroups: grid1d(V * D, WG),
+    overrides: { ACCUMULATE: opts.accumulate ? 1 : 0 }, workgroups: grid1d(V, 1),   // one workgroup per id
   });
 }
