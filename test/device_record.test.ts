@@ -64,11 +64,18 @@ test('a whole run: paths, peers, targets met and not met, sampling ratio, anchor
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('the rehearsal (PyTorch on the CPU): ratios shown, no verdict on the GPU targets', () => {
-  const dir = fixture({ 'bench.jsonl': lines([{ config: 'hamlet-lstm-train', adapter: 'llvmpipe (lavapipe, mesa, vulkan)', B: 16, T: 50, ours_ms: 228, ours_step_schedule_ms: 228, tfjs_webgpu_ms: 1682, torch_cpu_ms: 165 }]) });
+test('the rehearsal (no GPU, PyTorch on the CPU): so headed, ratios shown, no verdict on the GPU targets', () => {
+  const dir = fixture({
+    'env.txt': 'Wed Dec  2 07:28:20 UTC 2026\nnvidia-smi: not available\nnode v20.20.2',
+    'bench.jsonl': lines([
+      { config: 'hamlet-lstm-train', adapter: 'llvmpipe (lavapipe, mesa, vulkan)', B: 16, T: 50, ours_ms: 228, ours_step_schedule_ms: 228, tfjs_webgpu_ms: 1682, torch_cpu_ms: 165 },
+      { config: 'hamlet-sample-1000', adapter: 'llvmpipe', engine: 'gpu', samples: 1, workgroup: 128, ms: 150 },
+    ]),
+    'torch.jsonl': lines([{ torch_version: '1.13.0', device: 'cpu', gpu: null }, { name: 'hamlet-lstm', cell: 'lstm', B: 16, T: 50, V: 65, H: 128, L: 1, train_step_ms: 130, forward_ms: 58, sample_ms_per_char: 0.3 }]),
+  });
   try {
     const md = summarize(readRun(dir));
-    expectIn(md, '| PyTorch CPU | ours ÷ PyTorch | target |', /\| hamlet-lstm-train \| 16×50 \| 228\.0 \| 228\.0 \| 1682\.0 \| 7\.38× \| 165\.0 \| 1\.38 \|  \|/);
+    expectIn(md, '## Rehearsal of the GPU command, without a GPU (Wed Dec  2 07:28:20 UTC 2026)', '2.00× faster.', '| PyTorch CPU | ours ÷ PyTorch | target |', /\| hamlet-lstm-train \| 16×50 \| 228\.0 \| 228\.0 \| 1682\.0 \| 7\.38× \| 165\.0 \| 1\.38 \|  \|/);
     if (/met/.test(md)) throw new Error(`a CPU peer was judged against the GPU targets:\n${md}`);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });

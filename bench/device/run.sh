@@ -25,6 +25,7 @@ quick=${QUICK:-0}
 python=${PYTHON:-python3}
 started=$(date +%s)
 step() { echo "[$(( $(date +%s) - started )) s] $*" | tee -a "$out/steps.log"; }
+stopped() { [ "$1" = 124 ] && echo " (stopped at its time limit; the rows written before that are kept)"; }
 
 step "environment"
 {
@@ -38,11 +39,11 @@ step "environment"
 step "PyTorch anchor (torch_anchor.py)"
 anchor_args=(); [ "$quick" = 1 ] && anchor_args=(--quick)
 timeout 100 "$python" .gpu/torch_anchor.py "${anchor_args[@]}" > "$out/torch.jsonl" 2> "$out/torch.log"
-step "PyTorch anchor: exit $?"
+rc=$?; step "PyTorch anchor: exit $rc$(stopped $rc)"
 
 step "paths against the CPU model (check.mjs)"
 timeout "$([ "$quick" = 1 ] && echo 600 || echo 120)" node .gpu/check.mjs --json > "$out/check.jsonl" 2> "$out/check.log"
-step "check: exit $? ($(grep -c '"ok":true' "$out/check.jsonl") paths agree, $(grep -c '"ok":false' "$out/check.jsonl") do not)"
+rc=$?; step "check: exit $rc$(stopped $rc) ($(grep -c '"ok":true' "$out/check.jsonl") paths agree, $(grep -c '"ok":false' "$out/check.jsonl") do not)"
 
 step "benchmark (bench.mjs)"
 if [ "$quick" = 1 ]; then
@@ -56,7 +57,7 @@ else
   [ "$limit" -lt 60 ] && limit=60
 fi
 timeout "$limit" node .gpu/bench.mjs "${bench_args[@]}" > "$out/bench.jsonl" 2> "$out/bench.log"
-step "benchmark: exit $? (124: stopped at its ${limit} s limit; the rows before that are kept)"
+rc=$?; step "benchmark: exit $rc$(stopped $rc)"
 
 node .gpu/record.mjs "$out" > "$out/summary.md" 2> "$out/record.log"
 step "summary: exit $? ($out/summary.md)"
