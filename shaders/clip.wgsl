@@ -49,7 +49,6 @@
 
 override WG: u32 = 256u;   // power of two, at most 256
 const EPT: u32 = 8u;       // elements per thread in clip_sumsq: CHUNK = WG * EPT
-const F32_MAX: f32 = 0x1.fffffep+127f;
 const E_MIN: i32 = -120;
 const E_MAX: i32 = 126;
 
@@ -68,32 +67,6 @@ struct Params {
 @group(0) @binding(4) var<uniform> params: Params;
 @group(0) @binding(5) var<storage, read> loss: array<f32>;
 @group(0) @binding(6) var<storage, read_write> status: array<f32>;
-
-var<workgroup> red: array<f32, 256>;
-
-fn block_max(tid: u32, v: f32) -> f32 {
-  red[tid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) { red[tid] = max(red[tid], red[tid + k]); }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn block_sum(tid: u32, v: f32) -> f32 {
-  red[tid] = v;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) { red[tid] = red[tid] + red[tid + k]; }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
 
 @compute @workgroup_size(WG)
 fn clip_sumsq(

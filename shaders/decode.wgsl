@@ -73,7 +73,6 @@ struct Params {
 @group(0) @binding(11) var<storage, read_write> dst: array<f32>;
 
 var<workgroup> red_v: array<f32, 256>;
-var<workgroup> red_s: array<f32, 256>;
 var<workgroup> red_i: array<u32, 256>;
 var<workgroup> old_score: array<f32, MAX_K>;
 var<workgroup> old_len: array<u32, MAX_K>;
@@ -130,34 +129,10 @@ fn candidate(b: u32, c: u32) -> Candidate {
 
 // log sum_v exp(logits[n, v]), reduced over the workgroup (online max and sum, then a fixed tree).
 fn row_lse(n: u32, tid: u32) -> f32 {
-  let V = params.V;
-  var m = DEAD;
-  var s = 0.0;
-  for (var v = tid; v < V; v += WG) {
-    let x = logits[n * V + v];
-    if (x > m) {
-      s = s * exp(m - x) + 1.0;
-      m = x;
-    } else {
-      s += exp(x - m);
-    }
-  }
-  red_v[tid] = m;
-  red_s[tid] = s;
-  workgroupBarrier();
-  for (var k = WG / 2u; k > 0u; k >>= 1u) {
-    if (tid < k) {
-      let m1 = red_v[tid];
-      let m2 = red_v[tid + k];
-      let mm = max(m1, m2);
-      red_s[tid] = red_s[tid] * exp(m1 - mm) + red_s[tid + k] * exp(m2 - mm);
-      red_v[tid] = mm;
-    }
-    workgroupBarrier();
-  }
-  let r = red_v[0] + log(red_s[0]);
-  workgroupBarrier();
-  return r;
+  var acc = SOFTMAX_EMPTY;   // (max, Σ exp(x − max)) of this thread's logits (reduce.wgsl)
+  for (var v = tid; v < params.V; v += WG) { acc = softmax_push(acc, logits[n * params.V + v]); }
+  let r = softmax_reduce(tid, acc);
+  return r.x + log(r.y);
 }
 
 // a beats b: a is a candidate and b is not, or a larger norm, or an equal norm and a smaller index.

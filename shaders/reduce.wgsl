@@ -1,6 +1,6 @@
-// reduce.wgsl — workgroup reductions for kernels that reduce one row per workgroup (attention.wgsl,
-// softmax_xent.wgsl), composed into their modules as a part (src/kernels/attention.ts,
-// src/kernels/softmax_xent.ts). The kernel file declares `override WG: u32`, a power of two of at
+// reduce.wgsl — workgroup reductions (attention.wgsl, softmax_xent.wgsl, decode.wgsl, clip.wgsl),
+// composed into their modules as a part (src/kernels/attention.ts, softmax_xent.ts, decode.ts,
+// clip.ts). The kernel file declares `override WG: u32`, a power of two of at
 // most 256; every thread of the workgroup calls softmax_reduce and block_sum from uniform control flow.
 //
 //   softmax_push(acc, x): a thread's running pair acc = (m, s), m = the largest x so far and
@@ -10,6 +10,7 @@
 //                 (m, s) = (max(m1, m2), s1·exp(m1 − m) + s2·exp(m2 − m)); every thread gets the
 //                 workgroup's (max, Σ exp(x − max))
 //   block_sum(tid, v): Σ of v over the workgroup in a fixed tree; every thread gets it
+//   block_max(tid, v): the largest v over the workgroup (the same tree); every thread gets it
 // The trees are fixed, so the same inputs give bitwise the same results on every run.
 
 const F32_MAX: f32 = 0x1.fffffep+127f;   // largest finite f32
@@ -50,6 +51,18 @@ fn block_sum(tid: u32, v: f32) -> f32 {
     workgroupBarrier();
   }
   let r = red_s[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn block_max(tid: u32, v: f32) -> f32 {
+  red_m[tid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k >>= 1u) {
+    if (tid < k) { red_m[tid] = max(red_m[tid], red_m[tid + k]); }
+    workgroupBarrier();
+  }
+  let r = red_m[0];
   workgroupBarrier();
   return r;
 }

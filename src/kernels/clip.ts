@@ -5,7 +5,7 @@
 // A non-finite norm (or loss, with `guard`) makes the coefficient non-finite, and the update
 // kernels then skip the step: the decision is made on the GPU, in the step's own submission.
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { Tensor, checkTensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
@@ -24,7 +24,7 @@ const params = b('params', 'uniform', 4);
 const loss = b('loss', 'read-only-storage', 5);
 const status = b('status', 'storage', 6);
 const fields = [['N', 'u32'], ['offset', 'u32'], ['count', 'u32'], ['max_norm', 'f32'], ['unscale', 'f32']] as const;
-const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'clip.wgsl', bindings, params: fields, overrides: { WG } });
+const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: moduleFile('reduce.wgsl', 'clip.wgsl'), bindings, params: fields, overrides: { WG } });
 
 export const CLIP_KERNELS: KernelSpec[] = [
   spec('clip_sumsq', [grad, partials, params]),

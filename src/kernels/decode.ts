@@ -2,7 +2,7 @@
 // logits (log-softmax, top-K over K·V candidates, backpointers, finished beams) and a row gather
 // for reordering decoder states. Nothing is read back.
 import type { GpuContext } from '../runtime/context.ts';
-import { registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
+import { moduleFile, registerKernels, type BindingSpec, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
@@ -14,7 +14,7 @@ const b = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec 
 const fields = [['B', 'u32'], ['K', 'u32'], ['V', 'u32'], ['t', 'u32'], ['eos', 'u32'], ['start', 'u32'], ['norm', 'u32'], ['alpha', 'f32']] as const;
 const params = b('params', 'uniform', 1);
 const state = [b('scores', 'storage', 2), b('lengths', 'storage', 3), b('finished', 'storage', 4), b('tokens', 'storage', 5)];
-const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: 'decode.wgsl', bindings, params: fields, overrides: { WG } });
+const spec = (name: string, bindings: BindingSpec[]): KernelSpec => ({ name, file: moduleFile('reduce.wgsl', 'decode.wgsl'), bindings, params: fields, overrides: { WG } });
 export const DECODE_KERNELS: KernelSpec[] = [
   spec('decode_beam_init', [params, ...state]),
   spec('decode_beam_step', [b('logits', 'read-only-storage', 0), params, ...state, b('parents', 'storage', 6),
