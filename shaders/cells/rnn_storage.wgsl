@@ -19,7 +19,7 @@ fn cell_forward_skip(b: u32, t: u32, j: u32) {}
 fn cell_backward_row(b: u32, t: u32, j: u32, is_last: bool, dh_rec: f32, second: bool) -> vec4<f32> {
   let o = (b * params.T + t) * params.H + j;
   let dh = dhs[o] + select(dh_rec, dhn[b * params.H + j], is_last);
-  return vec4<f32>(rnn_backward(dh, f32(hs[o]), ACT), 0.0, 0.0, 0.0);
+  return vec4<f32>(rnn_backward(dh, hs_at(o), ACT), 0.0, 0.0, 0.0);
 }
 
 fn cell_backward_skip(b: u32, t: u32, j: u32) {}

@@ -1,6 +1,7 @@
 // recurrent/layout.wgsl — the bindings every cell shares in the step and sequence kernels. A module
 // is common.wgsl + precision/f32.wgsl (or precision/f16.wgsl first) + this + cells/<cell>.wgsl +
-// cells/<cell>_storage.wgsl + recurrent/step.wgsl or sequence.wgsl (src/kernels/recurrent.ts). The storage file declares the cell's bindings (11 up),
+// cells/<cell>_storage.wgsl + recurrent/views_scalar.wgsl (or views_vec4.wgsl: how whh, hs and dghh
+// are typed and read) + recurrent/step.wgsl or sequence.wgsl (src/kernels/recurrent.ts). The storage file declares the cell's bindings (11 up),
 // const NG (gates per unit) and the functions the scaffolds call per (b, t, j): cell_forward_row,
 // cell_forward_skip, cell_backward_row, cell_backward_skip, cell_backward_initial, cell_final_state.
 // SPLIT (const or override): NG, or for a two-pass cell the gate computed in a second pass from
@@ -24,20 +25,20 @@
 struct Params { B: u32, T: u32, H: u32, t: u32 }
 
 @group(0) @binding(0) var<storage, read> gx: array<f32>;
-@group(0) @binding(1) var<storage, read> whh: array<ST>;
+@group(0) @binding(1) var<storage, read> whh: array<WS>;
 @group(0) @binding(2) var<storage, read> bhh: array<f32>;
 @group(0) @binding(3) var<storage, read> h0: array<f32>;
 @group(0) @binding(4) var<storage, read> lengths: array<i32>;
-@group(0) @binding(5) var<storage, read_write> hs: array<ST>;
+@group(0) @binding(5) var<storage, read_write> hs: array<WS>;
 @group(0) @binding(6) var<uniform> params: Params;
 @group(0) @binding(7) var<storage, read> dhs: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dghh: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dghh: array<FS>;
 @group(0) @binding(9) var<storage, read_write> dh0: array<f32>;
 @group(0) @binding(10) var<storage, read_write> hn: array<f32>;
 
 // h_prev[b, j] of step t: h0 at t = 0, else hs[b, t-1] (hs of earlier steps is final by then).
 fn h_prev_at(b: u32, t: u32, j: u32) -> f32 {
-  if (t == 0u) { return h0[b * params.H + j]; }  return f32(hs[(b * params.T + t - 1u) * params.H + j]);
+  if (t == 0u) { return h0[b * params.H + j]; }  return hs_at((b * params.T + t - 1u) * params.H + j);
 }
 
 // b_hh[q·H + j] for the gates q < SPLIT (lanes past SPLIT are 0): the start of each gate's sum.

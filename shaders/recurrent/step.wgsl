@@ -5,7 +5,10 @@
 // bb·R .. bb·R + R-1 of block bb (rows >= B skipped), loading each W_hh weight once for them: one
 // accumulator per row in the lanes of a vec4<f32> (R <= 4; R = 1: one row's gates, or backward its 4
 // units, in the lanes). Each row's sum runs in the same order from the same start whatever R is
-// (bit-identical results); lanes past the last row repeat it, unwritten.
+// (bit-identical results); lanes past the last row repeat it, unwritten. When H % 4 == 0 the sums
+// over k (r) run in blocks of 4 from 4-vector loads (the host then assembles the module with
+// views_vec4.wgsl, where such a load is one load: 1.3x on lavapipe), adding the same products in
+// the same order as one k at a time.
 // Invocations: idx = bb·H + j < ceil(B/R)·H (backward bb·ceil(H/4) + j0/4), folded into y (gid.x + gid.y · num_workgroups.x · WG).
 //
 // step_forward, step t (h_prev = h0 at t = 0, else hs[b, t-1]):
@@ -29,19 +32,60 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nw
 fn block_count(bb: u32) -> u32 { return min(R, params.B - bb * R); }
 fn block_rows(bb: u32) -> vec4<u32> { return min(vec4<u32>(bb * R) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(bb * R + block_count(bb) - 1u)); }
 
-// a + W_hh[q·H + j, k]·hk in lane q for the gates q < SPLIT (a loop the compiler unrolls): R = 1's sums.
-fn add_gates(a: vec4<f32>, j: u32, k: u32, hk: f32) -> vec4<f32> {
-  var s = a;  for (var q = 0u; q < SPLIT; q++) { s[q] += f32(whh[(q * params.H + j) * params.H + k]) * hk; }  return s;
+// W_hh's row of gate q, unit j; row j again for the gates q >= SPLIT (loaded, then masked out).
+fn gate_row(q: u32, j: u32) -> u32 { return select(j, q * params.H + j, q < SPLIT); }
+
+fn h0_4(i: u32) -> vec4<f32> { return vec4<f32>(h0[i], h0[i + 1u], h0[i + 2u], h0[i + 3u]); }
+
+// The forward's sums a (step_forward) plus W_hh[qH + j, k + i]·hk[i] over i = 0..3 in order, hk[i]:
+// the rows' h_prev[k + i] (R = 1: lane x, into a[0]'s gate lanes). k % 4 == 0, H % 4 == 0.
+fn add_block(a: mat4x4<f32>, j: u32, k: u32, hk: mat4x4<f32>) -> mat4x4<f32> {
+  let H = params.H;  var s = a;
+  if (R == 1u) {
+    let w = transpose(mat4x4<f32>(whh4_at(gate_row(0u, j) * H + k), whh4_at(gate_row(1u, j) * H + k), whh4_at(gate_row(2u, j) * H + k), whh4_at(gate_row(3u, j) * H + k)));
+    let mask = vec4<bool>(SPLIT > 0u, SPLIT > 1u, SPLIT > 2u, SPLIT > 3u);   // w[i]: the gates' weights at k+i
+    for (var i = 0u; i < 4u; i++) { s[0] += select(vec4<f32>(0.0), w[i] * hk[i].x, mask); }  return s;
+  }
+  let w0 = whh4_at(j * H + k);  for (var i = 0u; i < 4u; i++) { s[0] += w0[i] * hk[i]; }
+  if (SPLIT > 1u) { let w = whh4_at((H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[1] += w[i] * hk[i]; } }
+  if (SPLIT > 2u) { let w = whh4_at((2u * H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[2] += w[i] * hk[i]; } }
+  if (SPLIT > 3u) { let w = whh4_at((3u * H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[3] += w[i] * hk[i]; } }
+  return s;
+}
+
+// The same for one k, hk: the rows' h_prev[k].
+fn add_one(a: mat4x4<f32>, j: u32, k: u32, hk: vec4<f32>) -> mat4x4<f32> {
+  let H = params.H;  var s = a;
+  if (R == 1u) { for (var q = 0u; q < SPLIT; q++) { s[0][q] += whh_at((q * H + j) * H + k) * hk.x; }  return s; }   // unrolled
+  s[0] += whh_at(j * H + k) * hk;
+  if (SPLIT > 1u) { s[1] += whh_at((H + j) * H + k) * hk; }
+  if (SPLIT > 2u) { s[2] += whh_at((2u * H + j) * H + k) * hk; }
+  if (SPLIT > 3u) { s[3] += whh_at((3u * H + j) * H + k) * hk; }
+  return s;
+}
+
+// W_hh[r, js] for the 4 units js (consecutive and inside the row when H % 4 == 0).
+fn whh_units(r: u32, js: vec4<u32>) -> vec4<f32> {
+  let H = params.H;  if (H % 4u == 0u) { return whh4_at(r * H + js.x); }
+  return vec4<f32>(whh_at(r * H + js.x), whh_at(r * H + js.y), whh_at(r * H + js.z), whh_at(r * H + js.w));
 }
 
 // Σ_r dghh[b, s, r]·W_hh[r, j0 + u] over r0 <= r < r1 (r increasing) in column u, one lane per row b of `rows`.
+// Blocks of 4 r (4-vector loads along r and along the units), then the rest one r at a time.
 fn dghh_times_whh(rows: vec4<u32>, s: u32, j0: u32, r0: u32, r1: u32) -> mat4x4<f32> {
   let H = params.H;  let at = (rows * params.T + vec4<u32>(s)) * NG * H;  let js = min(vec4<u32>(j0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(H - 1u));
   var m = mat4x4<f32>();  var one = vec4<f32>(0.0);   // R = 1: the 4 units' sums of one row (4 lanes of one row would load each term 4 times)
-  for (var r = r0; r < r1; r++) {
-    let w = vec4<f32>(f32(whh[r * H + js.x]), f32(whh[r * H + js.y]), f32(whh[r * H + js.z]), f32(whh[r * H + js.w]));
-    if (R == 1u) { one += dghh[at.x + r] * w;  continue; }
-    let dg = vec4<f32>(dghh[at.x + r], dghh[at.y + r], dghh[at.z + r], dghh[at.w + r]);  m[0] += dg * w.x;  m[1] += dg * w.y;  m[2] += dg * w.z;  m[3] += dg * w.w;
+  let r4 = select(r0, r0 + ((r1 - r0) & ~3u), H % 4u == 0u);
+  for (var r = r0; r < r4; r += 4u) {
+    let w = mat4x4<f32>(whh_units(r, js), whh_units(r + 1u, js), whh_units(r + 2u, js), whh_units(r + 3u, js));   // w[i]: row r+i
+    if (R == 1u) { let d = dghh4_at(at.x + r);  one += d.x * w[0];  one += d.y * w[1];  one += d.z * w[2];  one += d.w * w[3];  continue; }
+    let dg = transpose(mat4x4<f32>(dghh4_at(at.x + r), dghh4_at(at.y + r), dghh4_at(at.z + r), dghh4_at(at.w + r)));   // dg[i]: the rows at r+i
+    for (var i = 0u; i < 4u; i++) { m[0] += dg[i] * w[i].x;  m[1] += dg[i] * w[i].y;  m[2] += dg[i] * w[i].z;  m[3] += dg[i] * w[i].w; }
+  }
+  for (var r = r4; r < r1; r++) {
+    let w = whh_units(r, js);
+    if (R == 1u) { one += dghh_at(at.x + r) * w;  continue; }
+    let dg = vec4<f32>(dghh_at(at.x + r), dghh_at(at.y + r), dghh_at(at.z + r), dghh_at(at.w + r));  m[0] += dg * w.x;  m[1] += dg * w.y;  m[2] += dg * w.z;  m[3] += dg * w.w;
   }
   if (R == 1u) { return mat4x4<f32>(vec4<f32>(one.x), vec4<f32>(one.y), vec4<f32>(one.z), vec4<f32>(one.w)); }  return m;
 }
@@ -54,48 +98,39 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (PASS == 1u) {
     let p = (rows * T + vec4<u32>(t)) * H;
     var a = vec4<f32>(bhh[SPLIT * H + j]);
-    for (var k = 0u; k < H; k++) { a += f32(whh[(SPLIT * H + j) * H + k]) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k)); }
+    for (var k = 0u; k < H; k++) { a += whh_at((SPLIT * H + j) * H + k) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k)); }
     let v = a;
-    for (var l = 0u; l < block_count(bb); l++) {
+    for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
       let b = rows[l];
-      if (i32(t) < lengths[b]) { hs[(b * T + t) * H + j] = ST(cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true)); }
+      if (i32(t) < lengths[b]) { hs_put((b * T + t) * H + j, cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true)); }
     }
     return;
   }
-  // a_q: gate q's sums, one lane per row (gates from SPLIT on stay 0).
+  // a[q]: gate q's sums, one lane per row (gates from SPLIT on stay 0); R = 1: a[0] holds the
+  // row's gates in its lanes (each h_prev[k] loaded once, one FMA per weight).
   let bias = bhh_at(j);
-  var a0 = vec4<f32>(bias.x);  var a1 = vec4<f32>(bias.y);  var a2 = vec4<f32>(bias.z);  var a3 = vec4<f32>(bias.w);
-  var one = bias;   // R = 1: the row's gates in the lanes (each h_prev[k] loaded once, one FMA per weight)
-  // Two loops rather than a branch per k: h_prev is h0 at t = 0, else hs at t-1.
+  var a = mat4x4<f32>(vec4<f32>(bias.x), vec4<f32>(bias.y), vec4<f32>(bias.z), vec4<f32>(bias.w));
+  if (R == 1u) { a[0] = bias; }
+  // Two loop pairs rather than a branch per k: h_prev is h0 at t = 0, else hs at t-1. Blocks of 4 k
+  // when H % 4 == 0 (4-vector loads), else one k at a time: the same products in the same order.
+  let k4 = select(0u, H, H % 4u == 0u);
   if (t == 0u) {
     let p = rows * H;
-    for (var k = 0u; k < H; k++) {
-      if (R == 1u) { one = add_gates(one, j, k, h0[p.x + k]); continue; }
-      let hk = vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k]);
-      a0 += f32(whh[j * H + k]) * hk;
-      if (SPLIT > 1u) { a1 += f32(whh[(H + j) * H + k]) * hk; }
-      if (SPLIT > 2u) { a2 += f32(whh[(2u * H + j) * H + k]) * hk; }
-      if (SPLIT > 3u) { a3 += f32(whh[(3u * H + j) * H + k]) * hk; }
-    }
+    for (var k = 0u; k < k4; k += 4u) { a = add_block(a, j, k, transpose(mat4x4<f32>(h0_4(p.x + k), h0_4(p.y + k), h0_4(p.z + k), h0_4(p.w + k)))); }
+    for (var k = k4; k < H; k++) { a = add_one(a, j, k, vec4<f32>(h0[p.x + k], h0[p.y + k], h0[p.z + k], h0[p.w + k])); }
   } else {
     let p = (rows * T + vec4<u32>(t - 1u)) * H;
-    for (var k = 0u; k < H; k++) {
-      if (R == 1u) { one = add_gates(one, j, k, f32(hs[p.x + k])); continue; }
-      let hk = vec4<f32>(f32(hs[p.x + k]), f32(hs[p.y + k]), f32(hs[p.z + k]), f32(hs[p.w + k]));
-      a0 += f32(whh[j * H + k]) * hk;
-      if (SPLIT > 1u) { a1 += f32(whh[(H + j) * H + k]) * hk; }
-      if (SPLIT > 2u) { a2 += f32(whh[(2u * H + j) * H + k]) * hk; }
-      if (SPLIT > 3u) { a3 += f32(whh[(3u * H + j) * H + k]) * hk; }
-    }
+    for (var k = 0u; k < k4; k += 4u) { a = add_block(a, j, k, transpose(mat4x4<f32>(hs4_at(p.x + k), hs4_at(p.y + k), hs4_at(p.z + k), hs4_at(p.w + k)))); }
+    for (var k = k4; k < H; k++) { a = add_one(a, j, k, vec4<f32>(hs_at(p.x + k), hs_at(p.y + k), hs_at(p.z + k), hs_at(p.w + k))); }
   }
   // v[l]: row l's sums per gate. Lanes are read from a value: a dynamic index into a variable
   // would keep the accumulators in memory on some drivers (lavapipe).
-  if (R == 1u) { a0 = vec4<f32>(one.x);  a1 = vec4<f32>(one.y);  a2 = vec4<f32>(one.z);  a3 = vec4<f32>(one.w); }
-  let v = transpose(mat4x4<f32>(a0, a1, a2, a3));
-  for (var l = 0u; l < block_count(bb); l++) {
+  if (R == 1u) { a = mat4x4<f32>(vec4<f32>(a[0].x), vec4<f32>(a[0].y), vec4<f32>(a[0].z), vec4<f32>(a[0].w)); }
+  let v = transpose(a);
+  for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
     let b = rows[l];  let o = (b * T + t) * H + j;
-    if (i32(t) >= lengths[b]) { hs[o] = ST(0.0);  cell_forward_skip(b, t, j);  continue; }
-    hs[o] = ST(cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false));
+    if (i32(t) >= lengths[b]) { hs_put(o, 0.0);  cell_forward_skip(b, t, j);  continue; }
+    hs_put(o, cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false));
   }
 }
 
@@ -106,19 +141,19 @@ fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   if (bb >= (params.B + R - 1u) / R) { return; }  let rows = block_rows(bb);
   if (PASS == 1u) {
     let m = dghh_times_whh(rows, t, j0, SPLIT * H, SPLIT * H + H);
-    for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) {
+    for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
       let b = rows[l];  let j = j0 + u;
       if (i32(t) >= lengths[b]) { continue; }
       let d = cell_backward_row(b, t, j, false, m[u][l], true);
-      for (var q = 0u; q < SPLIT; q++) { dghh[(b * T + t) * G + q * H + j] = d[q]; }
+      for (var q = 0u; q < SPLIT; q++) { dghh_put((b * T + t) * G + q * H + j, d[q]); }
     } }  return;
   }
   let m = dghh_times_whh(rows, t + 1u, j0, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
-  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) {
+  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
     let b = rows[l];  let len = lengths[b];  let j = j0 + u;  let gb = (b * T + t) * G + j;
     var d = vec4<f32>(0.0);
     if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, m[u][l], false); }
-    for (var q = 0u; q < NG; q++) { dghh[gb + q * H] = d[q]; }
+    for (var q = 0u; q < NG; q++) { dghh_put(gb + q * H, d[q]); }
   } }
 }
 
@@ -127,7 +162,7 @@ fn backward_initial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   let idx = flat_index(gid, nwg);  let H = params.H;  let bb = idx / ((H + 3u) / 4u);  let j0 = idx % ((H + 3u) / 4u) * 4u;
   if (bb >= (params.B + R - 1u) / R) { return; }
   let m = dghh_times_whh(block_rows(bb), 0u, j0, 0u, SPLIT * H);
-  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < block_count(bb); l++) { cell_backward_initial(block_rows(bb)[l], j0 + u, m[u][l]); } }
+  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; } cell_backward_initial(block_rows(bb)[l], j0 + u, m[u][l]); } }
 }
 
 @compute @workgroup_size(WG)
@@ -136,5 +171,5 @@ fn final_state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (idx >= params.B * H) { return; }
   let b = idx / H;  let j = idx % H;  let last = u32(clamp(lengths[b], 1, i32(params.T))) - 1u;
   let src = (b * params.T + last) * H + j;
-  hn[idx] = f32(hs[src]);  cell_final_state(b, j, src);
+  hn[idx] = hs_at(src);  cell_final_state(b, j, src);
 }

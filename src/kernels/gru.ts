@@ -18,7 +18,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepKernelName, stepLaunch, storagePrecision } from './recurrent.ts';
 import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
@@ -161,7 +161,7 @@ type CellOverrides = ReturnType<typeof gruOverrides>;
 function dispatchForward(ctx: GpuContext, t: number, a: GruForwardTensors, B: number, T: number, H: number, cell: CellOverrides): void {
   const launch = stepLaunch(ctx, B, H);
   for (const PASS of passes(cell)) {
-    ctx.dispatch(recurrentKernelName(ctx, 'gru', 'step_forward', storagePrecision(a.whh)), {
+    ctx.dispatch(stepKernelName(ctx, 'gru', 'step_forward', H, storagePrecision(a.whh)), {
       bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs, gates: a.gates, hn_lin: a.hnLin },
       params: { B, T, H, t },
       overrides: { ...launch.overrides, ...cell, PASS },
@@ -201,7 +201,7 @@ export function gruStepBackward(ctx: GpuContext, t: number, a: GruBackwardStepTe
 function dispatchBackward(ctx: GpuContext, t: number, a: GruBackwardStepTensors, B: number, T: number, H: number, cell: CellOverrides): void {
   const launch = stepLaunch(ctx, B, H, 'backward');
   for (const PASS of passes(cell)) {
-    ctx.dispatch(recurrentKernelName(ctx, 'gru', 'step_backward', storagePrecision(a.whh)), { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
+    ctx.dispatch(stepKernelName(ctx, 'gru', 'step_backward', H, storagePrecision(a.whh)), { bindings: stepBindings(a), params: { B, T, H, t }, overrides: { ...launch.overrides, ...cell, PASS }, workgroups: launch.workgroups });
   }
 }
 
@@ -220,7 +220,7 @@ export function gruBackwardInitial(ctx: GpuContext, a: GruBackwardInitialTensors
 /** dh0 from dghh[:, 0] and the carry (after the last backward step of either schedule). */
 export function recordGruInitial(ctx: GpuContext, a: GruBackwardInitialTensors, B: number, T: number, H: number, SPLIT = 3): void {
   const launch = stepLaunch(ctx, B, H, 'backward');
-  ctx.dispatch(recurrentKernelName(ctx, 'gru', 'backward_initial', storagePrecision(a.whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'gru', 'backward_initial', H, storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dghh, dh_carry: a.dhCarry, dh0: a.dh0 },
     params: { B, T, H, t: 0 },
     overrides: { ...launch.overrides, SPLIT }, // with the reset gate before the product, n's rows are in the carry

@@ -15,7 +15,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkDistinct, checkTensor, shapeString, type Tensor } from '../runtime/tensor.ts';
-import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepKernelName, stepLaunch, storagePrecision } from './recurrent.ts';
 import { cellActivationCode, gateActivationCode } from './cell_activation.ts';
 import type { CellActivation, GateActivation } from '../cpu/cell_activation.ts';
 
@@ -172,7 +172,7 @@ type CellOverrides = ReturnType<typeof lstmOverrides>;
 function recordStepForward(ctx: GpuContext, t: number, a: LstmForwardTensors, d: Dims, cell: CellOverrides): void {
   const { gx, whh, bhh, h0, c0, lengths, hs, cs, gates } = a;
   const launch = stepLaunch(ctx, d.B, d.H);
-  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'step_forward', storagePrecision(whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'lstm', 'step_forward', d.H, storagePrecision(whh)), {
     bindings: { gx, whh, bhh, h0, c0, lengths, hs, cs, gates, peep: a.peephole ?? c0 }, // without peepholes peep is never read
     params: { B: d.B, T: d.T, H: d.H, t },
     overrides: { ...launch.overrides, ...cell },
@@ -195,7 +195,7 @@ function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, 
   const launch = stepLaunch(ctx, d.B, d.H, 'backward');
   // The kernel reads dcn through the carry (it has no binding to spare under the browsers' limit).
   if (t === d.T - 1) ctx.copy(a.dcn, a.dcCarry);
-  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'step_backward', storagePrecision(whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'lstm', 'step_backward', d.H, storagePrecision(whh)), {
     bindings: { dhs, dhn, gates, cs, c0, whh, lengths, dghh: a.dgates, dc_carry: a.dcCarry, peep: a.peephole ?? c0 },
     params: { B: d.B, T: d.T, H: d.H, t },
     overrides: { ...launch.overrides, ...cell },
@@ -205,7 +205,7 @@ function recordStepBackward(ctx: GpuContext, t: number, a: LstmBackwardTensors, 
 
 /** dh0, dc0 from dgates[:, 0] and the carry (after the last backward step of either schedule). */
 export function recordLstmInitial(ctx: GpuContext, a: LstmBackwardInitialTensors, d: Dims): void {
-  ctx.dispatch(recurrentKernelName(ctx, 'lstm', 'backward_initial', storagePrecision(a.whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'lstm', 'backward_initial', d.H, storagePrecision(a.whh)), {
     bindings: { dghh: a.dgates, whh: a.whh, dc_carry: a.dcCarry, dh0: a.dh0, dc0: a.dc0 },
     params: { B: d.B, T: d.T, H: d.H, t: 0 },
     ...stepLaunch(ctx, d.B, d.H, 'backward'),

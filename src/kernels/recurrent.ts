@@ -67,6 +67,9 @@ const CELLS: Record<RecurrentCellName, CellLayout> = {
   },
 };
 
+/** Suffix of the step kernels built on recurrent/views_vec4.wgsl (whh, hs, dghh read as 4-vectors). */
+const VEC4_VIEWS = '_v4';
+
 /** Invocations per workgroup of the step kernels. */
 export const STEP_WG = 64;
 const fields = [['B', 'u32'], ['T', 'u32'], ['H', 'u32'], ['t', 'u32']] as const;
@@ -88,8 +91,10 @@ function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): Kern
   const parts = precision === 'f16' ? ['precision/f16.wgsl', 'common.wgsl', ...cellParts] : ['precision/f32.wgsl', ...cellParts];
   const family = precision === 'f16' ? `${cell}_f16` : cell;
   const features = precision === 'f16' ? { features: ['shader-f16'] } : {};
-  const step = moduleFile(...parts, 'recurrent/step.wgsl');
-  const seq = moduleFile(...parts, 'recurrent/sequence.wgsl');
+  const scalar = [...parts, 'recurrent/views_scalar.wgsl'];
+  const step = moduleFile(...scalar, 'recurrent/step.wgsl');
+  const step4 = moduleFile(...parts, 'recurrent/views_vec4.wgsl', 'recurrent/step.wgsl');
+  const seq = moduleFile(...scalar, 'recurrent/sequence.wgsl');
   const stepOverrides = { WG: STEP_WG, R: STEP_BLOCK_ROWS, PASS: 0, ...c.overrides };
   const seqOverrides = { WG: 128, RB: 1, SH: 256, ...c.overrides };
   const forward = bind(['gx', 'whh', 'bhh', 'h0', 'lengths', 'hs', 'params', ...c.forward]);
@@ -100,15 +105,18 @@ function cellKernels(cell: RecurrentCellName, precision: StoragePrecision): Kern
     spec('step_forward', step, 'step_forward', forward, stepOverrides),
     spec('step_backward', step, 'step_backward', backward, stepOverrides),
     spec('backward_initial', step, 'backward_initial', bind(['whh', 'params', 'dghh', 'dh0', ...c.initial]), stepOverrides),
+    spec(`step_forward${VEC4_VIEWS}`, step4, 'step_forward', forward, stepOverrides),
+    spec(`step_backward${VEC4_VIEWS}`, step4, 'step_backward', backward, stepOverrides),
+    spec(`backward_initial${VEC4_VIEWS}`, step4, 'backward_initial', bind(['whh', 'params', 'dghh', 'dh0', ...c.initial]), stepOverrides),
     spec('final_state', step, 'final_state', bind(['lengths', 'hs', 'params', 'hn', ...c.final]), stepOverrides),
     spec('seq_forward', seq, 'seq_forward', forward, seqOverrides),
     spec('seq_backward', seq, 'seq_backward', backward, seqOverrides),
     ...RESIDENT_WMAX_BUCKETS.flatMap((wmax) => {
-      const res = moduleFile(...parts, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl');
+      const res = moduleFile(...scalar, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl');
       return [spec(`res${wmax}_forward`, res, 'res_forward', forward, seqOverrides), spec(`res${wmax}_backward`, res, 'res_backward', backward, seqOverrides)];
     }),
     ...RESIDENT_WMAX_BUCKETS.flatMap((wmax) => {
-      const sg = moduleFile('subgroups.wgsl', ...(precision === 'f32' ? ['common.wgsl'] : []), ...parts, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl', 'recurrent/subgroup.wgsl');
+      const sg = moduleFile('subgroups.wgsl', ...(precision === 'f32' ? ['common.wgsl'] : []), ...scalar, `recurrent/wmax_${wmax}.wgsl`, 'recurrent/resident.wgsl', 'recurrent/subgroup.wgsl');
       const needs = { features: precision === 'f16' ? ['subgroups', 'shader-f16'] : ['subgroups'] };
       return [
         { ...spec(`sg${wmax}_forward`, sg, 'sg_forward', forward, seqOverrides), ...needs },
@@ -158,6 +166,13 @@ export function checkHalfSupported(ctx: GpuContext, what: string): void {
       ? ", or in Node enable it with createContext({ dawnToggles: ['vulkan_enable_f16_on_nvidia'] }) (Dawn keeps it off on NVIDIA's Vulkan driver by default)" : '';
     throw new Error(`${what}: f16 storage needs the WebGPU feature 'shader-f16', which this adapter lacks (${ctx.describe()}); use precision 'f32' here${nvidia}`);
   }
+}
+
+/** The name of a per-timestep kernel (`step_forward`, `step_backward`, `backward_initial`) of a
+ *  cell at (H, precision): when H % 4 == 0 the one reading whh, hs and dghh as 4-vectors (the same
+ *  values summed in the same order; 4 loads become one on CPU drivers), else the scalar one. */
+export function stepKernelName(ctx: GpuContext, cell: RecurrentCellName, op: 'step_forward' | 'step_backward' | 'backward_initial', H: number, precision: StoragePrecision): string {
+  return recurrentKernelName(ctx, cell, op, precision) + (H % 4 === 0 ? VEC4_VIEWS : '');
 }
 
 /** The name of a cell's kernel `op` at a storage precision (`lstm_step_forward`, `lstm_f16_step_forward`). */

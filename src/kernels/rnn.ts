@@ -6,7 +6,7 @@
 import type { GpuContext } from '../runtime/context.ts';
 import { registerKernels, type KernelSpec } from '../runtime/registry.ts';
 import { checkTensor, type Tensor } from '../runtime/tensor.ts';
-import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepLaunch, storagePrecision } from './recurrent.ts';
+import { checkPrecision, checkStored, finalStateGrid, halfHidden, recurrentKernelName, recurrentKernels, stepKernelName, stepLaunch, storagePrecision } from './recurrent.ts';
 
 export const RNN_KERNELS: KernelSpec[] = recurrentKernels('rnn');
 registerKernels(RNN_KERNELS);
@@ -130,7 +130,7 @@ function checkInitial(op: string, a: RnnBackwardInitialTensors): { B: number; T:
 
 function recordForward(ctx: GpuContext, t: number, a: RnnForwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
   const k = stepLaunch(ctx, d.B, d.H);
-  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'step_forward', storagePrecision(a.whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'rnn', 'step_forward', d.H, storagePrecision(a.whh)), {
     bindings: { gx: a.gx, whh: a.whh, bhh: a.bhh, h0: a.h0, lengths: a.lengths, hs: a.hs },
     params: { ...d, t },
     overrides: { ...k.overrides, ACT },
@@ -146,7 +146,7 @@ export function recordRnnFinalState(ctx: GpuContext, a: Pick<RnnForwardTensors, 
 
 function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { B: number; T: number; H: number }, ACT: number): void {
   const k = stepLaunch(ctx, d.B, d.H, 'backward');
-  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'step_backward', storagePrecision(a.whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'rnn', 'step_backward', d.H, storagePrecision(a.whh)), {
     bindings: { whh: a.whh, lengths: a.lengths, hs: a.hs, dhs: a.dhs, dhn: a.dhn, dghh: a.dgates },
     params: { ...d, t },
     overrides: { ...k.overrides, ACT },
@@ -156,7 +156,7 @@ function recordBackward(ctx: GpuContext, t: number, a: RnnBackwardTensors, d: { 
 
 /** dh0 = dgates[:, 0]·W_hh (after the last backward step of either schedule). */
 export function recordRnnInitial(ctx: GpuContext, a: RnnBackwardInitialTensors, d: { B: number; T: number; H: number }): void {
-  ctx.dispatch(recurrentKernelName(ctx, 'rnn', 'backward_initial', storagePrecision(a.whh)), {
+  ctx.dispatch(stepKernelName(ctx, 'rnn', 'backward_initial', d.H, storagePrecision(a.whh)), {
     bindings: { whh: a.whh, dghh: a.dgates, dh0: a.dh0 },
     params: { ...d, t: 0 },
     ...stepLaunch(ctx, d.B, d.H, 'backward'),
