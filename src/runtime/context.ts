@@ -120,6 +120,8 @@ export class GpuContext {
     readonly adapter: GPUAdapter | null,
     readonly adapterInfo: AdapterSummary,
     private releaseHandle: (() => void) | null = null,
+    /** Awaits a promise of the device's (work done, a buffer mapped); Node paces Dawn's polls here. */
+    private readonly waitFor: <T>(start: () => Promise<T>) => Promise<T> = (start) => start(),
   ) {
     this.features = new Set(device.features as unknown as Iterable<string>);
     this.limits = device.limits;
@@ -260,7 +262,7 @@ export class GpuContext {
 
   private async mapStaging(staging: GPUBuffer, size: number, byteLength: number, what: string): Promise<ArrayBuffer> {
     try {
-      await staging.mapAsync(MAP_READ_MODE, 0, size);
+      await this.waitFor(() => staging.mapAsync(MAP_READ_MODE, 0, size));
     } catch (e) {
       if (this.readsAborted) throw disposedError(`while a read of ${what} was pending`);
       this.checkAlive();
@@ -596,7 +598,7 @@ export class GpuContext {
   async sync(): Promise<void> {
     this.checkAlive();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.waitFor(() => this.device.queue.onSubmittedWorkDone());
     this.checkAlive();
     this.throwPendingError();
   }
@@ -650,7 +652,7 @@ export class GpuContext {
   }
 
   private async releaseWhenIdle(): Promise<void> {
-    try { await this.device.queue.onSubmittedWorkDone(); } catch { /* lost: nothing is running */ }
+    try { await this.waitFor(() => this.device.queue.onSubmittedWorkDone()); } catch { /* lost: nothing is running */ }
     await Promise.allSettled([...this.pendingReads]);
     this.bindGroups.clear();
     this.uniforms.clear();
@@ -726,6 +728,7 @@ export async function contextFromGpu(
   backend: string,
   adapterOptions: GPURequestAdapterOptions = {},
   releaseHandle: (() => void) | null = null,
+  waitFor?: <T>(start: () => Promise<T>) => Promise<T>,
 ): Promise<GpuContext | null> {
   const adapter = await gpu.requestAdapter(adapterOptions);
   if (!adapter) return null;
@@ -746,5 +749,5 @@ export async function contextFromGpu(
     backend,
     featureLevel,
     isFallbackAdapter: info?.isFallbackAdapter === true,
-  }, releaseHandle);
+  }, releaseHandle, waitFor);
 }

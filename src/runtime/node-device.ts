@@ -10,11 +10,14 @@
 //                                 commas (enable-dawn-features=t1,t2): a part without '=' joins the flag before it
 //   WEBGPU_RNN_DAWN_TOGGLES=t1,t2 Dawn toggles to enable (the dawnToggles option)
 //   WEBGPU_RNN_DAWN_WARNINGS=show print Dawn's limit-clamping warnings (hidden by default)
+//   WEBGPU_RNN_DAWN_POLL=spin     keep dawn.node's busy polling while waiting for the GPU (default
+//                                 'paced': see dawn-polling.ts)
 //
 // `webgpu` is an optional peer dependency (browser projects never install Dawn), so it is imported
 // only here, on first use, with an install hint when it is missing.
 
 import { contextFromGpu, type GpuContext } from './context.ts';
+import { pacedWait, pollingMode } from './dawn-polling.ts';
 import { filterDawnWarnings } from './dawn-stderr.ts';
 
 /** Options of the Node `createContext()` (Dawn); each also has an environment variable (see the README). */
@@ -175,6 +178,7 @@ function checkOptions(options: unknown): NodeContextOptions {
 export async function createNodeContext(options: NodeContextOptions = {}): Promise<GpuContext> {
   options = checkOptions(options);
   const toggles = dawnToggles(options);
+  const waitFor = pollingMode() === 'paced' ? pacedWait : undefined;   // checked before Dawn loads
   const dawn = await loadDawn();
   if (!process.env.XDG_RUNTIME_DIR && process.platform === 'linux') process.env.XDG_RUNTIME_DIR = '/tmp';
   const forced = options.backend ?? process.env.WEBGPU_RNN_BACKEND;
@@ -194,7 +198,7 @@ export async function createNodeContext(options: NodeContextOptions = {}): Promi
     const opts: GPURequestAdapterOptions = { ...a.opts };
     if (options.powerPreference) opts.powerPreference = options.powerPreference;
     const name = a.backend === 'default' ? defaultBackendName() : a.backend;
-    const ctx = await contextFromGpu(gpu, name, opts);
+    const ctx = await contextFromGpu(gpu, name, opts, null, waitFor);
     if (ctx) return ctx;
     tried.push(name);
   }
