@@ -43,14 +43,21 @@ fn add_block(a: mat4x4<f32>, j: u32, k: u32, hk: mat4x4<f32>) -> mat4x4<f32> {
   let H = params.H;  var s = a;
   if (R == 1u) {
     let w = transpose(mat4x4<f32>(whh4_at(gate_row(0u, j) * H + k), whh4_at(gate_row(1u, j) * H + k), whh4_at(gate_row(2u, j) * H + k), whh4_at(gate_row(3u, j) * H + k)));
-    let mask = vec4<bool>(SPLIT > 0u, SPLIT > 1u, SPLIT > 2u, SPLIT > 3u);   // w[i]: the gates' weights at k+i
-    for (var i = 0u; i < 4u; i++) { s[0] += select(vec4<f32>(0.0), w[i] * hk[i].x, mask); }  return s;
+    let m = vec4<bool>(SPLIT > 0u, SPLIT > 1u, SPLIT > 2u, SPLIT > 3u);   // w[i]: the gates' weights at k+i
+    s[0] += select(vec4<f32>(0.0), w[0] * hk[0].x, m);  s[0] += select(vec4<f32>(0.0), w[1] * hk[1].x, m);
+    s[0] += select(vec4<f32>(0.0), w[2] * hk[2].x, m);  s[0] += select(vec4<f32>(0.0), w[3] * hk[3].x, m);  return s;
   }
-  let w0 = whh4_at(j * H + k);  for (var i = 0u; i < 4u; i++) { s[0] += w0[i] * hk[i]; }
-  if (SPLIT > 1u) { let w = whh4_at((H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[1] += w[i] * hk[i]; } }
-  if (SPLIT > 2u) { let w = whh4_at((2u * H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[2] += w[i] * hk[i]; } }
-  if (SPLIT > 3u) { let w = whh4_at((3u * H + j) * H + k);  for (var i = 0u; i < 4u; i++) { s[3] += w[i] * hk[i]; } }
+  s[0] = fma4(s[0], whh4_at(j * H + k), hk);
+  if (SPLIT > 1u) { s[1] = fma4(s[1], whh4_at((H + j) * H + k), hk); }
+  if (SPLIT > 2u) { s[2] = fma4(s[2], whh4_at((2u * H + j) * H + k), hk); }
+  if (SPLIT > 3u) { s[3] = fma4(s[3], whh4_at((3u * H + j) * H + k), hk); }
   return s;
+}
+
+// a + w[i]·hk[i] for i = 0..3 in order. Written out with constant indices: a compiler that does not
+// unroll (SwiftShader) would index the matrix in memory.
+fn fma4(a: vec4<f32>, w: vec4<f32>, hk: mat4x4<f32>) -> vec4<f32> {
+  var s = a;  s += w.x * hk[0];  s += w.y * hk[1];  s += w.z * hk[2];  s += w.w * hk[3];  return s;
 }
 
 // The same for one k, hk: the rows' h_prev[k].
@@ -70,6 +77,11 @@ fn whh_units(r: u32, js: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(whh_at(r * H + js.x), whh_at(r * H + js.y), whh_at(r * H + js.z), whh_at(r * H + js.w));
 }
 
+// m[u] + dg·w[u] for the 4 units u (dg: the rows' dghh at one r, w: W_hh[r, the units]).
+fn add_units(m: mat4x4<f32>, dg: vec4<f32>, w: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(m[0] + dg * w.x, m[1] + dg * w.y, m[2] + dg * w.z, m[3] + dg * w.w);
+}
+
 // Σ_r dghh[b, s, r]·W_hh[r, j0 + u] over r0 <= r < r1 (r increasing) in column u, one lane per row b of `rows`.
 // Blocks of 4 r (4-vector loads along r and along the units), then the rest one r at a time.
 fn dghh_times_whh(rows: vec4<u32>, s: u32, j0: u32, r0: u32, r1: u32) -> mat4x4<f32> {
@@ -80,14 +92,52 @@ fn dghh_times_whh(rows: vec4<u32>, s: u32, j0: u32, r0: u32, r1: u32) -> mat4x4<
     let w = mat4x4<f32>(whh_units(r, js), whh_units(r + 1u, js), whh_units(r + 2u, js), whh_units(r + 3u, js));   // w[i]: row r+i
     if (R == 1u) { let d = dghh4_at(at.x + r);  one += d.x * w[0];  one += d.y * w[1];  one += d.z * w[2];  one += d.w * w[3];  continue; }
     let dg = transpose(mat4x4<f32>(dghh4_at(at.x + r), dghh4_at(at.y + r), dghh4_at(at.z + r), dghh4_at(at.w + r)));   // dg[i]: the rows at r+i
-    for (var i = 0u; i < 4u; i++) { m[0] += dg[i] * w[i].x;  m[1] += dg[i] * w[i].y;  m[2] += dg[i] * w[i].z;  m[3] += dg[i] * w[i].w; }
+    m = add_units(add_units(add_units(add_units(m, dg[0], w[0]), dg[1], w[1]), dg[2], w[2]), dg[3], w[3]);
   }
   for (var r = r4; r < r1; r++) {
     let w = whh_units(r, js);
     if (R == 1u) { one += dghh_at(at.x + r) * w;  continue; }
-    let dg = vec4<f32>(dghh_at(at.x + r), dghh_at(at.y + r), dghh_at(at.z + r), dghh_at(at.w + r));  m[0] += dg * w.x;  m[1] += dg * w.y;  m[2] += dg * w.z;  m[3] += dg * w.w;
+    m = add_units(m, vec4<f32>(dghh_at(at.x + r), dghh_at(at.y + r), dghh_at(at.z + r), dghh_at(at.w + r)), w);
   }
   if (R == 1u) { return mat4x4<f32>(vec4<f32>(one.x), vec4<f32>(one.y), vec4<f32>(one.z), vec4<f32>(one.w)); }  return m;
+}
+
+// The per-row ends of the kernels, for the n <= R valid lanes of `rows`: written out with constant
+// lanes rather than looped, since a compiler that does not unroll (SwiftShader) would index the
+// sums in memory. forward_rows: row lane l's gate sums are v[l] (`second`: pass 1's sum in v[l].x).
+fn forward_rows(rows: vec4<u32>, n: u32, t: u32, j: u32, v: mat4x4<f32>, second: bool) {
+  forward_row(rows.x, t, j, v[0], second);  if (n > 1u) { forward_row(rows.y, t, j, v[1], second); }
+  if (n > 2u) { forward_row(rows.z, t, j, v[2], second); }  if (n > 3u) { forward_row(rows.w, t, j, v[3], second); }
+}
+
+fn forward_row(b: u32, t: u32, j: u32, hh: vec4<f32>, second: bool) {
+  let o = (b * params.T + t) * params.H + j;  let valid = i32(t) < lengths[b];
+  if (second) { if (valid) { hs_put(o, cell_forward_row(b, t, j, hh, h_prev_at(b, t, j), true)); }  return; }
+  if (!valid) { hs_put(o, 0.0);  cell_forward_skip(b, t, j);  return; }
+  hs_put(o, cell_forward_row(b, t, j, hh, h_prev_at(b, t, j), false));
+}
+
+// Units j0 .. j0+3 (those < H) of the rows: m[u] holds unit u's dh_rec, one lane per row.
+fn backward_units(rows: vec4<u32>, n: u32, t: u32, j0: u32, m: mat4x4<f32>, second: bool) {
+  let nu = min(4u, params.H - j0);
+  backward_rows(rows, n, t, j0, m[0], second);  if (nu > 1u) { backward_rows(rows, n, t, j0 + 1u, m[1], second); }
+  if (nu > 2u) { backward_rows(rows, n, t, j0 + 2u, m[2], second); }  if (nu > 3u) { backward_rows(rows, n, t, j0 + 3u, m[3], second); }
+}
+
+fn backward_rows(rows: vec4<u32>, n: u32, t: u32, j: u32, dh_rec: vec4<f32>, second: bool) {
+  backward_row(rows.x, t, j, dh_rec.x, second);  if (n > 1u) { backward_row(rows.y, t, j, dh_rec.y, second); }
+  if (n > 2u) { backward_row(rows.z, t, j, dh_rec.z, second); }  if (n > 3u) { backward_row(rows.w, t, j, dh_rec.w, second); }
+}
+
+fn backward_row(b: u32, t: u32, j: u32, dh_rec: f32, second: bool) {
+  let H = params.H;  let gb = (b * params.T + t) * NG * H + j;  let len = lengths[b];
+  if (second) {
+    if (i32(t) < len) { let d = cell_backward_row(b, t, j, false, dh_rec, true);  for (var q = 0u; q < SPLIT; q++) { dghh_put(gb + q * H, d[q]); } }
+    return;
+  }
+  var d = vec4<f32>(0.0);
+  if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, dh_rec, false); }
+  for (var q = 0u; q < NG; q++) { dghh_put(gb + q * H, d[q]); }
 }
 
 @compute @workgroup_size(WG)
@@ -99,12 +149,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let p = (rows * T + vec4<u32>(t)) * H;
     var a = vec4<f32>(bhh[SPLIT * H + j]);
     for (var k = 0u; k < H; k++) { a += whh_at((SPLIT * H + j) * H + k) * vec4<f32>(cell_pass_input(p.x + k), cell_pass_input(p.y + k), cell_pass_input(p.z + k), cell_pass_input(p.w + k)); }
-    let v = a;
-    for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
-      let b = rows[l];
-      if (i32(t) < lengths[b]) { hs_put((b * T + t) * H + j, cell_forward_row(b, t, j, vec4<f32>(v[l]), h_prev_at(b, t, j), true)); }
-    }
-    return;
+    forward_rows(rows, block_count(bb), t, j, mat4x4<f32>(vec4<f32>(a.x), vec4<f32>(a.y), vec4<f32>(a.z), vec4<f32>(a.w)), true);  return;
   }
   // a[q]: gate q's sums, one lane per row (gates from SPLIT on stay 0); R = 1: a[0] holds the
   // row's gates in its lanes (each h_prev[k] loaded once, one FMA per weight).
@@ -126,12 +171,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   // v[l]: row l's sums per gate. Lanes are read from a value: a dynamic index into a variable
   // would keep the accumulators in memory on some drivers (lavapipe).
   if (R == 1u) { a = mat4x4<f32>(vec4<f32>(a[0].x), vec4<f32>(a[0].y), vec4<f32>(a[0].z), vec4<f32>(a[0].w)); }
-  let v = transpose(a);
-  for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
-    let b = rows[l];  let o = (b * T + t) * H + j;
-    if (i32(t) >= lengths[b]) { hs_put(o, 0.0);  cell_forward_skip(b, t, j);  continue; }
-    hs_put(o, cell_forward_row(b, t, j, v[l], h_prev_at(b, t, j), false));
-  }
+  forward_rows(rows, block_count(bb), t, j, transpose(a), false);
 }
 
 @compute @workgroup_size(WG)
@@ -140,21 +180,9 @@ fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let bb = idx / ((H + 3u) / 4u);  let j0 = idx % ((H + 3u) / 4u) * 4u;
   if (bb >= (params.B + R - 1u) / R) { return; }  let rows = block_rows(bb);
   if (PASS == 1u) {
-    let m = dghh_times_whh(rows, t, j0, SPLIT * H, SPLIT * H + H);
-    for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
-      let b = rows[l];  let j = j0 + u;
-      if (i32(t) >= lengths[b]) { continue; }
-      let d = cell_backward_row(b, t, j, false, m[u][l], true);
-      for (var q = 0u; q < SPLIT; q++) { dghh_put((b * T + t) * G + q * H + j, d[q]); }
-    } }  return;
+    backward_units(rows, block_count(bb), t, j0, dghh_times_whh(rows, t, j0, SPLIT * H, SPLIT * H + H), true);  return;
   }
-  let m = dghh_times_whh(rows, t + 1u, j0, 0u, select(0u, SPLIT * H, t + 1u < T));   // 0 at T-1
-  for (var u = 0u; u < min(4u, H - j0); u++) { for (var l = 0u; l < R; l++) { if (l >= block_count(bb)) { break; }
-    let b = rows[l];  let len = lengths[b];  let j = j0 + u;  let gb = (b * T + t) * G + j;
-    var d = vec4<f32>(0.0);
-    if (i32(t) >= len) { cell_backward_skip(b, t, j); } else { d = cell_backward_row(b, t, j, i32(t) == len - 1, m[u][l], false); }
-    for (var q = 0u; q < NG; q++) { dghh_put(gb + q * H, d[q]); }
-  } }
+  backward_units(rows, block_count(bb), t, j0, dghh_times_whh(rows, t + 1u, j0, 0u, select(0u, SPLIT * H, t + 1u < T)), false);   // 0 at T-1
 }
 
 @compute @workgroup_size(WG)
