@@ -4,7 +4,7 @@
 // WebGPU execution provider and on its wasm provider (threads as the driver's query string says).
 // onnxruntime-web only runs a model, so training rows carry ort_*_ms: null with a note saying so.
 // Results go to globalThis.race ({ done, adapter, rows, error }) for the driver to read.
-import { Adam, createBrowserContext, createPredictor, Dense, Embedding, GRU, LSTM, Sequential, type Batch, type GpuContext } from '../src/index.ts';
+import { Adam, createBrowserContext, createPredictor, Dense, Embedding, GRU, LSTM, Sequential, type Batch, type GpuContext, type RecurrentSchedule } from '../src/index.ts';
 import { Rng } from '../src/cpu/random.ts';
 import { exportOnnx } from '../src/interop/onnx/index.ts';
 import * as tf from '@tensorflow/tfjs';
@@ -48,6 +48,9 @@ const ORT_DIST = new URL(query.get('ortDist') ?? '/ort/', location.href).href;
 const ORT_THREADS = Number(query.get('ortThreads') ?? '1');
 /** A substring of configuration names to run (the driver's --only), else all. */
 const ONLY = query.get('only') ?? '';
+/** Our recurrent layers' schedule (the driver's --schedule; default 'auto'), and whether the peers run. */
+const SCHEDULE = (query.get('schedule') ?? 'auto') as RecurrentSchedule;
+const OURS_ONLY = query.get('oursOnly') === '1';
 
 const state = { done: false, adapter: '', rows: [] as RaceRow[], error: '', progress: '' };
 (globalThis as unknown as { race: typeof state }).race = state;
@@ -79,7 +82,7 @@ interface OursResult {
 /** Ours, and for inference the model as ONNX and its output on the batch, for onnxruntime-web to match. */
 async function ours(ctx: GpuContext, c: RaceConfig): Promise<OursResult> {
   const Cell = c.cell === 'lstm' ? LSTM : GRU;
-  const model = new Sequential([new Embedding({ numEmbeddings: c.V, embeddingDim: c.V }), new Cell({ hiddenSize: c.H }), new Dense({ units: c.V })], { seed: 1 }).build(ctx);
+  const model = new Sequential([new Embedding({ numEmbeddings: c.V, embeddingDim: c.V }), new Cell({ hiddenSize: c.H, schedule: SCHEDULE }), new Dense({ units: c.V })], { seed: 1 }).build(ctx);
   model.compile({ loss: 'softmax_cross_entropy', optimizer: new Adam({ lr: 0.002 }), clipNorm: 5 });
   const batch = batchOf(c);
   try {
@@ -228,12 +231,14 @@ async function main(): Promise<void> {
     const o = await ours(ctx, c);
     let t: { ms: number; steps: number } | null = null, note: string | undefined;
     if (!ok) note = 'tfjs webgpu backend unavailable in this page';
+    else if (OURS_ONLY) note = 'not run (--ours-only)';
     else {
       state.progress = `${c.name}: tfjs-webgpu`;
       t = await tfjs(c).catch((e: Error) => { note = `failed: ${e.message.split('\n')[0]}`; return null; });
     }
-    const web = await ortOrNote(ortWebgpu, 'webgpu', c, o);
-    const wasm = await ortOrNote(ortWasm, 'wasm', c, o);
+    const skipped: OrtResult = { ms: null, steps: 0, note: 'not run (--ours-only)' };
+    const web = OURS_ONLY ? skipped : await ortOrNote(ortWebgpu, 'webgpu', c, o);
+    const wasm = OURS_ONLY ? skipped : await ortOrNote(ortWasm, 'wasm', c, o);
     const ratio = (ms: number | null) => (ms === null ? null : +(ms / o.ms).toFixed(2));
     state.rows.push({
       config: c.name, B: c.B, T: c.T, V: c.V, H: c.H, train: c.train,

@@ -6,6 +6,8 @@
 //   npm run bench:browser                  a table
 //   npm run bench:browser -- --json        one JSON object per line and configuration
 //   npm run bench:browser -- --only gru    only the configurations whose name contains "gru"
+//   npm run bench:browser -- --schedule sequence   our recurrent schedule (step, sequence; default auto)
+//   npm run bench:browser -- --ours-only   ours alone (no tfjs, no onnxruntime-web)
 // bench/browser-race-page.ts is bundled with esbuild and served on 127.0.0.1 with onnxruntime-web's
 // wasm/mjs files under /ort/; per side, the median of 5 steps after 2 warm-ups (fewer timed steps,
 // at least one, where a side's steps exceed 30 s). The page is cross-origin isolated (COOP/COEP) so
@@ -22,6 +24,10 @@ import type { RaceRow } from './browser-race-page.ts';
 const JSON_OUT = process.argv.includes('--json');
 const onlyAt = process.argv.indexOf('--only');
 const ONLY = onlyAt > 0 ? process.argv[onlyAt + 1] ?? '' : '';
+const scheduleAt = process.argv.indexOf('--schedule');
+const SCHEDULE = scheduleAt > 0 ? process.argv[scheduleAt + 1] ?? '' : 'auto';
+if (!['step', 'sequence', 'auto'].includes(SCHEDULE)) throw new Error(`bench:browser: --schedule must be step, sequence or auto, got ${JSON.stringify(SCHEDULE)}`);
+const OURS_ONLY = process.argv.includes('--ours-only');
 /** ort's wasm threads: the 2 cores this benchmark was written for (threads need the COOP/COEP headers below). */
 const ORT_WASM_THREADS = 2;
 /** onnxruntime-web's dist folder (its .wasm and .mjs files), served under /ort/. */
@@ -74,7 +80,7 @@ let result: RaceState;
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => log(`page error: ${e.message}`));
-  await page.goto(`${base}?${new URLSearchParams({ ortDist: '/ort/', ortThreads: String(ORT_WASM_THREADS), only: ONLY })}`);
+  await page.goto(`${base}?${new URLSearchParams({ ortDist: '/ort/', ortThreads: String(ORT_WASM_THREADS), only: ONLY, schedule: SCHEDULE, oursOnly: OURS_ONLY ? '1' : '0' })}`);
   const isolated = await page.evaluate(() => globalThis.crossOriginIsolated);
   if (!isolated) throw new Error('the race page is not cross-origin isolated, so onnxruntime-web\'s wasm cannot use threads');
   log(`Chromium ${browser.version()} (SwiftShader WebGPU), page ${base}, onnxruntime-web wasm threads: ${ORT_WASM_THREADS}`);
