@@ -5,7 +5,7 @@
 //
 // Overflow-safe sums: squares are taken of values scaled by an exact power of two, so gradients up
 // to the largest f32 give a finite norm as long as the norm itself is below 3.4e38.
-// clip_sumsq (one dispatch per gradient buffer): workgroup p owns CHUNK = WG * EPT consecutive
+// clip_sumsq (one dispatch per gradient buffer): workgroup p owns CHUNK = 2048 consecutive
 //   elements of the buffer and writes one partial, the pair
 //     e = exponent of the chunk's max |g_i| (max |g| = f * 2^e, f in [0.5, 1); e clamped to
 //         [-120, 126] so every 2^-e used is a normal f32), -120 for an all-zero chunk
@@ -28,7 +28,7 @@
 //   finite, else 0; a non-finite loss makes coef non-finite too, so the update is skipped. Finite
 //   means exponent bits not all ones: drivers may fold NaN compares (GL ES does), so no x != x.
 //
-// Determinism: no atomics; every sum runs in a fixed order (within a chunk: thread k's EPT values in
+// Determinism: no atomics; every sum runs in a fixed order (within a chunk: thread k's CHUNK / WG values in
 // order, then a fixed tree; across partials: thread k takes partials k, k+WG, ... in order with
 // Kahan compensation, then a fixed tree).
 // Dispatch: clip_sumsq: ceil(N / CHUNK) workgroups, folded over (x, y) past 65535
@@ -47,8 +47,8 @@
 //   loss     (1)         the step's loss (clip_finalize_step)
 //   status   (4)         [skip, total_norm, loss, coef] (clip_finalize_step)
 
-override WG: u32 = 256u;   // power of two, at most 256
-const EPT: u32 = 8u;       // elements per thread in clip_sumsq: CHUNK = WG * EPT
+override WG: u32 = 256u;   // power of two, at most 256 (the host: 32 on CPU drivers, where barriers are costly)
+const CHUNK: u32 = 2048u;  // elements per clip_sumsq workgroup, CHUNK / WG per thread (read twice: max, then sum)
 const E_MIN: i32 = -120;
 const E_MAX: i32 = 126;
 
@@ -75,18 +75,13 @@ fn clip_sumsq(
   @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
   let p = wid.x + wid.y * nwg.x;
-  let chunk = WG * EPT;
-  let nparts = (params.N + chunk - 1u) / chunk;
+  let nparts = (params.N + CHUNK - 1u) / CHUNK;
   if (p >= nparts) { return; }
-  let base = p * chunk;
-  var vals: array<f32, EPT>;
+  let base = p * CHUNK;
   var mx = 0.0;
-  for (var k = 0u; k < EPT; k++) {
+  for (var k = 0u; k < CHUNK / WG; k++) {
     let i = base + k * WG + tid;
-    var g = 0.0;
-    if (i < params.N) { g = grad[i]; }
-    vals[k] = g;
-    mx = max(mx, abs(g));
+    if (i < params.N) { mx = max(mx, abs(grad[i])); }
   }
   let gmax = block_max(tid, mx);
   var e = E_MIN;
@@ -97,8 +92,11 @@ fn clip_sumsq(
     e = clamp(frexp(gmax).exp, E_MIN, E_MAX);
   }
   var q = 0.0;
-  for (var k = 0u; k < EPT; k++) {
-    let v = ldexp(vals[k], -e);
+  for (var k = 0u; k < CHUNK / WG; k++) {
+    let i = base + k * WG + tid;
+    var g = 0.0;
+    if (i < params.N) { g = grad[i]; }
+    let v = ldexp(g, -e);
     q += v * v;
   }
   let total = select(block_sum(tid, q), gmax, inf_chunk);   // gmax is inf there

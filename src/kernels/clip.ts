@@ -10,10 +10,12 @@ import { Tensor, checkTensor } from '../runtime/tensor.ts';
 import { grid1d } from './grid.ts';
 
 const WG = 256;
-/** Elements per thread in clip_sumsq (the WGSL `EPT` constant). */
-const EPT = 8;
-/** Elements summed by one clip_sumsq workgroup into one partial. */
-export const CLIP_CHUNK = WG * EPT;
+/** Elements summed by one clip_sumsq workgroup into one partial (the WGSL `CHUNK` constant). */
+export const CLIP_CHUNK = 2048;
+
+/** Threads of the reducing kernels (clip_sumsq, clip_finalize*): 32 on CPU drivers (lavapipe,
+ *  SwiftShader), where every barrier switches between all of a workgroup's SIMD groups, else WG. */
+const reduceWorkgroup = (ctx: GpuContext): number => (ctx.adapterFacts.isCpu ? 32 : WG);
 
 const b = (name: string, kind: BindingSpec['kind'], index: number): BindingSpec => ({ name, kind, index });
 const grad = b('grad', 'storage', 0);
@@ -134,6 +136,7 @@ export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm:
     ctx.dispatch('clip_sumsq', {
       bindings: { grad: g, partials: opts.partials },
       params: { N: g.size, offset, count: 0, max_norm: maxNormParam, unscale: 1 },
+      overrides: { WG: reduceWorkgroup(ctx) },
       workgroups: grid1d(g.size, CLIP_CHUNK),
     });
     offset += partialsOf(g.size);
@@ -143,12 +146,14 @@ export function clipGradNorm(ctx: GpuContext, grads: readonly Tensor[], maxNorm:
     ctx.dispatch('clip_finalize_step', {
       bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale, loss: guard.loss, status: guard.status },
       params: finalParams,
+      overrides: { WG: reduceWorkgroup(ctx) },
       workgroups: [1],
     });
   } else {
     ctx.dispatch('clip_finalize', {
       bindings: { partials: opts.partials, norm: opts.norm, scale: opts.scale },
       params: finalParams,
+      overrides: { WG: reduceWorkgroup(ctx) },
       workgroups: [1],
     });
   }

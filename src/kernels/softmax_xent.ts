@@ -54,9 +54,12 @@ export interface SoftmaxCrossEntropyOptions {
 
 /**
  * Threads per row: enough for about 4 columns each, a power of two in [32, 256]. Small
- * vocabularies then waste fewer idle threads; the reduction order is fixed for a given V.
+ * vocabularies then waste fewer idle threads; the reduction order is fixed for a given V (and
+ * adapter kind). On CPU drivers (lavapipe, SwiftShader) 8: each barrier of the row's reduction
+ * switches between every SIMD group of the workgroup there, and a core walks a row's columns fast.
  */
-export function softmaxRowWorkgroup(V: number): number {
+export function softmaxRowWorkgroup(V: number, cpuDriver = false): number {
+  if (cpuDriver) return 8;
   let wg = 32;
   while (wg < 256 && wg * 4 < V) wg *= 2;
   return wg;
@@ -104,12 +107,12 @@ export function softmaxCrossEntropy(ctx: GpuContext, args: SoftmaxCrossEntropyAr
     if (args.dlogits) {
       ctx.dispatch('softmax_xent_forward_backward', {
         bindings: { logits: args.logits, targets: args.targets, weights: args.weights, wsum: W, losses: args.losses, dlogits: args.dlogits },
-        params: p, overrides: { WG: softmaxRowWorkgroup(V) }, workgroups: grid1d(N, 1),
+        params: p, overrides: { WG: softmaxRowWorkgroup(V, ctx.adapterFacts.isCpu) }, workgroups: grid1d(N, 1),
       });
     } else {
       ctx.dispatch('softmax_xent_forward', {
         bindings: { logits: args.logits, targets: args.targets, weights: args.weights, losses: args.losses },
-        params: p, overrides: { WG: softmaxRowWorkgroup(V) }, workgroups: grid1d(N, 1),
+        params: p, overrides: { WG: softmaxRowWorkgroup(V, ctx.adapterFacts.isCpu) }, workgroups: grid1d(N, 1),
       });
     }
     ctx.dispatch('softmax_xent_reduce', { bindings: { wsum: W, losses: args.losses, loss: args.loss }, params: p, workgroups: [1] });
@@ -129,7 +132,7 @@ export function softmaxProbs(ctx: GpuContext, logitsT: Tensor, probsT: Tensor, o
   checkDistinct(op, [['logits', logitsT], ['probs', probsT]]);
   ctx.dispatch('softmax_xent_probs', {
     bindings: { logits: logitsT, probs: probsT },
-    params: { N, V, grad_scale: 1, inv_temp: 1 / temperature }, overrides: { WG: softmaxRowWorkgroup(V) }, workgroups: grid1d(N, 1),
+    params: { N, V, grad_scale: 1, inv_temp: 1 / temperature }, overrides: { WG: softmaxRowWorkgroup(V, ctx.adapterFacts.isCpu) }, workgroups: grid1d(N, 1),
   });
 }
 
