@@ -11,7 +11,9 @@
 // polls run at once during the first SPIN_MS of a wait (short waits stay short), then once per
 // millisecond (setTimeout), and the real setImmediate is back when no wait is left. Other callers
 // are passed straight to the real one: dawn.node's callbacks are native functions, theirs are not.
-// WEBGPU_RNN_DAWN_POLL=spin keeps dawn.node's own loop.
+// Pacing adds up to a millisecond to a wait, which a real GPU's short steps would feel while its
+// cores lose nothing to the loop: WEBGPU_RNN_DAWN_POLL=auto (default) paces on CPU drivers only,
+// 'paced' on every adapter, 'spin' nowhere (dawn.node's own loop).
 
 /** How long a wait polls at full speed before its polls are paced (ms). */
 const SPIN_MS = 0.2;
@@ -46,12 +48,14 @@ function uninstall(): void {
   real = null;
 }
 
-/** Whether waits are paced (default) or left to dawn.node's own loop (WEBGPU_RNN_DAWN_POLL=spin). */
-export function pollingMode(env: Record<string, string | undefined> = process.env): 'paced' | 'spin' {
+/** Where waits are paced (WEBGPU_RNN_DAWN_POLL): 'auto' (default) on CPU drivers, 'paced' everywhere, 'spin' nowhere. */
+export type PollingMode = 'auto' | 'paced' | 'spin';
+
+export function pollingMode(env: Record<string, string | undefined> = process.env): PollingMode {
   const v = env.WEBGPU_RNN_DAWN_POLL;
-  if (v === undefined || v === '' || v === 'paced') return 'paced';
-  if (v === 'spin') return 'spin';
-  throw new Error(`WEBGPU_RNN_DAWN_POLL must be 'paced' or 'spin', got ${JSON.stringify(v)}`);
+  if (v === undefined || v === '') return 'auto';
+  if (v === 'auto' || v === 'paced' || v === 'spin') return v;
+  throw new Error(`WEBGPU_RNN_DAWN_POLL must be 'auto', 'paced' or 'spin', got ${JSON.stringify(v)}`);
 }
 
 /** Runs `start` (which makes one dawn.node promise) and awaits it with dawn.node's polls paced. */

@@ -10,8 +10,8 @@
 //                                 commas (enable-dawn-features=t1,t2): a part without '=' joins the flag before it
 //   WEBGPU_RNN_DAWN_TOGGLES=t1,t2 Dawn toggles to enable (the dawnToggles option)
 //   WEBGPU_RNN_DAWN_WARNINGS=show print Dawn's limit-clamping warnings (hidden by default)
-//   WEBGPU_RNN_DAWN_POLL=spin     keep dawn.node's busy polling while waiting for the GPU (default
-//                                 'paced': see dawn-polling.ts)
+//   WEBGPU_RNN_DAWN_POLL=auto|paced|spin  how waits for the GPU poll: paced on CPU drivers (auto,
+//                                 the default), everywhere, or dawn.node's busy loop (dawn-polling.ts)
 //
 // `webgpu` is an optional peer dependency (browser projects never install Dawn), so it is imported
 // only here, on first use, with an install hint when it is missing.
@@ -178,7 +178,7 @@ function checkOptions(options: unknown): NodeContextOptions {
 export async function createNodeContext(options: NodeContextOptions = {}): Promise<GpuContext> {
   options = checkOptions(options);
   const toggles = dawnToggles(options);
-  const waitFor = pollingMode() === 'paced' ? pacedWait : undefined;   // checked before Dawn loads
+  const polling = pollingMode();   // checked before Dawn loads
   const dawn = await loadDawn();
   if (!process.env.XDG_RUNTIME_DIR && process.platform === 'linux') process.env.XDG_RUNTIME_DIR = '/tmp';
   const forced = options.backend ?? process.env.WEBGPU_RNN_BACKEND;
@@ -198,8 +198,11 @@ export async function createNodeContext(options: NodeContextOptions = {}): Promi
     const opts: GPURequestAdapterOptions = { ...a.opts };
     if (options.powerPreference) opts.powerPreference = options.powerPreference;
     const name = a.backend === 'default' ? defaultBackendName() : a.backend;
+    // Paced waits (dawn-polling.ts) where the mode asks for them: with 'auto', once the adapter is known to be a CPU driver.
+    let paced = polling === 'paced';
+    const waitFor = <T>(start: () => Promise<T>): Promise<T> => (paced ? pacedWait(start) : start());
     const ctx = await contextFromGpu(gpu, name, opts, null, waitFor);
-    if (ctx) return ctx;
+    if (ctx) { paced ||= polling === 'auto' && ctx.adapterFacts.isCpu;  return ctx; }
     tried.push(name);
   }
   throw new Error(`${INSTALL_HINT}\n  (tried: ${tried.join(', ')})`);
