@@ -53,7 +53,7 @@ function browserTestFiles(): { files: string[]; nodeOnly: string[] } {
     const src = readFileSync(join(root, 'test', name), 'utf8');
     const imports = [...src.matchAll(/^\s*import\s[^;]*?from\s+'([^']+)'|^\s*import\s+'([^']+)'/gm)].map((m) => m[1] ?? m[2]);
     if (!imports.some((i) => /helpers\/gpu(\.ts)?$/.test(i))) continue;
-    if (imports.some((i) => /^node:|^webgpu$|src\/node(\.ts)?$|checkpoint-node|train\/files/.test(i))) nodeOnly.push(name);
+    if (imports.some((i) => /^node:|^webgpu$|src\/node(\.ts)?$|checkpoint-node|train\/files|runtime\/dawn-polling/.test(i))) nodeOnly.push(name);
     else files.push(name.slice(0, -'.test.ts'.length));
   }
   return { files, nodeOnly };
