@@ -35,6 +35,7 @@ fn block_rows(bb: u32) -> vec4<u32> { return min(vec4<u32>(bb * R) + vec4<u32>(0
 // W_hh's row of gate q, unit j; row j again for the gates q >= SPLIT (loaded, then masked out).
 fn gate_row(q: u32, j: u32) -> u32 { return select(j, q * params.H + j, q < SPLIT); }
 
+// h0[i .. i+3] (h0 stays an array of elements: it is read at t = 0 only).
 fn h0_4(i: u32) -> vec4<f32> { return vec4<f32>(h0[i], h0[i + 1u], h0[i + 2u], h0[i + 3u]); }
 
 // The forward's sums a (step_forward) plus W_hh[qH + j, k + i]·hk[i] over i = 0..3 in order, hk[i]:
@@ -176,7 +177,7 @@ fn step_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(WG)
 fn step_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = flat_index(gid, nwg);  let H = params.H;  let T = params.T;  let t = params.t;  let G = NG * H;
+  let idx = flat_index(gid, nwg);  let H = params.H;  let T = params.T;  let t = params.t;
   let bb = idx / ((H + 3u) / 4u);  let j0 = idx % ((H + 3u) / 4u) * 4u;
   if (bb >= (params.B + R - 1u) / R) { return; }  let rows = block_rows(bb);
   if (PASS == 1u) {
