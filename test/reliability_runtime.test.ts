@@ -132,6 +132,13 @@ test('createContext options are checked before Dawn is touched: the option, the 
   } finally {
     if (savedToggles === undefined) delete process.env.WEBGPU_RNN_DAWN_TOGGLES; else process.env.WEBGPU_RNN_DAWN_TOGGLES = savedToggles;
   }
+  const savedPoll = process.env.WEBGPU_RNN_DAWN_POLL;
+  process.env.WEBGPU_RNN_DAWN_POLL = 'busy';
+  try {
+    await expectRejects(() => createContext(), 'WEBGPU_RNN_DAWN_POLL must be', "'auto', 'paced' or 'spin'", '"busy"');
+  } finally {
+    if (savedPoll === undefined) delete process.env.WEBGPU_RNN_DAWN_POLL; else process.env.WEBGPU_RNN_DAWN_POLL = savedPoll;
+  }
   const saved = process.env.WEBGPU_RNN_BACKEND;
   process.env.WEBGPU_RNN_BACKEND = 'cuda';
   try {
