@@ -125,26 +125,20 @@ test('createContext options are checked before Dawn is touched: the option, the 
   await expectRejects(() => createContext({ powerPreference: 'fast' as never }), 'option powerPreference', "'low-power' or 'high-performance'", '"fast"');
   await expectRejects(() => createContext({ dawnToggles: 'vulkan_enable_f16_on_nvidia' as never }), 'option dawnToggles must be an array', "['vulkan_enable_f16_on_nvidia']", '"vulkan_enable_f16_on_nvidia"');
   await expectRejects(() => createContext({ dawnToggles: ['allow unsafe apis'] }), 'option dawnToggles', "lower-case letters, digits and '_'", '"allow unsafe apis"');
-  const savedToggles = process.env.WEBGPU_RNN_DAWN_TOGGLES;
-  process.env.WEBGPU_RNN_DAWN_TOGGLES = 'allow_unsafe_apis,Bad-Toggle';
-  try {
-    await expectRejects(() => createContext(), 'WEBGPU_RNN_DAWN_TOGGLES', 'Dawn toggle name', '"Bad-Toggle"');
-  } finally {
-    if (savedToggles === undefined) delete process.env.WEBGPU_RNN_DAWN_TOGGLES; else process.env.WEBGPU_RNN_DAWN_TOGGLES = savedToggles;
-  }
-  const savedPoll = process.env.WEBGPU_RNN_DAWN_POLL;
-  process.env.WEBGPU_RNN_DAWN_POLL = 'busy';
-  try {
-    await expectRejects(() => createContext(), 'WEBGPU_RNN_DAWN_POLL must be', "'auto', 'paced' or 'spin'", '"busy"');
-  } finally {
-    if (savedPoll === undefined) delete process.env.WEBGPU_RNN_DAWN_POLL; else process.env.WEBGPU_RNN_DAWN_POLL = savedPoll;
-  }
-  const saved = process.env.WEBGPU_RNN_BACKEND;
-  process.env.WEBGPU_RNN_BACKEND = 'cuda';
-  try {
-    await expectRejects(() => createContext(), 'WEBGPU_RNN_BACKEND must be one of', 'got "cuda"');
-  } finally {
-    if (saved === undefined) delete process.env.WEBGPU_RNN_BACKEND; else process.env.WEBGPU_RNN_BACKEND = saved;
+  // Environment variables are read by createContext too, and named the same way.
+  const badEnv: [string, string, string[]][] = [
+    ['WEBGPU_RNN_DAWN_TOGGLES', 'allow_unsafe_apis,Bad-Toggle', ['WEBGPU_RNN_DAWN_TOGGLES', 'Dawn toggle name', '"Bad-Toggle"']],
+    ['WEBGPU_RNN_DAWN_POLL', 'busy', ['WEBGPU_RNN_DAWN_POLL must be', "'auto', 'paced' or 'spin'", '"busy"']],
+    ['WEBGPU_RNN_BACKEND', 'cuda', ['WEBGPU_RNN_BACKEND must be one of', 'got "cuda"']],
+  ];
+  for (const [name, value, parts] of badEnv) {
+    const saved = process.env[name];
+    process.env[name] = value;
+    try {
+      await expectRejects(() => createContext(), ...parts);
+    } finally {
+      if (saved === undefined) delete process.env[name]; else process.env[name] = saved;
+    }
   }
 });
 
