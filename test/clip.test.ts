@@ -11,6 +11,7 @@ import type { GpuContext } from '../src/runtime/context.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
 import { gpu } from './helpers/gpu.ts';
+import { asGpuAdapter } from './helpers/adapter_kind.ts';
 
 const test = suite('clip');
 
@@ -62,6 +63,17 @@ test('clips tensors of 1, 37, 1000 and 70001 elements like PyTorch (float64 refe
   expectClose('norm', [g.norm], [ref.totalNorm], NORM);
   expectClose('coef', [g.scale], [ref.coef], NORM);
   g.grads.forEach((gg, i) => expectClose(`clipped grads[${i}]`, gg, ref.grads[i], { atol: 0, rtol: 2e-6, shape: SHAPES[i] }));
+});
+
+test('the reductions at both widths (32 threads on CPU drivers, 256 on GPUs) clip like the float64 reference', async () => {
+  const ctx = await gpu();
+  const data = randomGrads(2, SHAPES);
+  const ref = cpuClip(data, 5);
+  for (const [what, run] of [['this adapter', () => runClip(ctx, data, SHAPES, 5)], ['as a GPU', () => asGpuAdapter(ctx, () => runClip(ctx, data, SHAPES, 5))]] as const) {
+    const g = await run();
+    expectClose(`${what}: norm`, [g.norm], [ref.totalNorm], NORM);
+    g.grads.forEach((gg, i) => expectClose(`${what}: clipped grads[${i}]`, gg, ref.grads[i], { atol: 0, rtol: 2e-6, shape: SHAPES[i] }));
+  }
 });
 
 test('no clipping when the norm is below maxNorm: coef is exactly 1 and gradients are unchanged', async () => {

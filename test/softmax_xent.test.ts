@@ -8,6 +8,7 @@ import type { GpuContext } from '../src/runtime/context.ts';
 import { expectClose, expectThrows } from './helpers/expect.ts';
 import { numericalGrad } from './helpers/fd.ts';
 import { gpu } from './helpers/gpu.ts';
+import { asGpuAdapter } from './helpers/adapter_kind.ts';
 
 const test = suite('softmax_xent');
 
@@ -97,6 +98,14 @@ async function compare(name: string, seed: number, lead: number[], V: number) {
 test('matches CPU at awkward sizes: (B,T,V) = (3,5,101), weights with zeros', () => compare('3x5x101', 1, [3, 5], 101));
 test('matches CPU at a realistic size: (B, T, V) = (64, 50, 65)', () => compare('64x50x65', 2, [64, 50], 65));
 test('matches CPU for V = 20000 (columns looped in strides)', () => compare('3x20000', 3, [3], 20000));
+test('the row widths of a GPU (32 to 256 threads) match CPU too (CI adapters are CPU drivers: 8 threads)', async () => {
+  const ctx = await gpu();
+  await asGpuAdapter(ctx, async () => {
+    await compare('gpu widths 3x5x101', 4, [3, 5], 101);
+    await compare('gpu widths 8x50x65', 5, [8, 50], 65);
+    await compare('gpu widths 3x20000', 6, [3], 20000);
+  });
+});
 test('matches CPU for V = 1 and V = 2', async () => {
   await compare('V=1', 4, [7], 1);
   await compare('V=2', 5, [2, 3], 2);
